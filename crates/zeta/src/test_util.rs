@@ -1,0 +1,9 @@
+//! Helpers for unit tests: reading the reference tables in `tests/data`.
+
+/// Parses a whitespace-separated numeric table, skipping `#` comment lines.
+pub fn table(text: &str) -> Vec<Vec<f64>> {
+    text.lines()
+        .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
+        .map(|line| line.split_whitespace().map(|x| x.parse().expect("number")).collect())
+        .collect()
+}
