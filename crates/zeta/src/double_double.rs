@@ -153,7 +153,9 @@ mod tests {
         // ln(ab) = ln a + ln b for exactly representable integers, far beyond f64 precision.
         for (a, b) in [(3.0, 7.0), (1009.0, 997.0), (65_537.0, 12_345.0)] {
             let lhs = DoubleDouble::from_f64(a * b).ln();
-            let rhs = DoubleDouble::from_f64(a).ln().add(DoubleDouble::from_f64(b).ln());
+            let rhs = DoubleDouble::from_f64(a)
+                .ln()
+                .add(DoubleDouble::from_f64(b).ln());
             assert!(lhs.sub(rhs).to_f64().abs() < 1e-29, "{a} {b}");
         }
     }

@@ -31,11 +31,17 @@ impl Complex {
         Self { re, im }
     }
     fn mul(self, o: Self) -> Self {
-        Self::new(self.re * o.re - self.im * o.im, self.re * o.im + self.im * o.re)
+        Self::new(
+            self.re * o.re - self.im * o.im,
+            self.re * o.im + self.im * o.re,
+        )
     }
     fn div(self, o: Self) -> Self {
         let d = o.re * o.re + o.im * o.im;
-        Self::new((self.re * o.re + self.im * o.im) / d, (self.im * o.re - self.re * o.im) / d)
+        Self::new(
+            (self.re * o.re + self.im * o.im) / d,
+            (self.im * o.re - self.re * o.im) / d,
+        )
     }
     fn add(self, o: Self) -> Self {
         Self::new(self.re + o.re, self.im + o.im)
@@ -60,7 +66,10 @@ fn bernoulli_over_factorial() -> &'static [f64; MAX_CORRECTIONS] {
             } else {
                 // Direct sum with an Euler–Maclaurin tail; the tail error is below 1e-30.
                 let m = 1000.0_f64;
-                let head: f64 = (1..1000).rev().map(|n| (n as f64).powi(-2 * k as i32)).sum();
+                let head: f64 = (1..1000)
+                    .rev()
+                    .map(|n| (n as f64).powi(-2 * k as i32))
+                    .sum();
                 let s = 2.0 * k as f64;
                 head + m.powf(1.0 - s) / (s - 1.0) + 0.5 * m.powf(-s)
             };
@@ -81,7 +90,10 @@ fn power_minus_s(table: &PhaseTable, n: usize, t: f64) -> Complex {
 fn zeta_half_line(t: f64) -> Complex {
     let table = PhaseTable::global();
     let n = (0.5 * t).ceil() as usize + 20;
-    assert!(n <= MAX_TERMS, "Euler–Maclaurin at t = {t} needs more than {MAX_TERMS} terms");
+    assert!(
+        n <= MAX_TERMS,
+        "Euler–Maclaurin at t = {t} needs more than {MAX_TERMS} terms"
+    );
     let s = Complex::new(0.5, t);
     // Σ_{m<N} m^{−s}: φ_m = −t·ln m, m^{−s} = m^{−1/2}(cos φ_m + i sin φ_m).
     let head = phase_sums(t, 0.0, n - 1);
@@ -101,7 +113,9 @@ fn zeta_half_line(t: f64) -> Complex {
             return zeta;
         }
         let j = 2.0 * (k + 1) as f64; // next factors s+2k−1, s+2k
-        rising = rising.mul(Complex::new(0.5 + j - 1.0, t)).mul(Complex::new(0.5 + j, t));
+        rising = rising
+            .mul(Complex::new(0.5 + j - 1.0, t))
+            .mul(Complex::new(0.5 + j, t));
         power = power.scale(1.0 / (n_f * n_f));
     }
     panic!("Euler–Maclaurin did not converge at t = {t}")
@@ -129,7 +143,12 @@ mod tests {
     fn bernoulli_ratios_match_exact_values() {
         let table = bernoulli_over_factorial();
         // B2/2! = 1/12, B4/4! = −1/720, B6/6! = 1/30240, B8/8! = −1/1209600
-        for (k, want) in [(1, 1.0 / 12.0), (2, -1.0 / 720.0), (3, 1.0 / 30240.0), (4, -1.0 / 1_209_600.0)] {
+        for (k, want) in [
+            (1, 1.0 / 12.0),
+            (2, -1.0 / 720.0),
+            (3, 1.0 / 30240.0),
+            (4, -1.0 / 1_209_600.0),
+        ] {
             assert!((table[k - 1] - want).abs() < 4e-16 * want.abs(), "k = {k}");
         }
     }

@@ -52,7 +52,10 @@ mod tests {
             } else {
                 1e-11 * (RIEMANN_SIEGEL_MIN_HEIGHT / t).powf(2.75)
             };
-            assert!((got - want).abs() < 2e-13 + truncation, "Z({t}) = {got}, want {want}");
+            assert!(
+                (got - want).abs() < 2e-13 + truncation,
+                "Z({t}) = {got}, want {want}"
+            );
             assert!(
                 (got_derivative - want_derivative).abs() < 1e-7 * want_derivative.abs().max(1.0),
                 "Z'({t}) = {got_derivative}, want {want_derivative}"
@@ -64,7 +67,14 @@ mod tests {
     fn crossover() {
         // The two methods agree where both are used near the crossover; print the
         // difference profile that set RIEMANN_SIEGEL_MIN_HEIGHT.
-        for t0 in [500.0, 1000.0, 2000.0, 3000.0, RIEMANN_SIEGEL_MIN_HEIGHT, 8000.0] {
+        for t0 in [
+            500.0,
+            1000.0,
+            2000.0,
+            3000.0,
+            RIEMANN_SIEGEL_MIN_HEIGHT,
+            8000.0,
+        ] {
             let worst = (0..200)
                 .map(|i| t0 + i as f64 * 0.0731)
                 .map(|t| (euler_maclaurin::z(t) - riemann_siegel::z_and_derivative(t).0).abs())

@@ -71,7 +71,10 @@ pub struct PhaseSums {
 /// Computes [`PhaseSums`] for `φ_n = theta − t·ln n`, `theta` already reduced modulo 2π.
 /// `terms ≤ MAX_TERMS`.
 pub fn phase_sums(t: f64, theta: f64, terms: usize) -> PhaseSums {
-    assert!(terms <= MAX_TERMS, "{terms} terms exceed the table ({MAX_TERMS})");
+    assert!(
+        terms <= MAX_TERMS,
+        "{terms} terms exceed the table ({MAX_TERMS})"
+    );
     let table = PhaseTable::global();
     #[cfg(target_arch = "x86_64")]
     {

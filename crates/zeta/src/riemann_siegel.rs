@@ -185,13 +185,25 @@ pub fn z_and_derivative(t: f64) -> (f64, f64) {
     let mut sum = 0.0;
     let mut d_sum = 0.0;
     let mut u_k = 1.0;
-    for (k, (coefficients, parity)) in
-        [(&C0[..], 0), (&C1[..], 1), (&C2[..], 0), (&C3[..], 1), (&C4[..], 0)].into_iter().enumerate()
+    for (k, (coefficients, parity)) in [
+        (&C0[..], 0),
+        (&C1[..], 1),
+        (&C2[..], 0),
+        (&C3[..], 1),
+        (&C4[..], 0),
+    ]
+    .into_iter()
+    .enumerate()
     {
         let (c, dc) = series_and_derivative(coefficients, parity, z);
         sum += c * u_k;
         // d/dt [C_k(z)·u^k] = C_k'(z)·z'·u^k + k·C_k·u^{k−1}·u'
-        d_sum += dc * dz_dt * u_k + if k > 0 { k as f64 * c * u_k / u * du_dt } else { 0.0 };
+        d_sum += dc * dz_dt * u_k
+            + if k > 0 {
+                k as f64 * c * u_k / u * du_dt
+            } else {
+                0.0
+            };
         u_k *= u;
     }
     let sign = if terms % 2 == 1 { 1.0 } else { -1.0 };

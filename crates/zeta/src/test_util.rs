@@ -4,6 +4,10 @@
 pub fn table(text: &str) -> Vec<Vec<f64>> {
     text.lines()
         .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
-        .map(|line| line.split_whitespace().map(|x| x.parse().expect("number")).collect())
+        .map(|line| {
+            line.split_whitespace()
+                .map(|x| x.parse().expect("number"))
+                .collect()
+        })
         .collect()
 }

@@ -46,8 +46,7 @@ const SERIES: [f64; 10] = {
             i += 1;
         }
         let (num, den) = B[k - 1];
-        c[k - 1] =
-            (1.0 - 1.0 / pow2) * num / den / (4.0 * k as f64 * (2.0 * k as f64 - 1.0));
+        c[k - 1] = (1.0 - 1.0 / pow2) * num / den / (4.0 * k as f64 * (2.0 * k as f64 - 1.0));
         k += 1;
     }
     c
@@ -100,7 +99,11 @@ pub fn smooth_count(t: f64) -> f64 {
 
 /// Principal branch of the Lambert W function for `x ≥ 0` (Halley iteration).
 fn lambert_w0(x: f64) -> f64 {
-    let mut w = if x < 1.0 { x / (1.0 + x) } else { x.ln() - x.ln().ln().max(0.0) };
+    let mut w = if x < 1.0 {
+        x / (1.0 + x)
+    } else {
+        x.ln() - x.ln().ln().max(0.0)
+    };
     for _ in 0..20 {
         let ew = w.exp();
         let f = w * ew - x;
@@ -143,12 +146,19 @@ mod tests {
         for row in crate::test_util::table(include_str!("../tests/data/theta_reference.txt")) {
             let (t, want) = (row[0], row[1]);
             let got = theta(t);
-            assert!((got - want).abs() < 4e-16 * want.abs().max(300.0), "θ({t}) = {got}, want {want}");
+            assert!(
+                (got - want).abs() < 4e-16 * want.abs().max(300.0),
+                "θ({t}) = {got}, want {want}"
+            );
             // The reduced phase keeps ~1e-16 absolute accuracy at every height; below t = 12
             // the series itself is off by ~1e-13 (θ has exponentially small terms ~e^{−πt}).
             let reduced = theta_mod_two_pi(t);
             let tolerance = if t < 12.0 { 1e-13 } else { 1e-15 };
-            assert!((reduced - row[2]).abs() < tolerance, "θ({t}) mod 2π = {reduced}, want {}", row[2]);
+            assert!(
+                (reduced - row[2]).abs() < tolerance,
+                "θ({t}) mod 2π = {reduced}, want {}",
+                row[2]
+            );
         }
     }
 

@@ -1,0 +1,57 @@
+//! Errors of the zeta crate: every one names the values that caused it.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ZetaError {
+    #[error("invalid range: {0}")]
+    InvalidRange(String),
+
+    #[error(
+        "Rosser's rule failed in the Gram block [g_{gram_start}, g_{gram_end}): found {found} of \
+         {} sign changes; this block needs a wider search than this program does",
+        gram_end - gram_start
+    )]
+    RosserViolation {
+        gram_start: i64,
+        gram_end: i64,
+        found: usize,
+    },
+
+    #[error(
+        "Turing's method could not bound N(g_{gram_index}) from {side} within 400 Gram intervals"
+    )]
+    TuringFailed { gram_index: i64, side: &'static str },
+
+    #[error(
+        "zero count check failed between g_{gram_start} and g_{gram_end}: found {found} sign changes, \
+         expected {}; refusing to write unverified zeros",
+        gram_end - gram_start
+    )]
+    CountMismatch {
+        gram_start: i64,
+        gram_end: i64,
+        found: u64,
+    },
+
+    #[error("internal consistency check failed: {0}")]
+    Internal(String),
+
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    #[error("{path}: {message}")]
+    BadFile { path: PathBuf, message: String },
+}
+
+impl ZetaError {
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
