@@ -1,1 +1,38 @@
-fn main() {}
+//! `spectral`: spectral methods in deep learning, with the zeros of the Riemann zeta function
+//! as the flagship data set. Each subcommand parses its flags, calls a library crate and
+//! prints; errors end as one line on stderr and a non-zero exit.
+
+mod commands;
+mod progress;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "spectral", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The main job on embedded defaults (today: zeros 1..100000, their spacings and summary).
+    Run(commands::run::Args),
+    /// Compute consecutive zeros of ζ(1/2 + iγ), verified complete by Turing's method.
+    Zeros(commands::zeros::Args),
+    /// Unfold zero ordinates to nearest-neighbour spacings of mean 1.
+    Unfold(commands::unfold::Args),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => commands::run::run(args),
+        Command::Zeros(args) => commands::zeros::run(args),
+        Command::Unfold(args) => commands::unfold::run(args),
+    };
+    if let Err(error) = result {
+        eprintln!("error: {error:#}");
+        std::process::exit(1);
+    }
+}

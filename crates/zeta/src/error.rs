@@ -37,11 +37,8 @@ pub enum ZetaError {
     #[error("internal consistency check failed: {0}")]
     Internal(String),
 
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("{path}: {io}")]
+    Io { path: PathBuf, io: std::io::Error },
 
     #[error("{path}: {message}")]
     BadFile { path: PathBuf, message: String },
@@ -51,7 +48,7 @@ impl ZetaError {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Self::Io {
             path: path.into(),
-            source,
+            io: source,
         }
     }
 }

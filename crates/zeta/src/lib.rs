@@ -6,7 +6,10 @@
 //! - [`theta`]: the Riemann–Siegel theta function and Gram points.
 //! - [`zeros`]: consecutive zeros, isolated by Gram blocks ([`gram_block`]), refined
 //!   ([`refine`]) and proved complete by Turing's method ([`turing`]).
+//! - [`unfold`], [`series_file`]: spacings of mean one, and the files they live in,
+//!   written atomically ([`atomic_file`]).
 
+pub mod atomic_file;
 pub mod double_double;
 pub mod error;
 pub mod euler_maclaurin;
@@ -15,8 +18,10 @@ pub mod hardy_z;
 pub mod phase_sum;
 pub mod refine;
 pub mod riemann_siegel;
+pub mod series_file;
 pub mod theta;
 pub mod turing;
+pub mod unfold;
 pub mod zeros;
 
 pub use error::ZetaError;

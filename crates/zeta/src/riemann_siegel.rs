@@ -12,6 +12,9 @@
 //! `t^{−11/4}`; below [`crate::hardy_z::RIEMANN_SIEGEL_MIN_HEIGHT`] Euler–Maclaurin is used
 //! instead (the series in `(2π/t)^{1/2}` is asymptotic and cannot reach 1e-10 at small t).
 
+// Coefficients keep the digits they were tabulated or derived with.
+#![allow(clippy::excessive_precision)]
+
 use crate::phase_sum::phase_sums;
 use crate::theta::{theta_derivative, theta_mod_two_pi};
 use std::f64::consts::PI;

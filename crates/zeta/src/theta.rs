@@ -77,13 +77,10 @@ pub fn theta(t: f64) -> f64 {
 /// θ(t) reduced modulo 2π to `[−π, π]`, with ~1e-16 absolute error at any height.
 pub fn theta_mod_two_pi(t: f64) -> f64 {
     // (t/2)·(ln t − ln 2π − 1) in double-double; t/2 is exact.
-    let log_term = DoubleDouble::from_f64(t)
-        .ln()
-        .sub(LN_TWO_PI)
-        .sub(DoubleDouble::from_f64(1.0));
+    let log_term = DoubleDouble::from_f64(t).ln() - LN_TWO_PI - DoubleDouble::from_f64(1.0);
     let main = log_term.mul_f64(0.5 * t).rem_two_pi();
     let small = -PI / 8.0 + series_correction(t);
-    let x = main.add(DoubleDouble::from_f64(small)).rem_two_pi();
+    let x = (main + DoubleDouble::from_f64(small)).rem_two_pi();
     x.to_f64()
 }
 

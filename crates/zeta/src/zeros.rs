@@ -114,14 +114,9 @@ fn compute_chunk(nominal_start: i64, nominal_end: i64, last: i64) -> Result<Chun
     })
 }
 
-/// Computes `γ_first, …, γ_{first+count−1}` and hands them to `sink` in order, in batches
-/// `(index of the batch's first zero, ordinates)`. `progress` is called with the number of
-/// zeros delivered so far. Fails, without delivering the rest, if a check fails.
-pub fn compute_zeros(
-    first: u64,
-    count: u64,
-    mut sink: impl FnMut(u64, &[f64]) -> Result<(), ZetaError>,
-) -> Result<Verification, ZetaError> {
+/// Checks that `γ_first, …, γ_{first+count−1}` is a range this program computes; returns
+/// the last index.
+pub fn check_range(first: u64, count: u64) -> Result<u64, ZetaError> {
     if first == 0 {
         return Err(ZetaError::InvalidRange(
             "zeros are numbered from 1; --start 0 is not a zero".into(),
@@ -130,14 +125,24 @@ pub fn compute_zeros(
     if count == 0 {
         return Err(ZetaError::InvalidRange("--count must be at least 1".into()));
     }
-    let last_index = first
+    first
         .checked_add(count - 1)
         .filter(|&last| last <= MAX_INDEX)
         .ok_or_else(|| {
             ZetaError::InvalidRange(format!(
-                "zeros up to index {MAX_INDEX} are supported; asked for {first} + {count}"
+                "zeros up to index {MAX_INDEX} are supported; asked for {count} from {first}"
             ))
-        })?;
+        })
+}
+
+/// Computes `γ_first, …, γ_{first+count−1}` and hands them to `sink` in order, in batches
+/// `(index of the batch's first zero, ordinates)`. Fails, without delivering the rest, if a check fails.
+pub fn compute_zeros(
+    first: u64,
+    count: u64,
+    mut sink: impl FnMut(u64, &[f64]) -> Result<(), ZetaError>,
+) -> Result<Verification, ZetaError> {
+    let last_index = check_range(first, count)?;
     debug_assert!(gram_point(last_index as i64) < 2.0 * PI * (MAX_TERMS as f64).powi(2));
 
     // γ_n lies in (g_{n−2}, g_{n−1}] under Gram's law; a margin of one interval covers the

@@ -1,0 +1,3 @@
+pub mod run;
+pub mod unfold;
+pub mod zeros;

@@ -1,0 +1,195 @@
+//! The `spectral` binary end to end: outputs, and one clear error line (and no partial file)
+//! for each kind of bad input.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn spectral(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_spectral"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("spawn spectral")
+}
+
+fn stderr_line(output: &Output) -> String {
+    let text = String::from_utf8_lossy(&output.stderr).trim().to_string();
+    assert_eq!(
+        text.lines().count(),
+        1,
+        "one error line expected, got: {text}"
+    );
+    text
+}
+
+fn files_in(dir: &Path) -> usize {
+    std::fs::read_dir(dir).unwrap().count()
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    let dir = tempfile::tempdir().unwrap();
+    for sub in ["run", "zeros", "unfold"] {
+        let output = spectral(&[sub, "--help"], dir.path());
+        assert!(output.status.success(), "{sub} --help");
+        assert!(String::from_utf8_lossy(&output.stdout).contains("Usage"));
+    }
+}
+
+#[test]
+fn zeros_in_three_formats_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    for format in ["txt", "npy", "f64"] {
+        let out = format!("z.{format}");
+        let output = spectral(
+            &[
+                "zeros", "--start", "99998", "--count", "5", "--format", format, "--out", &out,
+            ],
+            dir.path(),
+        );
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(String::from_utf8_lossy(&output.stdout).starts_with("verified: "));
+    }
+    let f64_values = zeta::series_file::SeriesReader::open(dir.path().join("z.f64"))
+        .unwrap()
+        .read_all()
+        .unwrap();
+    let npy = std::fs::read(dir.path().join("z.npy")).unwrap();
+    let npy_values: Vec<f64> = npy[npy.len() - 40..]
+        .chunks_exact(8)
+        .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    let txt = std::fs::read_to_string(dir.path().join("z.txt")).unwrap();
+    let txt_values: Vec<f64> = txt
+        .lines()
+        .map(|l| l.split(' ').nth(1).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(f64_values, npy_values);
+    assert_eq!(f64_values, txt_values);
+    // γ_100000 from Arb (shared/data/zeta_zeros_reference.txt), third of the five.
+    assert!((f64_values[2] - 74_920.827_498_994_19).abs() < 1e-9);
+    assert!(txt.starts_with("99998 "));
+}
+
+#[test]
+fn unfold_writes_spacings_and_json() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(
+        spectral(
+            &["zeros", "--start", "1", "--count", "1000", "--out", "z.f64"],
+            dir.path()
+        )
+        .status
+        .success()
+    );
+    let output = spectral(
+        &["unfold", "--in", "z.f64", "--out", "s.f64", "--json"],
+        dir.path(),
+    );
+    assert!(output.status.success());
+    let json = String::from_utf8_lossy(&output.stdout);
+    assert!(json.contains("\"count\": 999"), "{json}");
+    let spacings = zeta::series_file::SeriesReader::open(dir.path().join("s.f64")).unwrap();
+    assert_eq!(
+        spacings.header.kind,
+        zeta::series_file::SeriesKind::Spacings
+    );
+    let values = spacings.read_all().unwrap();
+    let mean = values.iter().sum::<f64>() / values.len() as f64;
+    assert!(
+        values.iter().all(|&d| d > 0.0) && (mean - 1.0).abs() < 0.05,
+        "mean {mean}"
+    );
+}
+
+#[test]
+fn bad_input_gives_one_line_and_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["zeros", "--start", "0", "--count", "5", "--out", "a.f64"],
+            "numbered from 1",
+        ),
+        (
+            &["zeros", "--start", "1", "--count", "0", "--out", "a.f64"],
+            "at least 1",
+        ),
+        (
+            &[
+                "zeros",
+                "--start",
+                "1",
+                "--count",
+                "5",
+                "--out",
+                "missing-dir/a.f64",
+            ],
+            "No such file",
+        ),
+        // 9·10⁹ zeros as text take ~400 GB, more than these machines have.
+        (
+            &[
+                "zeros",
+                "--start",
+                "1",
+                "--count",
+                "9000000000",
+                "--out",
+                "a.txt",
+                "--format",
+                "txt",
+            ],
+            "free on its file system",
+        ),
+        (
+            &["unfold", "--in", "nothing.f64", "--out", "s.f64"],
+            "No such file",
+        ),
+    ];
+    for (args, message) in cases {
+        let output = spectral(args, dir.path());
+        assert!(!output.status.success(), "{args:?}");
+        let line = stderr_line(&output);
+        assert!(
+            line.starts_with("error: ") && line.contains(message),
+            "{args:?}: {line}"
+        );
+        assert_eq!(files_in(dir.path()), 0, "{args:?} left a file");
+    }
+    // A truncated file and a foreign one.
+    assert!(
+        spectral(
+            &["zeros", "--start", "1", "--count", "20", "--out", "z.f64"],
+            dir.path()
+        )
+        .status
+        .success()
+    );
+    let bytes = std::fs::read(dir.path().join("z.f64")).unwrap();
+    std::fs::write(dir.path().join("cut.f64"), &bytes[..bytes.len() - 5]).unwrap();
+    std::fs::write(dir.path().join("foreign.f64"), vec![7u8; 200]).unwrap();
+    for (input, message) in [("cut.f64", "truncated"), ("foreign.f64", "bad magic")] {
+        let output = spectral(&["unfold", "--in", input, "--out", "s.f64"], dir.path());
+        assert!(!output.status.success());
+        assert!(stderr_line(&output).contains(message));
+        assert!(!dir.path().join("s.f64").exists());
+    }
+}
+
+#[test]
+fn run_writes_its_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = spectral(&["run", "--count", "2000", "--out", "r"], dir.path());
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for file in ["zeros.f64", "spacings.f64", "summary.json"] {
+        assert!(dir.path().join("r").join(file).exists(), "{file}");
+    }
+}

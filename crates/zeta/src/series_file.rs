@@ -1,0 +1,384 @@
+//! Files of indexed f64 series: zero ordinates `γ_n` or unfolded spacings `δ_n`.
+//!
+//! Three formats:
+//! - `f64`: a 32-byte header, then `count` little-endian f64:
+//!
+//!   | offset | size | field |
+//!   |---|---|---|
+//!   | 0  | 8 | magic `b"ZETAF64\0"` |
+//!   | 8  | 4 | version, u32 LE = 1 |
+//!   | 12 | 4 | kind, u32 LE: 0 = zero ordinates γ_n, 1 = unfolded spacings δ_n |
+//!   | 16 | 8 | index of the first value (n of γ_n or δ_n), u64 LE |
+//!   | 24 | 8 | count, u64 LE |
+//!
+//! - `npy`: a NumPy v1.0 array of shape `(count,)`, dtype `<f8` (`numpy.load` reads it);
+//! - `txt`: one `index value` line per value, with 17 significant digits (round-trips f64).
+//!
+//! Writers stream (memory stays flat) through [`AtomicFile`], so a failed run leaves no file.
+
+use crate::atomic_file::AtomicFile;
+use crate::error::ZetaError;
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+pub const MAGIC: [u8; 8] = *b"ZETAF64\0";
+pub const VERSION: u32 = 1;
+pub const HEADER_BYTES: u64 = 32;
+
+/// What the values of a series are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeriesKind {
+    /// Ordinates `γ_n` of zeros `1/2 + iγ_n`.
+    Zeros = 0,
+    /// Unfolded spacings `δ_n`, in units of the mean spacing.
+    Spacings = 1,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Txt,
+    Npy,
+    F64,
+}
+
+impl Format {
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Txt => "txt",
+            Format::Npy => "npy",
+            Format::F64 => "f64",
+        }
+    }
+
+    /// Upper bound on the bytes a file of `count` values takes.
+    pub fn size_bound(self, count: u64) -> u64 {
+        match self {
+            Format::F64 => HEADER_BYTES + 8 * count,
+            Format::Npy => 128 + 8 * count,
+            // "index value\n": up to 20 digits of index, 24 characters of value.
+            Format::Txt => 64 + 46 * count,
+        }
+    }
+}
+
+/// Header of an `f64` series file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    pub kind: SeriesKind,
+    pub first_index: u64,
+    pub count: u64,
+}
+
+impl Header {
+    fn to_bytes(self) -> [u8; HEADER_BYTES as usize] {
+        let mut bytes = [0u8; HEADER_BYTES as usize];
+        bytes[..8].copy_from_slice(&MAGIC);
+        bytes[8..12].copy_from_slice(&VERSION.to_le_bytes());
+        bytes[12..16].copy_from_slice(&(self.kind as u32).to_le_bytes());
+        bytes[16..24].copy_from_slice(&self.first_index.to_le_bytes());
+        bytes[24..32].copy_from_slice(&self.count.to_le_bytes());
+        bytes
+    }
+}
+
+fn npy_header(count: u64) -> Vec<u8> {
+    let dict = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': ({count},), }}");
+    // Magic (6) + version (2) + header length (2) + dict, padded with spaces to a multiple
+    // of 64 and ended by a newline.
+    let unpadded = 10 + dict.len() + 1;
+    let padding = unpadded.div_ceil(64) * 64 - unpadded;
+    let mut header = b"\x93NUMPY\x01\x00".to_vec();
+    header.extend_from_slice(&((dict.len() + padding + 1) as u16).to_le_bytes());
+    header.extend_from_slice(dict.as_bytes());
+    header.extend(std::iter::repeat_n(b' ', padding));
+    header.push(b'\n');
+    header
+}
+
+/// Streams a series of known length to a file in one of the [`Format`]s.
+pub struct SeriesWriter {
+    file: AtomicFile,
+    format: Format,
+    header: Header,
+    written: u64,
+    text: String,
+}
+
+impl SeriesWriter {
+    /// Creates the (temporary) file and writes the header. Fails, before anything is computed,
+    /// if the directory is missing or unwritable or the file system lacks room for it.
+    pub fn create(
+        path: impl AsRef<Path>,
+        format: Format,
+        header: Header,
+    ) -> Result<Self, ZetaError> {
+        let path = path.as_ref();
+        let directory = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let needed = format.size_bound(header.count);
+        if let Some(available) = crate::atomic_file::available_space(&directory)
+            && needed > available
+        {
+            return Err(ZetaError::io(
+                path,
+                std::io::Error::other(format!(
+                    "needs up to {needed} bytes but only {available} are free on its file system"
+                )),
+            ));
+        }
+        let mut file = AtomicFile::create(path)?;
+        match format {
+            Format::F64 => file.write_all(&header.to_bytes())?,
+            Format::Npy => file.write_all(&npy_header(header.count))?,
+            Format::Txt => {}
+        }
+        Ok(Self {
+            file,
+            format,
+            header,
+            written: 0,
+            text: String::new(),
+        })
+    }
+
+    /// Appends values; more than the header's count is an error.
+    pub fn write(&mut self, values: &[f64]) -> Result<(), ZetaError> {
+        if self.written + values.len() as u64 > self.header.count {
+            return Err(ZetaError::Internal(format!(
+                "{}: more values than the {} announced",
+                self.file.path().display(),
+                self.header.count
+            )));
+        }
+        match self.format {
+            Format::F64 | Format::Npy => {
+                let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+                self.file.write_all(&bytes)?;
+            }
+            Format::Txt => {
+                self.text.clear();
+                for (i, &v) in values.iter().enumerate() {
+                    let index = self.header.first_index + self.written + i as u64;
+                    // 17 significant digits: enough to round-trip any f64.
+                    let exponent = if v == 0.0 {
+                        0
+                    } else {
+                        v.abs().log10().floor() as i64
+                    };
+                    let decimals = (16 - exponent).max(0) as usize;
+                    writeln!(self.text, "{index} {v:.decimals$}").expect("writing to a String");
+                }
+                let text = std::mem::take(&mut self.text);
+                self.file.write_all(text.as_bytes())?;
+                self.text = text;
+            }
+        }
+        self.written += values.len() as u64;
+        Ok(())
+    }
+
+    /// Checks the announced count was written, then moves the file into place.
+    pub fn finish(self) -> Result<(), ZetaError> {
+        if self.written != self.header.count {
+            return Err(ZetaError::Internal(format!(
+                "{}: wrote {} of the {} values announced",
+                self.file.path().display(),
+                self.written,
+                self.header.count
+            )));
+        }
+        self.file.commit()
+    }
+}
+
+/// Reads an `f64` series file in chunks, checking its header and length first.
+pub struct SeriesReader {
+    path: PathBuf,
+    reader: BufReader<File>,
+    pub header: Header,
+    remaining: u64,
+}
+
+impl SeriesReader {
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, ZetaError> {
+        let path = path.as_ref().to_path_buf();
+        let bad = |message: String| ZetaError::BadFile {
+            path: path.clone(),
+            message,
+        };
+        let file = File::open(&path).map_err(|e| ZetaError::io(&path, e))?;
+        let length = file.metadata().map_err(|e| ZetaError::io(&path, e))?.len();
+        let mut reader = BufReader::with_capacity(1 << 20, file);
+        let mut bytes = [0u8; HEADER_BYTES as usize];
+        if length < HEADER_BYTES {
+            return Err(bad(format!(
+                "{length} bytes is too short for a spectral f64 series file"
+            )));
+        }
+        reader
+            .read_exact(&mut bytes)
+            .map_err(|e| ZetaError::io(&path, e))?;
+        if bytes[..8] != MAGIC {
+            return Err(bad("not a spectral f64 series file (bad magic; write one with `spectral zeros --format f64`)".into()));
+        }
+        let field = |range: std::ops::Range<usize>| {
+            bytes[range]
+                .iter()
+                .rev()
+                .fold(0u64, |acc, &b| acc << 8 | b as u64)
+        };
+        let version = field(8..12);
+        if version != VERSION as u64 {
+            return Err(bad(format!(
+                "version {version} is not supported (this program reads version {VERSION})"
+            )));
+        }
+        let kind = match field(12..16) {
+            0 => SeriesKind::Zeros,
+            1 => SeriesKind::Spacings,
+            other => return Err(bad(format!("unknown series kind {other}"))),
+        };
+        let header = Header {
+            kind,
+            first_index: field(16..24),
+            count: field(24..32),
+        };
+        let expected = header
+            .count
+            .checked_mul(8)
+            .and_then(|b| b.checked_add(HEADER_BYTES));
+        if expected != Some(length) {
+            return Err(bad(format!(
+                "truncated or corrupt: the header announces {} values ({} bytes) but the file has {length} bytes",
+                header.count,
+                expected.map_or("too many".to_string(), |e| e.to_string()),
+            )));
+        }
+        Ok(Self {
+            path,
+            reader,
+            header,
+            remaining: header.count,
+        })
+    }
+
+    /// Fills `buffer` with up to its length of values; returns how many (0 at the end).
+    pub fn read_chunk(&mut self, buffer: &mut [f64]) -> Result<usize, ZetaError> {
+        let n = (self.remaining as usize).min(buffer.len());
+        let mut bytes = vec![0u8; n * 8];
+        self.reader
+            .read_exact(&mut bytes)
+            .map_err(|e| ZetaError::io(&self.path, e))?;
+        for (value, chunk) in buffer.iter_mut().zip(bytes.chunks_exact(8)) {
+            *value = f64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        }
+        self.remaining -= n as u64;
+        Ok(n)
+    }
+
+    /// The whole series in memory.
+    pub fn read_all(mut self) -> Result<Vec<f64>, ZetaError> {
+        let mut values = vec![0.0; self.header.count as usize];
+        let n = self.read_chunk(&mut values)?;
+        debug_assert_eq!(n, values.len());
+        Ok(values)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(path: &Path, format: Format, values: &[f64]) {
+        let header = Header {
+            kind: SeriesKind::Zeros,
+            first_index: 7,
+            count: values.len() as u64,
+        };
+        let mut writer = SeriesWriter::create(path, format, header).unwrap();
+        writer.write(&values[..1]).unwrap();
+        writer.write(&values[1..]).unwrap();
+        writer.finish().unwrap();
+    }
+
+    #[test]
+    fn f64_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("z.f64");
+        let values = [
+            14.134_725_141_734_693,
+            21.022_039_638_771_555,
+            1e6 + 1.0 / 3.0,
+        ];
+        write(&path, Format::F64, &values);
+        let reader = SeriesReader::open(&path).unwrap();
+        assert_eq!(
+            reader.header,
+            Header {
+                kind: SeriesKind::Zeros,
+                first_index: 7,
+                count: 3
+            }
+        );
+        assert_eq!(reader.read_all().unwrap(), values);
+    }
+
+    #[test]
+    fn txt_round_trips_every_digit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("z.txt");
+        let values = [
+            14.134_725_141_734_693,
+            1_642_800.286_884_672,
+            0.123_456_789_012_345_67,
+        ];
+        write(&path, Format::Txt, &values);
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (i, (line, want)) in text.lines().zip(values).enumerate() {
+            let mut fields = line.split(' ');
+            assert_eq!(fields.next().unwrap(), (7 + i).to_string());
+            let got: f64 = fields.next().unwrap().parse().unwrap();
+            assert_eq!(got, want, "{line}");
+        }
+    }
+
+    #[test]
+    fn npy_header_is_aligned_and_describes_the_array() {
+        let header = npy_header(2_000_000);
+        assert_eq!(header.len() % 64, 0);
+        assert!(String::from_utf8_lossy(&header).contains("'shape': (2000000,)"));
+    }
+
+    #[test]
+    fn truncated_and_foreign_files_are_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("z.f64");
+        write(&path, Format::F64, &[1.0, 2.0, 3.0]);
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() - 3]).unwrap();
+        let error = SeriesReader::open(&path).err().unwrap().to_string();
+        assert!(error.contains("truncated"), "{error}");
+        std::fs::write(&path, b"# just some text file that is long enough").unwrap();
+        let error = SeriesReader::open(&path).err().unwrap().to_string();
+        assert!(error.contains("bad magic"), "{error}");
+    }
+
+    #[test]
+    fn writing_fewer_values_than_announced_fails_and_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("z.f64");
+        let header = Header {
+            kind: SeriesKind::Zeros,
+            first_index: 1,
+            count: 5,
+        };
+        let mut writer = SeriesWriter::create(&path, Format::F64, header).unwrap();
+        writer.write(&[1.0]).unwrap();
+        assert!(writer.finish().is_err());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+}
