@@ -1,1 +1,7 @@
-//! placeholder
+//! Spectral methods for deep learning on burn: the device and backend choice today; the
+//! linear algebra (`linalg`), optimizers (`optim`), initializations (`init`), compression
+//! (`compress`) and analysis (`analyze`) of `DESIGN.md` arrive with their issues.
+
+pub mod device;
+
+pub use device::{CpuBackend, DeviceError, DeviceKind};

@@ -1,1 +1,2 @@
-//! placeholder
+//! Training loop, checkpoints, metrics and evaluations (`DESIGN.md`, crates/train).
+//! Empty until the SpacingMDN/training issue lands.

@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Zeros per second: `spectral zeros` against Arb's acb.zeta_zeros (python-flint), same machine,
+same run.
+
+    pip install python-flint numpy
+    cargo build --release -p spectral-cli
+    python3 bench/zeros_vs_arb.py [--count 2000000] [--arb-count 1000]
+
+1. `spectral zeros --start 1 --count COUNT` (the first COUNT zeros, verified), wall time.
+2. Arb on ARB_COUNT consecutive zeros at the bottom and at the top of that range (Arb's cost
+   per zero grows with height; computing all COUNT would take hours), wall time, and
+   `spectral` on the same two windows for a like-for-like ratio.
+3. The largest difference between the two programs' zeros on those windows.
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import flint
+import numpy as np
+
+
+def spectral_zeros(binary, start, count, out):
+    began = time.perf_counter()
+    subprocess.run(
+        [binary, "zeros", "--start", str(start), "--count", str(count), "--format", "npy", "--out", out],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    seconds = time.perf_counter() - began
+    return seconds, np.load(out)
+
+
+def arb_zeros(start, count):
+    flint.ctx.prec = 64
+    began = time.perf_counter()
+    values = flint.acb.zeta_zeros(start, count)
+    seconds = time.perf_counter() - began
+    return seconds, np.array([float(z.imag.mid()) for z in values])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=2_000_000)
+    parser.add_argument("--arb-count", type=int, default=1000)
+    parser.add_argument("--binary", default=os.path.join(os.path.dirname(__file__), "..", "target", "release", "spectral"))
+    args = parser.parse_args()
+    print(f"machine: {os.cpu_count()} cores; python-flint {flint.__version__}")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "z.npy")
+        seconds, _ = spectral_zeros(args.binary, 1, args.count, out)
+        rows.append(("spectral", 1, args.count, seconds))
+        worst = 0.0
+        for start in [1, args.count - args.arb_count + 1]:
+            ours_s, ours = spectral_zeros(args.binary, start, args.arb_count, out)
+            arb_s, arb = arb_zeros(start, args.arb_count)
+            worst = max(worst, float(np.max(np.abs(ours - arb))))
+            rows.append(("spectral", start, args.arb_count, ours_s))
+            rows.append(("arb", start, args.arb_count, arb_s))
+    print(f"{'program':10} {'first':>9} {'count':>9} {'seconds':>9} {'zeros/s':>11}")
+    for name, start, count, seconds in rows:
+        print(f"{name:10} {start:>9} {count:>9} {seconds:>9.3f} {count / seconds:>11.0f}")
+    full_rate = rows[0][2] / rows[0][3]
+    for i in (1, 3):
+        ours, arb = rows[i], rows[i + 1]
+        print(
+            f"at zero {ours[1]}: Arb {arb[2] / arb[3]:.0f} zeros/s; spectral over the full range "
+            f"{full_rate:.0f} zeros/s = {full_rate / (arb[2] / arb[3]):.0f}x Arb; "
+            f"same window {ours[2] / ours[3]:.0f} zeros/s = {arb[3] / ours[3]:.0f}x"
+        )
+    print(f"max |spectral - Arb| on the compared windows: {worst:.2e}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
