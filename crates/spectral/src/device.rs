@@ -59,7 +59,9 @@ impl DeviceKind {
     /// Fails with a clear message when the device cannot exist in this build.
     pub fn check_built(self) -> Result<Self, DeviceError> {
         match self {
-            Self::Cuda(_) if !cfg!(feature = "cuda") => Err(DeviceError::CudaNotBuilt(self.to_string())),
+            Self::Cuda(_) if !cfg!(feature = "cuda") => {
+                Err(DeviceError::CudaNotBuilt(self.to_string()))
+            }
             _ => Ok(self),
         }
     }
@@ -75,8 +77,14 @@ mod tests {
         assert_eq!("cpu".parse(), Ok(DeviceKind::Cpu));
         assert_eq!("cuda".parse(), Ok(DeviceKind::Cuda(0)));
         assert_eq!("cuda:3".parse(), Ok(DeviceKind::Cuda(3)));
-        assert!(matches!("gpu".parse::<DeviceKind>(), Err(DeviceError::Unknown(_))));
-        assert!(matches!("cuda:x".parse::<DeviceKind>(), Err(DeviceError::Unknown(_))));
+        assert!(matches!(
+            "gpu".parse::<DeviceKind>(),
+            Err(DeviceError::Unknown(_))
+        ));
+        assert!(matches!(
+            "cuda:x".parse::<DeviceKind>(),
+            Err(DeviceError::Unknown(_))
+        ));
     }
 
     #[test]
@@ -92,17 +100,26 @@ mod tests {
     #[test]
     fn cpu_backend_multiplies_like_an_f64_reference() {
         let (m, k, n) = (7, 13, 5);
-        let a: Vec<f32> = (0..m * k).map(|i| ((i * 37 % 11) as f32 - 5.0) / 3.0).collect();
-        let b: Vec<f32> = (0..k * n).map(|i| ((i * 53 % 7) as f32 - 3.0) / 2.0).collect();
+        let a: Vec<f32> = (0..m * k)
+            .map(|i| ((i * 37 % 11) as f32 - 5.0) / 3.0)
+            .collect();
+        let b: Vec<f32> = (0..k * n)
+            .map(|i| ((i * 53 % 7) as f32 - 3.0) / 2.0)
+            .collect();
         let device = Default::default();
         let ta = Tensor::<CpuBackend, 2>::from_data(TensorData::new(a.clone(), [m, k]), &device);
         let tb = Tensor::<CpuBackend, 2>::from_data(TensorData::new(b.clone(), [k, n]), &device);
         let product: Vec<f32> = ta.matmul(tb).into_data().to_vec().unwrap();
         for i in 0..m {
             for j in 0..n {
-                let want: f64 = (0..k).map(|l| a[i * k + l] as f64 * b[l * n + j] as f64).sum();
+                let want: f64 = (0..k)
+                    .map(|l| a[i * k + l] as f64 * b[l * n + j] as f64)
+                    .sum();
                 // f32 accumulation over 13 terms of size ≤ 4: error ≤ 13·4·6e-8.
-                assert!((product[i * n + j] as f64 - want).abs() < 4e-6, "({i}, {j})");
+                assert!(
+                    (product[i * n + j] as f64 - want).abs() < 4e-6,
+                    "({i}, {j})"
+                );
             }
         }
     }

@@ -9,7 +9,7 @@
 //! zeros; where it fails, [`GramBlock::separate`] reports it instead of guessing.
 
 use crate::hardy_z;
-use crate::theta::gram_point;
+use crate::theta::{gram_point, next_gram_point};
 
 /// One evaluation of Hardy's Z function.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -159,7 +159,7 @@ impl GramWalker {
         let mut samples = vec![self.last];
         loop {
             self.index += 1;
-            let t = gram_point(self.index);
+            let t = next_gram_point(self.index, *gram.last().expect("starts with g_start"));
             let sample = Sample::at(t);
             gram.push(t);
             samples.push(sample);
