@@ -64,6 +64,28 @@ mod tests {
     }
 
     #[test]
+    fn riemann_siegel_alone_fails_at_the_first_zeros() {
+        // The trap Euler–Maclaurin is here for: at t ≈ 14–50 the Riemann–Siegel corrections
+        // stop shrinking far above 1e-10 (mpmath values, tests/data/hardy_z_reference.txt).
+        for (t, want) in [
+            (14.0, -0.1056262677798826101),
+            (20.5, 0.5993287025147513214),
+            (50.25, -0.7440702789283517643),
+        ] {
+            let rs_error = (riemann_siegel::z_and_derivative(t).0 - want).abs();
+            let em_error = (euler_maclaurin::z(t) - want).abs();
+            assert!(
+                rs_error > 1e-7,
+                "t = {t}: Riemann–Siegel error {rs_error:e}"
+            );
+            assert!(
+                em_error < 1e-13,
+                "t = {t}: Euler–Maclaurin error {em_error:e}"
+            );
+        }
+    }
+
+    #[test]
     fn crossover() {
         // The two methods agree where both are used near the crossover; print the
         // difference profile that set RIEMANN_SIEGEL_MIN_HEIGHT.

@@ -208,6 +208,30 @@ mod tests {
     }
 
     #[test]
+    fn plain_f64_phases_would_lose_digits_at_large_heights() {
+        // The trap the double-double phases avoid: near the 3,000,000-th zero, t·ln n in
+        // plain f64 is off by ~1e-9 per term, so the sum is off by far more than 1e-12.
+        let (t, terms, theta) = (1_642_800.3, 511, 0.123);
+        let ours = phase_sums(t, theta, terms);
+        let table = PhaseTable::global();
+        let (mut naive, mut exact) = (0.0, 0.0);
+        for n in 1..=terms {
+            let a = 1.0 / (n as f64).sqrt();
+            naive += a * (theta - t * (n as f64).ln()).cos();
+            let phase = (DoubleDouble::from_f64(theta) - table.ln(n).mul_f64(t))
+                .rem_two_pi()
+                .to_f64();
+            exact += a * phase.cos();
+        }
+        assert!(
+            (naive - exact).abs() > 1e-11,
+            "naive error {:e}",
+            (naive - exact).abs()
+        );
+        assert!((ours.cos - exact).abs() < 1e-13);
+    }
+
+    #[test]
     fn sums_match_a_direct_double_double_evaluation() {
         // Reference: each phase from double-double t·ln n, then std sin/cos.
         let table = PhaseTable::global();
