@@ -19,6 +19,7 @@ pub mod phase_sum;
 pub mod refine;
 pub mod riemann_siegel;
 pub mod series_file;
+pub mod stats;
 pub mod theta;
 pub mod turing;
 pub mod unfold;
