@@ -2,3 +2,4 @@
 
 pub mod gaudin;
 pub mod quadrature;
+pub mod surmise;
