@@ -25,12 +25,19 @@ pub fn run(args: Args) -> Result<()> {
     let verification = write_zeros(1, args.count, Format::F64, &zeros_path)?;
     let seconds = started.elapsed().as_secs_f64();
     let summary = zeta::unfold::unfold_file(&zeros_path, &spacings_path)?;
-    let json = format!(
-        "{{\"zeros\": {}, \"seconds\": {seconds:.3}, \"verified\": {:?}, \"spacings\": {}}}\n",
-        args.count,
-        verification.summary(),
-        summary.to_json()
-    );
+    let json = serde_json::json!({
+        "zeros": args.count,
+        "seconds": seconds,
+        "verified": verification.summary(),
+        "spacings": {
+            "count": summary.count,
+            "mean": summary.mean,
+            "variance": summary.variance,
+            "min": summary.min,
+            "max": summary.max,
+        },
+    });
+    let json = format!("{}\n", serde_json::to_string_pretty(&json)?);
     let summary_path = args.out.join("summary.json");
     let mut file = AtomicFile::create(&summary_path)?;
     file.write_all(json.as_bytes())?;
