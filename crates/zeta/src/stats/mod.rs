@@ -1,5 +1,9 @@
-//! Random-matrix statistics of spectra: the exact GUE spacing law and its companions.
+//! Random-matrix statistics of spectra: the exact GUE spacing law and its companions,
+//! and distances between samples and laws.
 
+pub mod distance;
+pub mod empirical;
 pub mod gaudin;
+pub mod gue;
 pub mod quadrature;
 pub mod surmise;

@@ -1,0 +1,198 @@
+//! Two-point statistics of an unfolded level sequence (mean spacing 1), measured.
+//!
+//! All are O(N) or O(N·r_max) with two pointers over the sorted levels: no all-pairs loops.
+
+/// Level positions from spacings: `x_0 = 0`, `x_{i+1} = x_i + δ_i`.
+pub fn positions(spacings: &[f64]) -> Vec<f64> {
+    let mut x = Vec::with_capacity(spacings.len() + 1);
+    let mut acc = 0.0;
+    x.push(acc);
+    for &d in spacings {
+        acc += d;
+        x.push(acc);
+    }
+    x
+}
+
+/// Pair correlation `R₂(r)` on `bins` bins over `(0, r_max)`: the density of level pairs at
+/// distance r per level, by a sliding window. Returns `(bin centre, R₂)`.
+pub fn pair_correlation(levels: &[f64], r_max: f64, bins: usize) -> Vec<(f64, f64)> {
+    let width = r_max / bins as f64;
+    let mut counts = vec![0u64; bins];
+    let mut origins = 0u64;
+    let last = *levels.last().unwrap_or(&0.0);
+    for (i, &x) in levels.iter().enumerate() {
+        // Only origins with a full window ahead, so every distance up to r_max is seen.
+        if x + r_max > last {
+            break;
+        }
+        origins += 1;
+        for &y in &levels[i + 1..] {
+            let r = y - x;
+            if r >= r_max {
+                break;
+            }
+            counts[(r / width) as usize] += 1;
+        }
+    }
+    counts
+        .iter()
+        .enumerate()
+        .map(|(b, &c)| {
+            (
+                (b as f64 + 0.5) * width,
+                c as f64 / (origins.max(1) as f64 * width),
+            )
+        })
+        .collect()
+}
+
+/// Window starts: an irrational stride (the golden ratio's fractional part), so starts are
+/// equidistributed relative to any lattice.
+const STRIDE: f64 = 0.618_033_988_749_894_9;
+
+/// Number variance `Σ²(L)`: variance of the count of levels in `[s, s + L)` over window
+/// starts s spread across the sequence.
+pub fn number_variance(levels: &[f64], l: f64) -> f64 {
+    let (first, last) = (levels[0], *levels.last().expect("levels"));
+    let (mut lo, mut hi) = (0usize, 0usize);
+    let (mut n, mut sum, mut sum2) = (0.0, 0.0, 0.0);
+    let mut s = first;
+    while s + l <= last {
+        while lo < levels.len() && levels[lo] < s {
+            lo += 1;
+        }
+        while hi < levels.len() && levels[hi] < s + l {
+            hi += 1;
+        }
+        let count = (hi - lo) as f64;
+        n += 1.0;
+        sum += count;
+        sum2 += count * count;
+        s += STRIDE;
+    }
+    let mean = sum / n;
+    sum2 / n - mean * mean
+}
+
+/// Spectral rigidity `Δ₃(L)`: the mean over windows `[s, s + L]` (starts 0.618·L apart) of
+/// `min_{A,B} (1/L)∫(N(y) − A − By)² dy`, with the integrals of the staircase taken exactly.
+pub fn rigidity(levels: &[f64], l: f64) -> f64 {
+    let (first, last) = (levels[0], *levels.last().expect("levels"));
+    let (m0, m1, m2) = (l, l * l / 2.0, l * l * l / 3.0);
+    let det = m0 * m2 - m1 * m1;
+    let mut lo = 0usize;
+    let (mut windows, mut total) = (0.0, 0.0);
+    let mut s = first;
+    while s + l <= last {
+        while lo < levels.len() && levels[lo] < s {
+            lo += 1;
+        }
+        // Staircase N(u) = j on [u_j, u_{j+1}), u in [0, L].
+        let (mut i0, mut i1, mut i2) = (0.0, 0.0, 0.0);
+        let mut u_prev = 0.0;
+        let mut j = 0.0;
+        for &x in levels[lo..].iter().take_while(|&&x| x < s + l) {
+            let u = x - s;
+            i0 += j * (u - u_prev);
+            i1 += j * (u * u - u_prev * u_prev) / 2.0;
+            i2 += j * j * (u - u_prev);
+            u_prev = u;
+            j += 1.0;
+        }
+        i0 += j * (l - u_prev);
+        i1 += j * (l * l - u_prev * u_prev) / 2.0;
+        i2 += j * j * (l - u_prev);
+        let a = (m2 * i0 - m1 * i1) / det;
+        let b = (m0 * i1 - m1 * i0) / det;
+        total += (i2 - a * i0 - b * i1) / l;
+        windows += 1.0;
+        s += STRIDE * l;
+    }
+    total / windows
+}
+
+/// Pearson correlation of `δ_n` and `δ_{n+lag}`.
+pub fn autocorrelation(spacings: &[f64], lag: usize) -> f64 {
+    let n = spacings.len().saturating_sub(lag);
+    assert!(n >= 2, "need more than {lag} + 1 spacings");
+    let (a, b) = (&spacings[..n], &spacings[lag..lag + n]);
+    let mean_a = a.iter().sum::<f64>() / n as f64;
+    let mean_b = b.iter().sum::<f64>() / n as f64;
+    let (mut cov, mut var_a, mut var_b) = (0.0, 0.0, 0.0);
+    for (x, y) in a.iter().zip(b) {
+        cov += (x - mean_a) * (y - mean_b);
+        var_a += (x - mean_a).powi(2);
+        var_b += (y - mean_b).powi(2);
+    }
+    cov / (var_a * var_b).sqrt()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Poisson levels: i.i.d. Exp(1) spacings from a fixed-seed xorshift generator.
+    fn poisson_levels(n: usize) -> Vec<f64> {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let spacings: Vec<f64> = (0..n)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let u = ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+                -u.ln()
+            })
+            .collect();
+        positions(&spacings)
+    }
+
+    #[test]
+    fn picket_fence_statistics() {
+        let levels: Vec<f64> = (0..20_000).map(|i| i as f64).collect();
+        for l in [0.3, 2.5, 7.75] {
+            let frac = l - f64::floor(l);
+            assert!(
+                (number_variance(&levels, l) - frac * (1.0 - frac)).abs() < 2e-3,
+                "Σ²({l})"
+            );
+        }
+        for l in [3.0, 10.0] {
+            assert!(
+                (rigidity(&levels, l) - 1.0 / 12.0).abs() < 2e-3,
+                "Δ₃({l}) = {}",
+                rigidity(&levels, l)
+            );
+        }
+        // Pairs sit only at integer distances 1 and 2: exactly the bins [lo, lo + w) that
+        // hold one are non-empty, each with density 1/w.
+        let w = 0.1;
+        for (centre, density) in pair_correlation(&levels, 3.0, 30) {
+            let lo = centre - w / 2.0;
+            let k = (lo - 1e-9).ceil();
+            let holds_integer = k >= 1.0 && k < lo + w - 1e-9;
+            let want = if holds_integer { 1.0 / w } else { 0.0 };
+            assert!((density - want).abs() < 1e-9, "bin at {centre}: {density}");
+        }
+    }
+
+    #[test]
+    fn poisson_statistics() {
+        let levels = poisson_levels(400_000);
+        for l in [1.0, 5.0, 15.0] {
+            let sigma2 = number_variance(&levels, l);
+            assert!((sigma2 / l - 1.0).abs() < 0.03, "Σ²({l}) = {sigma2}");
+            let delta3 = rigidity(&levels, l);
+            assert!(
+                (delta3 / (l / 15.0) - 1.0).abs() < 0.05,
+                "Δ₃({l}) = {delta3}"
+            );
+        }
+        let r2 = pair_correlation(&levels, 3.0, 15);
+        assert!(r2.iter().all(|(_, d)| (d - 1.0).abs() < 0.02), "{r2:?}");
+        let spacings: Vec<f64> = levels.windows(2).map(|w| w[1] - w[0]).collect();
+        for lag in 1..=3 {
+            assert!(autocorrelation(&spacings, lag).abs() < 0.01);
+        }
+    }
+}
