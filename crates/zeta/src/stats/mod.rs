@@ -5,5 +5,6 @@ pub mod distance;
 pub mod empirical;
 pub mod gaudin;
 pub mod gue;
+pub mod gue_sample;
 pub mod quadrature;
 pub mod surmise;
