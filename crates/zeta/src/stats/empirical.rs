@@ -16,23 +16,28 @@ pub fn positions(spacings: &[f64]) -> Vec<f64> {
 
 /// Pair correlation `R₂(r)` on `bins` bins over `(0, r_max)`: the density of level pairs at
 /// distance r per level, by a sliding window. Returns `(bin centre, R₂)`.
-pub fn pair_correlation(levels: &[f64], r_max: f64, bins: usize) -> Vec<(f64, f64)> {
+///
+/// Every statistic here takes the levels as independent blocks (one for the zeros, one per
+/// matrix for a random-matrix sample): windows never straddle two blocks.
+pub fn pair_correlation(blocks: &[Vec<f64>], r_max: f64, bins: usize) -> Vec<(f64, f64)> {
     let width = r_max / bins as f64;
     let mut counts = vec![0u64; bins];
     let mut origins = 0u64;
-    let last = *levels.last().unwrap_or(&0.0);
-    for (i, &x) in levels.iter().enumerate() {
-        // Only origins with a full window ahead, so every distance up to r_max is seen.
-        if x + r_max > last {
-            break;
-        }
-        origins += 1;
-        for &y in &levels[i + 1..] {
-            let r = y - x;
-            if r >= r_max {
+    for levels in blocks {
+        let last = *levels.last().unwrap_or(&0.0);
+        for (i, &x) in levels.iter().enumerate() {
+            // Only origins with a full window ahead, so every distance up to r_max is seen.
+            if x + r_max > last {
                 break;
             }
-            counts[(r / width) as usize] += 1;
+            origins += 1;
+            for &y in &levels[i + 1..] {
+                let r = y - x;
+                if r >= r_max {
+                    break;
+                }
+                counts[(r / width) as usize] += 1;
+            }
         }
     }
     counts
@@ -53,23 +58,25 @@ const STRIDE: f64 = 0.618_033_988_749_894_9;
 
 /// Number variance `Σ²(L)`: variance of the count of levels in `[s, s + L)` over window
 /// starts s spread across the sequence.
-pub fn number_variance(levels: &[f64], l: f64) -> f64 {
-    let (first, last) = (levels[0], *levels.last().expect("levels"));
-    let (mut lo, mut hi) = (0usize, 0usize);
+pub fn number_variance(blocks: &[Vec<f64>], l: f64) -> f64 {
     let (mut n, mut sum, mut sum2) = (0.0, 0.0, 0.0);
-    let mut s = first;
-    while s + l <= last {
-        while lo < levels.len() && levels[lo] < s {
-            lo += 1;
+    for levels in blocks.iter().filter(|b| !b.is_empty()) {
+        let (first, last) = (levels[0], levels[levels.len() - 1]);
+        let (mut lo, mut hi) = (0usize, 0usize);
+        let mut s = first;
+        while s + l <= last {
+            while lo < levels.len() && levels[lo] < s {
+                lo += 1;
+            }
+            while hi < levels.len() && levels[hi] < s + l {
+                hi += 1;
+            }
+            let count = (hi - lo) as f64;
+            n += 1.0;
+            sum += count;
+            sum2 += count * count;
+            s += STRIDE;
         }
-        while hi < levels.len() && levels[hi] < s + l {
-            hi += 1;
-        }
-        let count = (hi - lo) as f64;
-        n += 1.0;
-        sum += count;
-        sum2 += count * count;
-        s += STRIDE;
     }
     let mean = sum / n;
     sum2 / n - mean * mean
@@ -77,8 +84,19 @@ pub fn number_variance(levels: &[f64], l: f64) -> f64 {
 
 /// Spectral rigidity `Δ₃(L)`: the mean over windows `[s, s + L]` (starts 0.618·L apart) of
 /// `min_{A,B} (1/L)∫(N(y) − A − By)² dy`, with the integrals of the staircase taken exactly.
-pub fn rigidity(levels: &[f64], l: f64) -> f64 {
-    let (first, last) = (levels[0], *levels.last().expect("levels"));
+pub fn rigidity(blocks: &[Vec<f64>], l: f64) -> f64 {
+    let (mut windows, mut total) = (0.0, 0.0);
+    for levels in blocks.iter().filter(|b| !b.is_empty()) {
+        let (t, w) = rigidity_sums(levels, l);
+        total += t;
+        windows += w;
+    }
+    total / windows
+}
+
+/// Sum of the window values of Δ₃ over one block, and the number of windows.
+fn rigidity_sums(levels: &[f64], l: f64) -> (f64, f64) {
+    let (first, last) = (levels[0], levels[levels.len() - 1]);
     let (m0, m1, m2) = (l, l * l / 2.0, l * l * l / 3.0);
     let det = m0 * m2 - m1 * m1;
     let mut lo = 0usize;
@@ -109,18 +127,18 @@ pub fn rigidity(levels: &[f64], l: f64) -> f64 {
         windows += 1.0;
         s += STRIDE * l;
     }
-    total / windows
+    (total, windows)
 }
 
-/// Pearson correlation of `δ_n` and `δ_{n+lag}`.
-pub fn autocorrelation(spacings: &[f64], lag: usize) -> f64 {
-    let n = spacings.len().saturating_sub(lag);
-    assert!(n >= 2, "need more than {lag} + 1 spacings");
-    let (a, b) = (&spacings[..n], &spacings[lag..lag + n]);
-    let mean_a = a.iter().sum::<f64>() / n as f64;
-    let mean_b = b.iter().sum::<f64>() / n as f64;
+/// Pearson correlation of `δ_n` and `δ_{n+lag}` over pairs inside each block of spacings.
+pub fn autocorrelation(blocks: &[Vec<f64>], lag: usize) -> f64 {
+    let pairs = || blocks.iter().flat_map(|b| b.iter().zip(b.iter().skip(lag)));
+    let n = pairs().count() as f64;
+    assert!(n >= 2.0, "need more than {lag} + 1 spacings");
+    let mean_a = pairs().map(|(x, _)| x).sum::<f64>() / n;
+    let mean_b = pairs().map(|(_, y)| y).sum::<f64>() / n;
     let (mut cov, mut var_a, mut var_b) = (0.0, 0.0, 0.0);
-    for (x, y) in a.iter().zip(b) {
+    for (x, y) in pairs() {
         cov += (x - mean_a) * (y - mean_b);
         var_a += (x - mean_a).powi(2);
         var_b += (y - mean_b).powi(2);
@@ -149,7 +167,7 @@ mod tests {
 
     #[test]
     fn picket_fence_statistics() {
-        let levels: Vec<f64> = (0..20_000).map(|i| i as f64).collect();
+        let levels = vec![(0..20_000).map(|i| i as f64).collect::<Vec<f64>>()];
         for l in [0.3, 2.5, 7.75] {
             let frac = l - f64::floor(l);
             assert!(
@@ -178,7 +196,7 @@ mod tests {
 
     #[test]
     fn poisson_statistics() {
-        let levels = poisson_levels(400_000);
+        let levels = vec![poisson_levels(400_000)];
         for l in [1.0, 5.0, 15.0] {
             let sigma2 = number_variance(&levels, l);
             assert!((sigma2 / l - 1.0).abs() < 0.03, "Σ²({l}) = {sigma2}");
@@ -190,9 +208,9 @@ mod tests {
         }
         let r2 = pair_correlation(&levels, 3.0, 15);
         assert!(r2.iter().all(|(_, d)| (d - 1.0).abs() < 0.02), "{r2:?}");
-        let spacings: Vec<f64> = levels.windows(2).map(|w| w[1] - w[0]).collect();
+        let spacings: Vec<f64> = levels[0].windows(2).map(|w| w[1] - w[0]).collect();
         for lag in 1..=3 {
-            assert!(autocorrelation(&spacings, lag).abs() < 0.01);
+            assert!(autocorrelation(&[spacings.clone()], lag).abs() < 0.01);
         }
     }
 }

@@ -7,4 +7,5 @@ pub mod gaudin;
 pub mod gue;
 pub mod gue_sample;
 pub mod quadrature;
+pub mod report;
 pub mod surmise;
