@@ -210,7 +210,7 @@ mod tests {
         assert!(r2.iter().all(|(_, d)| (d - 1.0).abs() < 0.02), "{r2:?}");
         let spacings: Vec<f64> = levels[0].windows(2).map(|w| w[1] - w[0]).collect();
         for lag in 1..=3 {
-            assert!(autocorrelation(&[spacings.clone()], lag).abs() < 0.01);
+            assert!(autocorrelation(std::slice::from_ref(&spacings), lag).abs() < 0.01);
         }
     }
 }
