@@ -22,6 +22,8 @@ enum Command {
     Zeros(commands::zeros::Args),
     /// Unfold zero ordinates to nearest-neighbour spacings of mean 1.
     Unfold(commands::unfold::Args),
+    /// Random-matrix statistics of spacings against GUE, with a GUE control sample.
+    Stats(commands::stats::Args),
 }
 
 fn main() {
@@ -30,6 +32,7 @@ fn main() {
         Command::Run(args) => commands::run::run(args),
         Command::Zeros(args) => commands::zeros::run(args),
         Command::Unfold(args) => commands::unfold::run(args),
+        Command::Stats(args) => commands::stats::run(args),
     };
     if let Err(error) = result {
         eprintln!("error: {error:#}");

@@ -1,3 +1,4 @@
 pub mod run;
+pub mod stats;
 pub mod unfold;
 pub mod zeros;
