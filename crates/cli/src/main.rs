@@ -3,6 +3,7 @@
 //! prints; errors end as one line on stderr and a non-zero exit.
 
 mod commands;
+mod figures;
 mod progress;
 
 use clap::{Parser, Subcommand};
@@ -16,7 +17,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// The main job on embedded defaults (today: zeros 1..100000, their spacings and summary).
+    /// The main job on embedded defaults (today: zeros 1..100000, their spacings, GUE statistics).
     Run(commands::run::Args),
     /// Compute consecutive zeros of ζ(1/2 + iγ), verified complete by Turing's method.
     Zeros(commands::zeros::Args),

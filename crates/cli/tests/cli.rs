@@ -29,7 +29,7 @@ fn files_in(dir: &Path) -> usize {
 #[test]
 fn every_subcommand_has_help() {
     let dir = tempfile::tempdir().unwrap();
-    for sub in ["run", "zeros", "unfold"] {
+    for sub in ["run", "zeros", "unfold", "stats"] {
         let output = spectral(&[sub, "--help"], dir.path());
         assert!(output.status.success(), "{sub} --help");
         assert!(String::from_utf8_lossy(&output.stdout).contains("Usage"));
@@ -189,7 +189,68 @@ fn run_writes_its_outputs() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    for file in ["zeros.f64", "spacings.f64", "summary.json"] {
+    for file in [
+        "zeros.f64",
+        "spacings.f64",
+        "summary.json",
+        "stats/stats.json",
+        "stats/spacing_distribution.png",
+    ] {
         assert!(dir.path().join("r").join(file).exists(), "{file}");
     }
+}
+
+#[test]
+fn stats_writes_json_and_figures_and_rejects_zeros() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(
+        spectral(
+            &["zeros", "--start", "1", "--count", "3000", "--out", "z.f64"],
+            dir.path()
+        )
+        .status
+        .success()
+    );
+    assert!(
+        spectral(&["unfold", "--in", "z.f64", "--out", "s.f64"], dir.path())
+            .status
+            .success()
+    );
+    let output = spectral(&["stats", "--spacings", "s.f64", "--out", "st"], dir.path());
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("st/stats.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["zeros"]["count"], 2999);
+    assert_eq!(json["gue_control"]["count"], 2999);
+    assert_eq!(
+        json["zeros"]["autocorrelation"].as_array().unwrap().len(),
+        10
+    );
+    for figure in [
+        "spacing_distribution",
+        "pair_correlation",
+        "number_variance",
+        "rigidity",
+        "height_drift",
+    ] {
+        for ext in ["svg", "png"] {
+            assert!(
+                dir.path().join(format!("st/{figure}.{ext}")).exists(),
+                "{figure}.{ext}"
+            );
+        }
+    }
+    // A zeros file is not a spacings file.
+    let output = spectral(
+        &["stats", "--spacings", "z.f64", "--out", "bad"],
+        dir.path(),
+    );
+    assert!(!output.status.success());
+    assert!(stderr_line(&output).contains("not spacings"));
+    assert!(!dir.path().join("bad").exists());
 }

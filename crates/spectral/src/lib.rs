@@ -3,5 +3,6 @@
 //! (`compress`) and analysis (`analyze`) of `DESIGN.md` arrive with their issues.
 
 pub mod device;
+pub mod plot;
 
 pub use device::{CpuBackend, DeviceError, DeviceKind};

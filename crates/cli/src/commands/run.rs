@@ -9,13 +9,13 @@ pub struct Args {
     /// Directory for the outputs (created if missing).
     #[arg(long, default_value = "runs/default")]
     pub out: PathBuf,
-    /// Zeros to compute, from γ_1.
-    #[arg(long, default_value_t = 100_000)]
+    /// Zeros to compute, from γ_1 (the statistics need at least 1001).
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1001..))]
     pub count: u64,
 }
 
-/// The main job. Today: zeros → unfolded spacings → summary; later issues add the GUE
-/// statistics report and the SpacingMDN training run on these spacings.
+/// The main job. Today: zeros → unfolded spacings → summary → GUE statistics report with
+/// figures; the training issue adds the SpacingMDN run on these spacings.
 pub fn run(args: Args) -> Result<()> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
@@ -47,11 +47,17 @@ pub fn run(args: Args) -> Result<()> {
         "{} zeros in {seconds:.2} s; {} unfolded spacings: mean {:.6}, variance {:.6} (GUE: 1, 0.180)",
         args.count, summary.count, summary.mean, summary.variance
     );
+    let stats_dir = args.out.join("stats");
+    let report = crate::commands::stats::write_report(&spacings_path, &stats_dir, 1, 10)?;
+    let figures = crate::figures::write_figures(&report, &stats_dir)?;
+    crate::commands::stats::print_summary(&report);
     println!(
-        "wrote {}, {} and {}",
+        "wrote {}, {}, {} and the GUE statistics report ({}/stats.json, {} figures)",
         zeros_path.display(),
         spacings_path.display(),
-        summary_path.display()
+        summary_path.display(),
+        stats_dir.display(),
+        figures.len() / 2
     );
     Ok(())
 }

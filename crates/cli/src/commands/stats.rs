@@ -150,10 +150,13 @@ pub fn print_summary(report: &Report) {
 
 pub fn run(args: Args) -> Result<()> {
     let report = write_report(&args.spacings, &args.out, args.seed, args.height_blocks)?;
+    let figures = crate::figures::write_figures(&report, &args.out)?;
     print_summary(&report);
     println!(
-        "wrote {} in {:.2} s",
+        "wrote {} and {} figures (SVG + PNG) to {} in {:.2} s",
         args.out.join("stats.json").display(),
+        figures.len() / 2,
+        args.out.display(),
         report.seconds
     );
     Ok(())

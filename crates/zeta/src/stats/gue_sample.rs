@@ -117,11 +117,12 @@ fn matrix_spacings(n: usize, rng: &mut StdRng) -> Vec<f64> {
         .collect()
 }
 
-/// At least `count` unfolded GUE bulk spacings, one block per matrix of size [`MATRIX_SIZE`];
-/// deterministic for a given seed (matrix k uses seed `seed + k`, whatever the threads).
+/// Exactly `count` unfolded GUE bulk spacings, one block per matrix of size [`MATRIX_SIZE`]
+/// (the last block cut short); deterministic for a given seed (matrix k uses seed `seed + k`,
+/// whatever the threads).
 pub fn gue_blocks(count: usize, seed: u64) -> Vec<Vec<f64>> {
     let per_matrix = MATRIX_SIZE / 2 - 1;
-    (0..count.div_ceil(per_matrix))
+    let mut blocks: Vec<Vec<f64>> = (0..count.div_ceil(per_matrix))
         .into_par_iter()
         .map(|k| {
             matrix_spacings(
@@ -129,14 +130,17 @@ pub fn gue_blocks(count: usize, seed: u64) -> Vec<Vec<f64>> {
                 &mut StdRng::seed_from_u64(seed.wrapping_add(k as u64)),
             )
         })
-        .collect()
+        .collect();
+    let excess = blocks.len() * per_matrix - count;
+    if let Some(last) = blocks.last_mut() {
+        last.truncate(per_matrix - excess);
+    }
+    blocks
 }
 
-/// Exactly `count` spacings of [`gue_blocks`], concatenated.
+/// [`gue_blocks`] concatenated.
 pub fn gue_spacings(count: usize, seed: u64) -> Vec<f64> {
-    let mut spacings: Vec<f64> = gue_blocks(count, seed).concat();
-    spacings.truncate(count);
-    spacings
+    gue_blocks(count, seed).concat()
 }
 
 #[cfg(test)]

@@ -1,0 +1,204 @@
+//! Line charts written as both SVG and PNG (plotters), with an embedded font so that text
+//! renders on machines without system fonts.
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+/// DejaVu Sans, see `data/fonts/SOURCE.md`.
+static FONT: &[u8] = include_bytes!("../../../data/fonts/DejaVuSans.ttf");
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlotError {
+    #[error("{path}: {message}")]
+    Draw { path: PathBuf, message: String },
+}
+
+/// How a series is drawn.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Mark {
+    Line,
+    /// Markers only, for measured points.
+    Dots,
+    /// Vertical bars of the given width centred on x (a histogram).
+    Bars(f64),
+}
+
+/// One named series of `(x, y)` points.
+#[derive(Clone, Debug)]
+pub struct Series {
+    pub name: String,
+    pub points: Vec<(f64, f64)>,
+    pub mark: Mark,
+}
+
+impl Series {
+    pub fn new(name: impl Into<String>, points: Vec<(f64, f64)>, mark: Mark) -> Self {
+        Self {
+            name: name.into(),
+            points,
+            mark,
+        }
+    }
+}
+
+/// A chart: title, axis labels and series; axes span the data.
+#[derive(Clone, Debug)]
+pub struct Chart {
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    pub series: Vec<Series>,
+}
+
+const PALETTE: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(255, 127, 14),
+    RGBColor(148, 103, 189),
+    RGBColor(127, 127, 127),
+];
+
+fn register_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        plotters::style::register_font("sans-serif", FontStyle::Normal, FONT)
+            .unwrap_or_else(|_| panic!("embedded DejaVu font is valid"));
+    });
+}
+
+fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Result<(), String>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let points = chart.series.iter().flat_map(|s| s.points.iter());
+    let (mut x0, mut x1, mut y0, mut y1) =
+        (f64::INFINITY, f64::NEG_INFINITY, 0.0f64, f64::NEG_INFINITY);
+    for &(x, y) in points.filter(|(x, y)| x.is_finite() && y.is_finite()) {
+        (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
+    }
+    if x0.is_infinite() {
+        (x0, x1) = (0.0, 1.0); // no finite points
+    } else if x1 <= x0 {
+        (x0, x1) = (x0 - 0.5, x0 + 0.5);
+    }
+    if y1 <= y0 {
+        y1 = y0 + 1.0;
+    }
+    let pad = 0.05 * (y1 - y0);
+    let mut context = ChartBuilder::on(root)
+        .caption(&chart.title, ("sans-serif", 24))
+        .margin(12)
+        .x_label_area_size(44)
+        .y_label_area_size(64)
+        .build_cartesian_2d(x0..x1, (y0 - if y0 < 0.0 { pad } else { 0.0 })..(y1 + pad))
+        .map_err(|e| e.to_string())?;
+    context
+        .configure_mesh()
+        .x_desc(chart.x_label.as_str())
+        .y_desc(chart.y_label.as_str())
+        .label_style(("sans-serif", 15))
+        .draw()
+        .map_err(|e| e.to_string())?;
+    for (i, series) in chart.series.iter().enumerate() {
+        let color = PALETTE[i % PALETTE.len()];
+        let legend = match series.mark {
+            Mark::Line => context
+                .draw_series(LineSeries::new(
+                    series.points.iter().copied(),
+                    color.stroke_width(2),
+                ))
+                .map_err(|e| e.to_string())?,
+            Mark::Dots => context
+                .draw_series(
+                    series
+                        .points
+                        .iter()
+                        .map(|&p| Circle::new(p, 3, color.filled())),
+                )
+                .map_err(|e| e.to_string())?,
+            Mark::Bars(width) => context
+                .draw_series(series.points.iter().map(|&(x, y)| {
+                    Rectangle::new(
+                        [(x - width / 2.0, 0.0), (x + width / 2.0, y)],
+                        color.mix(0.35).filled(),
+                    )
+                }))
+                .map_err(|e| e.to_string())?,
+        };
+        legend
+            .label(series.name.as_str())
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 16, y + 5)], color.filled()));
+    }
+    context
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 15))
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()
+        .map_err(|e| e.to_string())?;
+    root.present().map_err(|e| e.to_string())
+}
+
+/// Writes `stem.svg` and `stem.png` (900×600); returns both paths.
+pub fn write_chart(stem: &Path, chart: &Chart) -> Result<[PathBuf; 2], PlotError> {
+    register_font();
+    let svg = stem.with_extension("svg");
+    let png = stem.with_extension("png");
+    draw(
+        &SVGBackend::new(&svg, (900, 600)).into_drawing_area(),
+        chart,
+    )
+    .map_err(|message| PlotError::Draw {
+        path: svg.clone(),
+        message,
+    })?;
+    draw(
+        &BitMapBackend::new(&png, (900, 600)).into_drawing_area(),
+        chart,
+    )
+    .map_err(|message| PlotError::Draw {
+        path: png.clone(),
+        message,
+    })?;
+    Ok([svg, png])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_svg_with_text_and_a_nonblank_png() {
+        let dir = tempfile::tempdir().unwrap();
+        let chart = Chart {
+            title: "sine".into(),
+            x_label: "x".into(),
+            y_label: "sin x".into(),
+            series: vec![
+                Series::new(
+                    "curve",
+                    (0..50)
+                        .map(|i| (i as f64 / 8.0, (i as f64 / 8.0).sin()))
+                        .collect(),
+                    Mark::Line,
+                ),
+                Series::new("bars", vec![(1.0, 0.5), (2.0, 0.7)], Mark::Bars(0.5)),
+            ],
+        };
+        let [svg, png] = write_chart(&dir.path().join("sine"), &chart).unwrap();
+        let text = std::fs::read_to_string(svg).unwrap();
+        assert!(text.contains("<svg") && text.contains("sine") && text.contains("curve"));
+        let bytes = std::fs::read(png).unwrap();
+        assert_eq!(&bytes[1..4], b"PNG");
+        assert!(
+            bytes.len() > 5_000,
+            "a PNG with content, got {} bytes",
+            bytes.len()
+        );
+    }
+}
