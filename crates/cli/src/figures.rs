@@ -133,11 +133,11 @@ pub fn write_figures(
                         Mark::Line,
                     ),
                     Series::new(
-                        "GUE (0.17999)",
+                        format!("GUE ({:.5})", gaudin::gaudin_variance()),
                         report
                             .height_drift
                             .iter()
-                            .map(|b| (b.height, 0.17999))
+                            .map(|b| (b.height, gaudin::gaudin_variance()))
                             .collect(),
                         Mark::Line,
                     ),

@@ -3,6 +3,7 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 use zeta::atomic_file::AtomicFile;
 use zeta::series_file::{SeriesKind, SeriesReader};
+use zeta::stats::gaudin::gaudin_variance;
 use zeta::stats::gue_sample::gue_blocks;
 use zeta::stats::report::{HeightBlock, SampleStatistics, analyze, analyze_blocks, height_drift};
 
@@ -90,6 +91,10 @@ pub fn write_report(
 
 pub fn print_summary(report: &Report) {
     let (z, g) = (&report.zeros, &report.gue_control);
+    let row = |label: &str, zeros: f64, control: f64, theory: Option<f64>| {
+        let theory = theory.map_or(String::new(), |t| format!("{t:.5}"));
+        println!("{label:<26} {zeros:>12.5} {control:>12.5} {theory:>12}");
+    };
     println!(
         "{:<26} {:>12} {:>12} {:>12}",
         "", "zeros", "GUE control", "GUE theory"
@@ -98,26 +103,11 @@ pub fn print_summary(report: &Report) {
         "{:<26} {:>12} {:>12} {:>12}",
         "spacings", z.count, g.count, ""
     );
-    println!(
-        "{:<26} {:>12.5} {:>12.5} {:>12.5}",
-        "variance", z.variance, g.variance, 0.17999
-    );
-    println!(
-        "{:<26} {:>12.5} {:>12.5} {:>12}",
-        "KS to Gaudin", z.ks.gaudin, g.ks.gaudin, "0"
-    );
-    println!(
-        "{:<26} {:>12.5} {:>12.5} {:>12}",
-        "KS to Wigner surmise", z.ks.wigner, g.ks.wigner, ""
-    );
-    println!(
-        "{:<26} {:>12.5} {:>12.5} {:>12}",
-        "KS to Poisson", z.ks.poisson, g.ks.poisson, ""
-    );
-    println!(
-        "{:<26} {:>12.5} {:>12.5} {:>12}",
-        "L1 to Gaudin", z.l1.gaudin, g.l1.gaudin, "0"
-    );
+    row("variance", z.variance, g.variance, Some(gaudin_variance()));
+    row("KS to Gaudin", z.ks.gaudin, g.ks.gaudin, Some(0.0));
+    row("KS to Wigner surmise", z.ks.wigner, g.ks.wigner, None);
+    row("KS to Poisson", z.ks.poisson, g.ks.poisson, None);
+    row("L1 to Gaudin", z.l1.gaudin, g.l1.gaudin, Some(0.0));
     for (name, zs, gs) in [
         ("Σ²", &z.number_variance, &g.number_variance),
         ("Δ₃", &z.rigidity, &g.rigidity),
@@ -127,23 +117,28 @@ pub fn print_summary(report: &Report) {
             .zip(gs.iter())
             .filter(|(p, _)| [1.0, 5.0, 20.0].contains(&p.x))
         {
-            println!(
-                "{:<26} {:>12.5} {:>12.5} {:>12.5}",
-                format!("{name}(L = {})", p.x),
+            row(
+                &format!("{name}(L = {})", p.x),
                 p.measured,
                 q.measured,
-                p.gue
+                Some(p.gue),
             );
         }
     }
-    println!(
-        "{:<26} {:>12.5} {:>12.5} {:>12}",
-        "autocorrelation lag 1", z.autocorrelation[0], g.autocorrelation[0], ""
+    row(
+        "autocorrelation lag 1",
+        z.autocorrelation[0],
+        g.autocorrelation[0],
+        None,
     );
     if let (Some(first), Some(last)) = (report.height_drift.first(), report.height_drift.last()) {
         println!(
-            "height drift: variance {:.5} at t ≈ {:.0} → {:.5} at t ≈ {:.0} (GUE 0.17999)",
-            first.variance, first.height, last.variance, last.height
+            "height drift: variance {:.5} at t ≈ {:.0} → {:.5} at t ≈ {:.0} (GUE {:.5})",
+            first.variance,
+            first.height,
+            last.variance,
+            last.height,
+            gaudin_variance()
         );
     }
 }
