@@ -1,0 +1,220 @@
+//! The pre-norm transformer block (GPT-2; nanoGPT `Block`):
+//!
+//! ```text
+//! x ← x + attn(ln1(x))          causal self-attention, [B, T, C]
+//! x ← x + mlp(ln2(x))           mlp(h) = proj(gelu(fc(h))), fc [C, 4C], proj [4C, C]
+//! ```
+
+use burn::module::Module;
+use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear};
+use burn::tensor::Tensor;
+use burn::tensor::activation::gelu;
+use burn::tensor::backend::Backend;
+
+use crate::attention::CausalSelfAttention;
+use crate::error::{ModelError, nonzero, probability};
+use crate::init;
+
+/// The shape of one transformer block, shared by every block of a model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlockConfig {
+    /// Width `C` of the residual stream.
+    pub n_embd: usize,
+    /// Number of attention heads `H`; must divide `C`.
+    pub n_head: usize,
+    /// Biases in the Linear and LayerNorm layers.
+    pub bias: bool,
+    /// Dropout probability on attention weights and on each residual branch (0 = off).
+    pub dropout: f64,
+    /// `Some(n)`: apply RoPE to q and k, with a table for positions `0..n` (the longest
+    /// sequence the block will see, memory slots included). `None`: no rotation.
+    pub rope_positions: Option<usize>,
+    /// Init std of the residual projections `attn.o` and `mlp.proj`
+    /// ([`init::residual_std`]).
+    pub residual_std: f64,
+}
+
+impl BlockConfig {
+    /// Width `D = C / H` of one head.
+    pub fn head_dim(&self) -> usize {
+        self.n_embd / self.n_head
+    }
+
+    /// Checks the sizes: nonzero, `H` divides `C`, an even head width under RoPE, dropout in
+    /// `[0, 1)`.
+    pub fn validate(&self) -> Result<(), ModelError> {
+        nonzero("n_embd", self.n_embd)?;
+        nonzero("n_head", self.n_head)?;
+        if self.n_embd % self.n_head != 0 {
+            return Err(ModelError::HeadsDontDivide {
+                n_embd: self.n_embd,
+                n_head: self.n_head,
+            });
+        }
+        if let Some(n) = self.rope_positions {
+            nonzero("rope positions", n)?;
+            if self.head_dim() % 2 != 0 {
+                return Err(ModelError::OddHeadDim {
+                    head_dim: self.head_dim(),
+                });
+            }
+        }
+        probability("dropout", self.dropout)
+    }
+}
+
+/// The feed-forward branch: `proj(gelu(fc(x)))`, exact (erf) GELU.
+#[derive(Module, Debug)]
+pub struct Mlp<B: Backend> {
+    /// Expansion `[C, 4C]`.
+    pub fc: Linear<B>,
+    /// Contraction `[4C, C]` (a residual projection: GPT-2's scaled init).
+    pub proj: Linear<B>,
+    dropout: Dropout,
+}
+
+impl<B: Backend> Mlp<B> {
+    /// Builds the branch from a validated config.
+    pub fn new(config: &BlockConfig, device: &B::Device) -> Self {
+        let c = config.n_embd;
+        Self {
+            fc: init::linear(c, 4 * c, config.bias, init::INIT_STD, device),
+            proj: init::linear(4 * c, c, config.bias, config.residual_std, device),
+            dropout: DropoutConfig::new(config.dropout).init(),
+        }
+    }
+
+    /// `[B, T, C]` → `[B, T, C]`.
+    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        let h = gelu(self.fc.forward(x)); // [B, T, 4C]
+        self.dropout.forward(self.proj.forward(h)) // [B, T, C]
+    }
+}
+
+/// One pre-norm transformer block.
+#[derive(Module, Debug)]
+pub struct Block<B: Backend> {
+    /// LayerNorm before attention (`gamma`, `beta` of width C).
+    pub ln1: LayerNorm<B>,
+    /// Causal self-attention.
+    pub attn: CausalSelfAttention<B>,
+    /// LayerNorm before the MLP.
+    pub ln2: LayerNorm<B>,
+    /// Feed-forward branch.
+    pub mlp: Mlp<B>,
+}
+
+impl<B: Backend> Block<B> {
+    /// Builds a block; fails on an invalid config.
+    pub fn new(config: &BlockConfig, device: &B::Device) -> Result<Self, ModelError> {
+        config.validate()?;
+        let norm = || {
+            LayerNormConfig::new(config.n_embd)
+                .with_bias(config.bias)
+                .init(device)
+        };
+        Ok(Self {
+            ln1: norm(),
+            attn: CausalSelfAttention::new(config, device),
+            ln2: norm(),
+            mlp: Mlp::new(config, device),
+        })
+    }
+
+    /// `x` `[B, T, C]`, additive causal `mask` `[T, T]` → `[B, T, C]`.
+    pub fn forward(&self, x: Tensor<B, 3>, mask: &Tensor<B, 2>) -> Tensor<B, 3> {
+        self.forward_with_attention(x, mask).0
+    }
+
+    /// Also returns this block's attention probabilities `[B, H, T, T]`.
+    pub fn forward_with_attention(
+        &self,
+        x: Tensor<B, 3>,
+        mask: &Tensor<B, 2>,
+    ) -> (Tensor<B, 3>, Tensor<B, 4>) {
+        let (a, att) = self
+            .attn
+            .forward_with_attention(self.ln1.forward(x.clone()), mask);
+        let x = x + a; // [B, T, C]
+        let x = x.clone() + self.mlp.forward(self.ln2.forward(x)); // [B, T, C]
+        (x, att)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::attention::causal_mask;
+    use burn::tensor::Distribution;
+    use spectral::device::CpuBackend as B;
+
+    fn config() -> BlockConfig {
+        BlockConfig {
+            n_embd: 8,
+            n_head: 2,
+            bias: true,
+            dropout: 0.0,
+            rope_positions: Some(8),
+            residual_std: 0.02,
+        }
+    }
+
+    #[test]
+    fn shapes_are_preserved() {
+        let device = Default::default();
+        let block = Block::<B>::new(&config(), &device).unwrap();
+        let x = Tensor::random([3, 5, 8], Distribution::Normal(0.0, 1.0), &device);
+        let (y, att) = block.forward_with_attention(x, &causal_mask(5, &device));
+        assert_eq!(y.dims(), [3, 5, 8]);
+        assert_eq!(att.dims(), [3, 2, 5, 5]);
+        assert_eq!(block.mlp.fc.weight.dims(), [8, 32]);
+        assert_eq!(block.mlp.proj.weight.dims(), [32, 8]);
+    }
+
+    #[test]
+    fn bad_configs_name_the_value() {
+        let device = Default::default();
+        let err = |c: BlockConfig| Block::<B>::new(&c, &device).unwrap_err();
+        assert_eq!(
+            err(BlockConfig {
+                n_head: 3,
+                ..config()
+            }),
+            ModelError::HeadsDontDivide {
+                n_embd: 8,
+                n_head: 3
+            }
+        );
+        assert_eq!(
+            err(BlockConfig {
+                n_head: 0,
+                ..config()
+            }),
+            ModelError::ZeroSize { name: "n_head" }
+        );
+        assert_eq!(
+            err(BlockConfig {
+                n_head: 8,
+                ..config()
+            }),
+            ModelError::OddHeadDim { head_dim: 1 }
+        );
+        assert!(matches!(
+            err(BlockConfig {
+                dropout: 1.0,
+                ..config()
+            }),
+            ModelError::OutOfRange {
+                name: "dropout",
+                ..
+            }
+        ));
+        // Without RoPE an odd head width is fine.
+        let odd = BlockConfig {
+            n_head: 8,
+            rope_positions: None,
+            ..config()
+        };
+        assert!(Block::<B>::new(&odd, &device).is_ok());
+    }
+}
