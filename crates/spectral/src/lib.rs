@@ -3,6 +3,8 @@
 //! (`compress`) and analysis (`analyze`) of `DESIGN.md` arrive with their issues.
 
 pub mod device;
+pub mod linalg;
+pub mod optim;
 pub mod plot;
 
 pub use device::{CpuBackend, DeviceError, DeviceKind};

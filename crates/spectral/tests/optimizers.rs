@@ -1,0 +1,240 @@
+//! Every optimizer on a small fixed task (a deep linear net learning an orthogonal map), and
+//! the identities the design promises: TEON with K = 1 is Muon, SpectraTeon with K = 1 is
+//! Spectra, Manifold Muon stays on the Stiefel manifold, and save → load → step equals an
+//! uninterrupted step. (The 2-layer transformer task lives in crates/train, which has the
+//! models.)
+
+use burn::backend::Autodiff;
+use burn::module::{Module, Param};
+use burn::nn::Linear;
+use burn::optim::GradientsParams;
+use burn::tensor::Tensor;
+use burn::tensor::backend::Backend;
+use spectral::CpuBackend;
+use spectral::linalg::{exact, from_faer, gaussian_matrix, to_faer};
+use spectral::optim::state::StateDict;
+use spectral::optim::{GroupRule, Method, OptimizerConfig, Role, SpectralOptimizer};
+
+type Ad = Autodiff<CpuBackend>;
+
+const WIDTH: usize = 16;
+const DEPTH: usize = 4;
+
+#[derive(Module, Debug)]
+struct DeepLinear<B: Backend> {
+    layers: Vec<Linear<B>>,
+}
+
+impl<B: Backend> DeepLinear<B> {
+    /// Deterministic weights (host-seeded, so parallel tests do not share an RNG), scaled to be
+    /// near-orthogonal so the product neither explodes nor vanishes.
+    fn new(device: &B::Device) -> Self {
+        let layers = (0..DEPTH)
+            .map(|i| {
+                let w = gaussian_matrix::<B>(WIDTH, WIDTH, 100 + i as u64, device)
+                    .div_scalar((WIDTH as f32).sqrt());
+                Linear {
+                    weight: Param::from_tensor(w),
+                    bias: Some(Param::from_tensor(Tensor::zeros([WIDTH], device))),
+                }
+            })
+            .collect();
+        Self { layers }
+    }
+
+    fn forward(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+        self.layers.iter().fold(x, |x, layer| layer.forward(x))
+    }
+}
+
+fn config(method: Method) -> OptimizerConfig {
+    let mut config = OptimizerConfig {
+        method,
+        rules: vec![
+            GroupRule::new("layers.*.weight", Role::Matrix),
+            GroupRule::new("**.bias", Role::Bias),
+        ],
+        ..Default::default()
+    };
+    config.teon.targets = vec!["layers.*.weight".into()];
+    config.lr = match method {
+        Method::AdamW | Method::Spectra | Method::SpectraTeon => 1e-2,
+        Method::Muon | Method::Teon | Method::ManifoldMuon => 0.05,
+    };
+    config.adamw.lr = 1e-2;
+    config
+}
+
+/// Inputs and targets of the task: y = x·Q for a fixed orthogonal Q (so every method,
+/// Manifold Muon with its orthogonal layers included, can represent the answer).
+fn task(device: &burn::tensor::Device<Ad>) -> (Tensor<Ad, 2>, Tensor<Ad, 2>) {
+    let x = gaussian_matrix::<Ad>(64, WIDTH, 1, device);
+    let g = gaussian_matrix::<CpuBackend>(WIDTH, WIDTH, 2, &Default::default());
+    let (q, _) = exact::qr(&to_faer(g)).unwrap();
+    let y = x.clone().matmul(from_faer::<Ad>(&q, device));
+    (x, y)
+}
+
+fn loss(model: &DeepLinear<Ad>, x: &Tensor<Ad, 2>, y: &Tensor<Ad, 2>) -> Tensor<Ad, 1> {
+    (model.forward(x.clone()) - y.clone())
+        .powf_scalar(2.0)
+        .mean()
+}
+
+fn train(
+    optimizer: &mut SpectralOptimizer<CpuBackend>,
+    mut model: DeepLinear<Ad>,
+    steps: usize,
+) -> (DeepLinear<Ad>, Vec<f32>) {
+    let device = Default::default();
+    let (x, y) = task(&device);
+    let mut losses = Vec::new();
+    for _ in 0..steps {
+        let loss = loss(&model, &x, &y);
+        losses.push(loss.clone().into_scalar());
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optimizer.step(1.0, model, grads).unwrap();
+    }
+    (model, losses)
+}
+
+fn weights(model: &DeepLinear<Ad>) -> Vec<f32> {
+    model
+        .layers
+        .iter()
+        .flat_map(|l| l.weight.val().into_data().to_vec::<f32>().unwrap())
+        .collect()
+}
+
+fn max_difference(a: &DeepLinear<Ad>, b: &DeepLinear<Ad>) -> f32 {
+    weights(a)
+        .iter()
+        .zip(weights(b))
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+#[test]
+fn every_optimizer_lowers_the_loss_of_a_deep_linear_net() {
+    let device = Default::default();
+    for method in Method::ALL {
+        let mut optimizer = SpectralOptimizer::new(config(method));
+        let (_, losses) = train(&mut optimizer, DeepLinear::new(&device), 60);
+        let (first, last) = (losses[0], *losses.last().unwrap());
+        println!("{:>13}: loss {first:.4} -> {last:.4}", method.name());
+        assert!(last < 0.3 * first, "{}: {first} -> {last}", method.name());
+    }
+}
+
+#[test]
+fn teon_with_k_1_is_muon_and_spectra_teon_with_k_1_is_spectra() {
+    let device = Default::default();
+    for (stacked, single) in [
+        (Method::Teon, Method::Muon),
+        (Method::SpectraTeon, Method::Spectra),
+    ] {
+        let mut k1 = config(stacked);
+        k1.teon.k = 1;
+        let (a, _) = train(&mut SpectralOptimizer::new(k1), DeepLinear::new(&device), 5);
+        let (b, _) = train(
+            &mut SpectralOptimizer::new(config(single)),
+            DeepLinear::new(&device),
+            5,
+        );
+        assert_eq!(
+            max_difference(&a, &b),
+            0.0,
+            "{} K=1 vs {}",
+            stacked.name(),
+            single.name()
+        );
+        // And K = 2 really is different: the stacking is not a no-op.
+        let (c, _) = train(
+            &mut SpectralOptimizer::new(config(stacked)),
+            DeepLinear::new(&device),
+            5,
+        );
+        assert!(
+            max_difference(&a, &c) > 1e-4,
+            "{} K=2 equals K=1",
+            stacked.name()
+        );
+    }
+}
+
+#[test]
+fn manifold_muon_stays_on_the_stiefel_manifold_for_100_steps() {
+    let device = Default::default();
+    let mut optimizer = SpectralOptimizer::new(config(Method::ManifoldMuon));
+    let mut model = DeepLinear::<Ad>::new(&device);
+    let (x, y) = task(&device);
+    let eye = Tensor::<CpuBackend, 2>::eye(WIDTH, &Default::default());
+    for step in 0..100 {
+        let loss = loss(&model, &x, &y);
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optimizer.step(1.0, model, grads).unwrap();
+        for (i, layer) in model.layers.iter().enumerate() {
+            let w = layer.weight.val().inner();
+            let gram = w.clone().transpose().matmul(w);
+            // The Frobenius norm bounds the spectral norm of WᵀW − I.
+            let error: f32 = (gram - eye.clone())
+                .powf_scalar(2.0)
+                .sum()
+                .sqrt()
+                .into_scalar();
+            assert!(
+                error <= 1e-4,
+                "step {step}, layer {i}: ‖WᵀW − I‖_F = {error}"
+            );
+        }
+    }
+}
+
+#[test]
+fn save_load_step_equals_an_uninterrupted_step() {
+    let device = Default::default();
+    for method in Method::ALL {
+        let mut straight = SpectralOptimizer::new(config(method));
+        let (model, _) = train(&mut straight, DeepLinear::new(&device), 3);
+        let (uninterrupted, _) = train(&mut straight, model, 1);
+
+        let mut first = SpectralOptimizer::new(config(method));
+        let (model, _) = train(&mut first, DeepLinear::new(&device), 3);
+        let bytes = first.state_dict().to_safetensors().unwrap();
+        drop(first);
+        let mut resumed = SpectralOptimizer::<CpuBackend>::new(config(method));
+        let dict = StateDict::from_safetensors(&bytes).unwrap();
+        resumed.load_state_dict(&dict, &Default::default()).unwrap();
+        assert_eq!(resumed.steps(), 3);
+        let (after, _) = train(&mut resumed, model, 1);
+        assert_eq!(
+            max_difference(&uninterrupted, &after),
+            0.0,
+            "{}",
+            method.name()
+        );
+    }
+}
+
+#[test]
+fn loading_another_methods_state_is_an_error() {
+    let device = Default::default();
+    let mut muon = SpectralOptimizer::new(config(Method::Muon));
+    train(&mut muon, DeepLinear::new(&device), 1);
+    let mut adamw = SpectralOptimizer::<CpuBackend>::new(config(Method::AdamW));
+    let error = adamw
+        .load_state_dict(&muon.state_dict(), &Default::default())
+        .unwrap_err();
+    assert!(error.to_string().contains("muon"), "{error}");
+}
+
+#[test]
+fn rules_that_miss_the_model_fail_before_any_step() {
+    let device = Default::default();
+    let model = DeepLinear::<Ad>::new(&device);
+    let mut config = config(Method::Muon);
+    config.rules = vec![GroupRule::new("layer.*.weight", Role::Matrix)];
+    let optimizer = SpectralOptimizer::<CpuBackend>::new(config);
+    let error = optimizer.plan::<Ad, _>(&model).unwrap_err();
+    assert!(error.to_string().contains("layers.0.weight"), "{error}");
+}
