@@ -45,7 +45,7 @@ impl BlockConfig {
     pub fn validate(&self) -> Result<(), ModelError> {
         nonzero("n_embd", self.n_embd)?;
         nonzero("n_head", self.n_head)?;
-        if self.n_embd % self.n_head != 0 {
+        if !self.n_embd.is_multiple_of(self.n_head) {
             return Err(ModelError::HeadsDontDivide {
                 n_embd: self.n_embd,
                 n_head: self.n_head,
@@ -53,7 +53,7 @@ impl BlockConfig {
         }
         if let Some(n) = self.rope_positions {
             nonzero("rope positions", n)?;
-            if self.head_dim() % 2 != 0 {
+            if !self.head_dim().is_multiple_of(2) {
                 return Err(ModelError::OddHeadDim {
                     head_dim: self.head_dim(),
                 });
@@ -139,6 +139,38 @@ impl<B: Backend> Block<B> {
         let x = x.clone() + self.mlp.forward(self.ln2.forward(x)); // [B, T, C]
         (x, att)
     }
+}
+
+/// Builds `n_layer` blocks of one config (`blocks.0` … `blocks.{n_layer−1}`).
+pub fn stack<B: Backend>(
+    n_layer: usize,
+    config: &BlockConfig,
+    device: &B::Device,
+) -> Result<Vec<Block<B>>, ModelError> {
+    nonzero("n_layer", n_layer)?;
+    (0..n_layer).map(|_| Block::new(config, device)).collect()
+}
+
+/// Runs `x` `[B, S, C]` through the blocks in order under one additive causal `mask`
+/// `[S, S]`; with `keep_attention`, also returns each block's attention probabilities
+/// `[B, H, S, S]` (else an empty Vec).
+pub fn forward_stack<B: Backend>(
+    blocks: &[Block<B>],
+    mut x: Tensor<B, 3>,
+    mask: &Tensor<B, 2>,
+    keep_attention: bool,
+) -> (Tensor<B, 3>, Vec<Tensor<B, 4>>) {
+    let mut maps = Vec::new();
+    for block in blocks {
+        if keep_attention {
+            let (y, att) = block.forward_with_attention(x, mask);
+            maps.push(att);
+            x = y;
+        } else {
+            x = block.forward(x, mask);
+        }
+    }
+    (x, maps)
 }
 
 #[cfg(test)]

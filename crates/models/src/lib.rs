@@ -25,3 +25,12 @@ pub mod mdn;
 pub mod memory;
 
 pub use error::ModelError;
+pub mod gpt;
+pub mod names;
+pub mod spacing_mdn;
+
+pub use gpt::{Gpt, GptConfig};
+pub use mdn::{Mixture, MixtureHead, mixture_log_prob, mixture_mean, mixture_nll};
+pub use memory::{MemoryBank, MemoryConfig, MemoryEdit, SlotAblation};
+pub use names::param_shapes;
+pub use spacing_mdn::{MdnOutput, SpacingMdn, SpacingMdnConfig};

@@ -291,7 +291,7 @@ mod tests {
             "{sigma:?}"
         );
         assert!(
-            sigma.iter().any(|s| *s == floor as f32),
+            sigma.contains(&(floor as f32)),
             "some raw scale should be deep negative"
         );
         let y = Tensor::<A, 2>::ones([2, 5], &device);

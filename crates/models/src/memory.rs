@@ -233,7 +233,7 @@ mod tests {
         for row in 0..2 {
             prefix
                 .clone()
-                .slice([row..row + 1])
+                .narrow(0, row, 1)
                 .squeeze_dim::<2>(0)
                 .into_data()
                 .assert_approx_eq::<f32>(&want.clone().into_data(), Tolerance::absolute(0.0));
@@ -249,7 +249,7 @@ mod tests {
         let averaged = bank.tokens(&MemoryEdit::mean(2)).unwrap();
         let row = |t: &Tensor<B, 2>, i: usize| {
             t.clone()
-                .slice([i..i + 1])
+                .narrow(0, i, 1)
                 .into_data()
                 .to_vec::<f32>()
                 .unwrap()
