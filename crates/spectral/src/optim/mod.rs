@@ -13,6 +13,7 @@
 //! chosen method on the matrices and AdamW on everything else, and saves and restores all of
 //! its state ([`state`]).
 
+pub mod bench;
 pub mod groups;
 pub mod manifold_muon;
 pub mod muon;
