@@ -25,6 +25,8 @@ enum Command {
     Unfold(commands::unfold::Args),
     /// Random-matrix statistics of spacings against GUE, with a GUE control sample.
     Stats(commands::stats::Args),
+    /// Benchmarks: `bench optim` times one optimizer step on GPT-2-small matrix shapes.
+    Bench(commands::bench::Args),
 }
 
 fn main() {
@@ -34,6 +36,7 @@ fn main() {
         Command::Zeros(args) => commands::zeros::run(args),
         Command::Unfold(args) => commands::unfold::run(args),
         Command::Stats(args) => commands::stats::run(args),
+        Command::Bench(args) => commands::bench::run(args),
     };
     if let Err(error) = result {
         eprintln!("error: {error:#}");
