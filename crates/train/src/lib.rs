@@ -1,4 +1,20 @@
 //! Training loop, checkpoints, metrics and evaluations (`DESIGN.md`, crates/train).
-//! Empty until the SpacingMDN/training issue lands.
+//!
+//! | module | idea |
+//! |---|---|
+//! | [`data`] | spacing and text datasets, leak-free splits, stateless window sampling |
+//! | [`config`] | a run's TOML config |
+//! | [`task`] | a (model, data) pair as the loop sees it |
+//! | [`trainer`] | the loop: clip, step, log, evaluate, checkpoint, resume |
+//! | [`checkpoint`] | one atomic safetensors file: model, optimizer state, step, config |
+//! | [`metrics`] | `metrics.jsonl` |
 
+pub mod checkpoint;
+pub mod config;
 pub mod data;
+pub mod metrics;
+pub mod task;
+pub mod trainer;
+
+pub use config::{DataConfig, ModelConfig, TrainConfig};
+pub use trainer::{TrainError, TrainSummary, train};

@@ -1,0 +1,265 @@
+//! A training run's whole configuration: one TOML file (see `configs/`), every field with a
+//! default, CLI flags override. The resolved config is written beside the run's outputs and
+//! into every checkpoint.
+
+use models::{GptConfig, SpacingMdnConfig};
+use serde::{Deserialize, Serialize};
+use spectral::optim::{OptimizerConfig, Schedule};
+use std::path::{Path, PathBuf};
+
+/// Which model to train (`[model] kind = "spacing_mdn"` or `"gpt"`, then its fields).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ModelConfig {
+    SpacingMdn(SpacingMdnConfig),
+    Gpt(GptConfig),
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig::SpacingMdn(SpacingMdnConfig::new())
+    }
+}
+
+/// Where the data come from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataConfig {
+    /// Spacing file written by `spectral unfold` (SpacingMDN runs; required for them).
+    pub spacings: Option<PathBuf>,
+    /// Text file for GPT runs; none = the embedded Shakespeare slice (`data/shakespeare`).
+    pub text: Option<PathBuf>,
+    /// Fraction of the series (the end of it) held out for validation.
+    pub val_fraction: f64,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self {
+            spacings: None,
+            text: None,
+            val_fraction: 0.1,
+        }
+    }
+}
+
+/// One training run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    pub model: ModelConfig,
+    pub data: DataConfig,
+    pub optimizer: OptimizerConfig,
+    pub schedule: Schedule,
+    /// Sequences per step.
+    pub batch_size: usize,
+    /// Sequence length T of a training window (≤ the model's block_size).
+    pub seq_len: usize,
+    /// Optimizer steps of the run.
+    pub steps: u64,
+    /// Evaluate on the validation windows every this many steps (and at the end).
+    pub eval_interval: u64,
+    /// Validation windows per evaluation (fixed, consecutive, from the start of the val split).
+    pub eval_windows: usize,
+    /// Write a metrics line every this many steps.
+    pub log_interval: u64,
+    /// Write `last.safetensors` every this many steps (and at the end).
+    pub checkpoint_interval: u64,
+    /// Clip the global gradient norm to this (0 = no clipping).
+    pub grad_clip: f64,
+    /// Seeds the model init and the training windows.
+    pub seed: u64,
+    /// `cpu`, `cuda` or `cuda:N`.
+    pub device: String,
+    /// Output directory: config.toml, metrics.jsonl, last.safetensors, best.safetensors.
+    pub out: PathBuf,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            model: ModelConfig::default(),
+            data: DataConfig::default(),
+            optimizer: OptimizerConfig::default(),
+            schedule: Schedule::default(),
+            batch_size: 32,
+            seq_len: 256,
+            steps: 5000,
+            eval_interval: 250,
+            eval_windows: 256,
+            log_interval: 10,
+            checkpoint_interval: 500,
+            grad_clip: 1.0,
+            seed: 1337,
+            device: "cpu".into(),
+            out: PathBuf::from("runs/train"),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("config: {0}")]
+    Invalid(String),
+}
+
+impl TrainConfig {
+    pub fn from_toml(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: origin.to_string(),
+            message: e.to_string(),
+        })
+    }
+
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_toml(&text, &path.display().to_string())
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("a config always serializes")
+    }
+
+    /// Checks what the types cannot, naming the offending field.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let positive = |name: &str, value: u64| {
+            if value == 0 {
+                Err(ConfigError::Invalid(format!("{name} must be positive")))
+            } else {
+                Ok(())
+            }
+        };
+        positive("batch_size", self.batch_size as u64)?;
+        positive("seq_len", self.seq_len as u64)?;
+        positive("steps", self.steps)?;
+        positive("eval_interval", self.eval_interval)?;
+        positive("eval_windows", self.eval_windows as u64)?;
+        positive("log_interval", self.log_interval)?;
+        positive("checkpoint_interval", self.checkpoint_interval)?;
+        if !(self.grad_clip >= 0.0 && self.grad_clip.is_finite()) {
+            return Err(ConfigError::Invalid(format!(
+                "grad_clip = {} must be ≥ 0",
+                self.grad_clip
+            )));
+        }
+        if !(self.optimizer.lr > 0.0 && self.optimizer.lr.is_finite()) {
+            return Err(ConfigError::Invalid(format!(
+                "optimizer.lr = {} must be > 0",
+                self.optimizer.lr
+            )));
+        }
+        let block_size = match &self.model {
+            ModelConfig::SpacingMdn(m) => m.block_size,
+            ModelConfig::Gpt(m) => m.block_size,
+        };
+        if self.seq_len > block_size {
+            return Err(ConfigError::Invalid(format!(
+                "seq_len = {} exceeds the model's block_size = {block_size}",
+                self.seq_len
+            )));
+        }
+        if matches!(self.model, ModelConfig::SpacingMdn(_)) && self.data.spacings.is_none() {
+            return Err(ConfigError::Invalid(
+                "a spacing_mdn run needs data.spacings (a file from `spectral unfold`)".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The fields a resumed run must share with its checkpoint (everything that changes the
+    /// trajectory except the length of the run), as JSON for comparison.
+    pub fn trajectory_key(&self) -> serde_json::Value {
+        serde_json::json!({
+            "model": self.model,
+            "data": self.data,
+            "optimizer": self.optimizer,
+            "schedule": self.schedule,
+            "batch_size": self.batch_size,
+            "seq_len": self.seq_len,
+            "grad_clip": self.grad_clip,
+            "seed": self.seed,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use spectral::optim::Method;
+
+    #[test]
+    fn toml_round_trip_and_partial_files_take_defaults() {
+        let text = r#"
+            steps = 20
+            seq_len = 64
+            [model]
+            kind = "spacing_mdn"
+            n_layer = 2
+            block_size = 64
+            [data]
+            spacings = "s.f64"
+            [optimizer]
+            method = "teon"
+            lr = 0.01
+            [optimizer.teon]
+            k = 3
+        "#;
+        let config = TrainConfig::from_toml(text, "test").unwrap();
+        assert_eq!(config.steps, 20);
+        assert_eq!(config.optimizer.method, Method::Teon);
+        assert_eq!(config.optimizer.teon.k, 3);
+        assert_eq!(config.batch_size, TrainConfig::default().batch_size);
+        let ModelConfig::SpacingMdn(model) = &config.model else {
+            panic!("spacing_mdn")
+        };
+        assert_eq!((model.n_layer, model.n_embd), (2, 256));
+        config.validate().unwrap();
+        let again = TrainConfig::from_toml(&config.to_toml(), "again").unwrap();
+        assert_eq!(again.trajectory_key(), config.trajectory_key());
+    }
+
+    #[test]
+    fn bad_configs_name_the_field() {
+        let error = TrainConfig::from_toml("stepz = 3", "x.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("stepz"), "{error}");
+        let mut config = TrainConfig::default();
+        config.data.spacings = Some("s.f64".into());
+        config.seq_len = 1000;
+        assert!(
+            config
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("block_size")
+        );
+        config.seq_len = 16;
+        config.optimizer.lr = -1.0;
+        assert!(
+            config
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("optimizer.lr")
+        );
+        let no_data = TrainConfig::default();
+        assert!(
+            no_data
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("data.spacings")
+        );
+    }
+}

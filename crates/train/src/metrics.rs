@@ -1,0 +1,123 @@
+//! `metrics.jsonl`: one JSON object per logged step, flushed as it is written, so a crash
+//! loses nothing already logged. On resume the log is cut back to the checkpoint's step.
+
+use serde::{Deserialize, Serialize};
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+/// One line of the log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Steps completed (1-based: the record after the first optimizer step has step 1).
+    pub step: u64,
+    /// Training loss of this step's batch (nats per target).
+    pub train_loss: f64,
+    /// Validation loss (nats per target), on evaluation steps only.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub val_loss: Option<f64>,
+    /// Learning rate of the matrix group at this step.
+    pub lr: f64,
+    /// Global L2 norm of the gradient before clipping.
+    pub grad_norm: f64,
+    /// Training targets per second over the last logging interval.
+    pub tokens_per_s: f64,
+    /// Seconds since the run (or the resumed run) started.
+    pub wall_s: f64,
+}
+
+/// Appends records to a JSON-lines file.
+pub struct MetricsLog {
+    path: PathBuf,
+    file: File,
+}
+
+impl MetricsLog {
+    /// Opens `path` for appending, first dropping records after `keep_through_step` (all of
+    /// them for a fresh run: pass 0).
+    pub fn open(path: &Path, keep_through_step: u64) -> std::io::Result<Self> {
+        let kept: Vec<String> = match File::open(path) {
+            Ok(file) => BufReader::new(file)
+                .lines()
+                .map_while(Result::ok)
+                .filter(|line| {
+                    serde_json::from_str::<Record>(line).is_ok_and(|r| r.step <= keep_through_step)
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        let mut file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(path)?;
+        for line in kept {
+            writeln!(file, "{line}")?;
+        }
+        file.flush()?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            file,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn write(&mut self, record: &Record) -> std::io::Result<()> {
+        let line = serde_json::to_string(record).map_err(std::io::Error::other)?;
+        writeln!(self.file, "{line}")?;
+        self.file.flush()
+    }
+
+    /// Every record of a log file.
+    pub fn read(path: &Path) -> std::io::Result<Vec<Record>> {
+        BufReader::new(File::open(path)?)
+            .lines()
+            .map(|line| serde_json::from_str(&line?).map_err(std::io::Error::other))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(step: u64) -> Record {
+        Record {
+            step,
+            train_loss: 1.0 / step as f64,
+            val_loss: step.is_multiple_of(2).then_some(0.5),
+            lr: 1e-3,
+            grad_norm: 0.25,
+            tokens_per_s: 1000.0,
+            wall_s: step as f64,
+        }
+    }
+
+    #[test]
+    fn records_round_trip_and_resume_cuts_the_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("metrics.jsonl");
+        let mut log = MetricsLog::open(&path, 0).unwrap();
+        for step in 1..=5 {
+            log.write(&record(step)).unwrap();
+        }
+        drop(log);
+        assert_eq!(
+            MetricsLog::read(&path).unwrap(),
+            (1..=5).map(record).collect::<Vec<_>>()
+        );
+        let mut log = MetricsLog::open(&path, 3).unwrap();
+        log.write(&record(4)).unwrap();
+        drop(log);
+        assert_eq!(
+            MetricsLog::read(&path).unwrap(),
+            (1..=4).map(record).collect::<Vec<_>>()
+        );
+        // A fresh run starts an empty log.
+        MetricsLog::open(&path, 0).unwrap();
+        assert!(MetricsLog::read(&path).unwrap().is_empty());
+    }
+}

@@ -1,0 +1,343 @@
+//! The training loop: schedule, forward, backward, gradient clipping, optimizer step,
+//! metrics, evaluation, checkpoints, resume.
+//!
+//! Outputs in `config.out`: `config.toml` (the resolved config), `metrics.jsonl`,
+//! `last.safetensors` (every `checkpoint_interval` steps and at the end) and
+//! `best.safetensors` (lowest validation loss). A NaN or infinite loss stops the run with an
+//! error naming the step, before that step touches the weights or any checkpoint.
+
+use crate::checkpoint::{self, Checkpoint, CheckpointError};
+use crate::config::{ConfigError, ModelConfig, TrainConfig};
+use crate::data::{SpacingDataset, TextDataset};
+use crate::metrics::{MetricsLog, Record};
+use crate::task::{Batching, SpacingTask, Task, TaskError, TextTask};
+use burn::module::{AutodiffModule, ModuleVisitor, Param};
+use burn::optim::GradientsParams;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{ElementConversion, Tensor};
+use indicatif::{ProgressBar, ProgressStyle};
+use spectral::optim::{ParamSlot, Role, SpectralOptimizer};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Instant;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Task(#[from] TaskError),
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    #[error("optimizer: {0}")]
+    Optimizer(#[from] spectral::optim::OptimError),
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "loss is {loss} at step {step}; stopped before updating the weights (last good checkpoint: {last_checkpoint})"
+    )]
+    NonFinite {
+        step: u64,
+        loss: f64,
+        last_checkpoint: String,
+    },
+    #[error("cannot resume: {0}")]
+    Resume(String),
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
+    move |source| TrainError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// What a finished run reports.
+#[derive(Clone, Debug)]
+pub struct TrainSummary {
+    pub steps: u64,
+    pub final_train_loss: f64,
+    pub final_val_loss: f64,
+    pub best_val_loss: f64,
+    pub seconds: f64,
+    pub params: usize,
+    pub out: PathBuf,
+}
+
+/// burn's RNG is global per backend: model inits of concurrent runs in one process (tests)
+/// must not interleave, or equal seeds would not give equal models.
+static INIT_LOCK: Mutex<()> = Mutex::new(());
+
+/// Trains the model the config names; `resume` continues from `config.out/last.safetensors`.
+pub fn train<B: AutodiffBackend>(
+    config: &TrainConfig,
+    resume: bool,
+    device: &B::Device,
+) -> Result<TrainSummary, TrainError> {
+    config.validate()?;
+    let batching = Batching {
+        batch_size: config.batch_size,
+        seq_len: config.seq_len,
+        eval_windows: config.eval_windows,
+        seed: config.seed,
+    };
+    match &config.model {
+        ModelConfig::SpacingMdn(model) => {
+            let path = config.data.spacings.as_ref().expect("validated");
+            let task = SpacingTask {
+                model: model.clone(),
+                data: SpacingDataset::open(path, config.data.val_fraction)
+                    .map_err(TaskError::from)?,
+                batching,
+            };
+            run::<B, _>(config, &task, resume, device)
+        }
+        ModelConfig::Gpt(model) => {
+            let data = match &config.data.text {
+                Some(path) => TextDataset::from_file(path).map_err(TaskError::from)?,
+                None => TextDataset::embedded(),
+            };
+            let task = TextTask {
+                model: model.clone(),
+                data,
+                batching,
+            };
+            run::<B, _>(config, &task, resume, device)
+        }
+    }
+}
+
+/// Parameter count per role, for the start-of-run printout.
+pub fn describe_groups(slots: &[ParamSlot]) -> String {
+    Role::ALL
+        .iter()
+        .filter_map(|&role| {
+            let members: Vec<&ParamSlot> = slots.iter().filter(|s| s.role == role).collect();
+            let count: usize = members
+                .iter()
+                .map(|s| s.shape.iter().product::<usize>())
+                .sum();
+            (!members.is_empty())
+                .then(|| format!("{} {} tensors / {count}", role.name(), members.len()))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn run<B: AutodiffBackend, T: Task<B>>(
+    config: &TrainConfig,
+    task: &T,
+    resume: bool,
+    device: &B::Device,
+) -> Result<TrainSummary, TrainError> {
+    std::fs::create_dir_all(&config.out).map_err(io_error(&config.out))?;
+    let last_path = config.out.join("last.safetensors");
+    let best_path = config.out.join("best.safetensors");
+    let mut optimizer = SpectralOptimizer::<B::InnerBackend>::new(config.optimizer.clone());
+    let mut model = {
+        let _guard = INIT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        B::seed(device, config.seed);
+        task.build(device)?
+    };
+    let mut start = 0;
+    let mut best_val = f64::INFINITY;
+    if resume {
+        let (model_dict, saved) = checkpoint::load(&last_path)?;
+        let saved_config =
+            TrainConfig::from_toml(&saved.config_toml, &last_path.display().to_string())?;
+        if saved_config.trajectory_key() != config.trajectory_key() {
+            return Err(TrainError::Resume(format!(
+                "{} was written by a run with another model, data, optimizer, schedule, batch or seed",
+                last_path.display()
+            )));
+        }
+        model = checkpoint::load_module_state(model, &model_dict).map_err(TrainError::Resume)?;
+        optimizer.load_state_dict(&saved.optimizer, &device_inner::<B>(device))?;
+        start = saved.step;
+        best_val = saved.best_val_loss.unwrap_or(f64::INFINITY);
+        if start >= config.steps {
+            return Err(TrainError::Resume(format!(
+                "the checkpoint is at step {start}, the run asks for {} steps",
+                config.steps
+            )));
+        }
+    }
+    let slots = optimizer.plan::<B, _>(&model)?;
+    let params: usize = slots
+        .iter()
+        .map(|s| s.shape.iter().product::<usize>())
+        .sum();
+    let config_path = config.out.join("config.toml");
+    std::fs::write(&config_path, config.to_toml()).map_err(io_error(&config_path))?;
+    let metrics_path = config.out.join("metrics.jsonl");
+    let mut metrics = MetricsLog::open(&metrics_path, start).map_err(io_error(&metrics_path))?;
+    eprintln!(
+        "{} parameters ({}); optimizer {} on the matrices; {} from step {start}",
+        params,
+        describe_groups(&slots),
+        config.optimizer.method.name(),
+        if resume { "resuming" } else { "training" },
+    );
+
+    let bar = progress_bar(config.steps, start);
+    let started = Instant::now();
+    let mut interval_start = Instant::now();
+    let mut last_train = f64::NAN;
+    let mut last_val = f64::NAN;
+    let save = |model: &T::Model,
+                step: u64,
+                best: f64,
+                optimizer: &SpectralOptimizer<B::InnerBackend>,
+                path: &Path| {
+        let state = Checkpoint {
+            step,
+            best_val_loss: best.is_finite().then_some(best),
+            config_toml: config.to_toml(),
+            optimizer: optimizer.state_dict(),
+        };
+        checkpoint::save(path, model, &state)
+    };
+    for step in start..config.steps {
+        let lr_factor = config.schedule.factor(step);
+        let loss = task.train_loss(&model, step, device)?;
+        let loss_value = loss.clone().into_scalar().elem::<f64>();
+        if !loss_value.is_finite() {
+            bar.abandon();
+            return Err(TrainError::NonFinite {
+                step: step + 1,
+                loss: loss_value,
+                last_checkpoint: if last_path.exists() {
+                    last_path.display().to_string()
+                } else {
+                    "none yet".into()
+                },
+            });
+        }
+        let mut grads = GradientsParams::from_grads(loss.backward(), &model);
+        let grad_norm = clip_gradients::<B, _>(&model, &mut grads, config.grad_clip);
+        model = optimizer.step(lr_factor, model, grads)?;
+        last_train = loss_value;
+        let done = step + 1;
+        let evaluate = done.is_multiple_of(config.eval_interval) || done == config.steps;
+        let val_loss = if evaluate {
+            let val = task.val_loss(&model.valid(), &device_inner::<B>(device))?;
+            last_val = val;
+            if val < best_val {
+                best_val = val;
+                save(&model, done, best_val, &optimizer, &best_path)?;
+            }
+            Some(val)
+        } else {
+            None
+        };
+        if done.is_multiple_of(config.checkpoint_interval) || done == config.steps {
+            save(&model, done, best_val, &optimizer, &last_path)?;
+        }
+        if done.is_multiple_of(config.log_interval) || evaluate {
+            let steps_in_interval = if done.is_multiple_of(config.log_interval) {
+                config.log_interval
+            } else {
+                1
+            };
+            let seconds = interval_start.elapsed().as_secs_f64();
+            let tokens_per_s =
+                (task.targets_per_step() as u64 * steps_in_interval) as f64 / seconds.max(1e-9);
+            interval_start = Instant::now();
+            let record = Record {
+                step: done,
+                train_loss: loss_value,
+                val_loss,
+                lr: config.optimizer.lr * lr_factor,
+                grad_norm,
+                tokens_per_s,
+                wall_s: started.elapsed().as_secs_f64(),
+            };
+            metrics.write(&record).map_err(io_error(metrics.path()))?;
+            bar.set_message(format!(
+                "loss {loss_value:.4}{} lr {:.2e} {tokens_per_s:.0} tok/s",
+                val_loss.map(|v| format!(" val {v:.4}")).unwrap_or_default(),
+                record.lr
+            ));
+        }
+        bar.inc(1);
+    }
+    bar.finish();
+    Ok(TrainSummary {
+        steps: config.steps,
+        final_train_loss: last_train,
+        final_val_loss: last_val,
+        best_val_loss: best_val,
+        seconds: started.elapsed().as_secs_f64(),
+        params,
+        out: config.out.clone(),
+    })
+}
+
+fn device_inner<B: AutodiffBackend>(
+    device: &B::Device,
+) -> <B::InnerBackend as burn::tensor::backend::BackendTypes>::Device {
+    // The autodiff decorator runs on its inner backend's device.
+    device.clone()
+}
+
+/// Global L2 norm of the gradients; when `max_norm > 0` and the norm exceeds it, every
+/// gradient is scaled by `max_norm / norm` (PyTorch's `clip_grad_norm_`).
+fn clip_gradients<B: AutodiffBackend, M: AutodiffModule<B>>(
+    model: &M,
+    grads: &mut GradientsParams,
+    max_norm: f64,
+) -> f64 {
+    struct SumSquares<'a, IB: Backend> {
+        grads: &'a GradientsParams,
+        total: Option<Tensor<IB, 1>>,
+    }
+    impl<B: AutodiffBackend> ModuleVisitor<B> for SumSquares<'_, B::InnerBackend> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            if let Some(g) = self.grads.get::<B::InnerBackend, D>(param.id) {
+                let s = g.powf_scalar(2.0).sum();
+                self.total = Some(match self.total.take() {
+                    Some(t) => t + s,
+                    None => s,
+                });
+            }
+        }
+    }
+    struct Scale<'a> {
+        grads: &'a mut GradientsParams,
+        factor: f64,
+    }
+    impl<B: AutodiffBackend> ModuleVisitor<B> for Scale<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            if let Some(g) = self.grads.remove::<B::InnerBackend, D>(param.id) {
+                self.grads.register(param.id, g.mul_scalar(self.factor));
+            }
+        }
+    }
+    let mut sum = SumSquares::<B::InnerBackend> { grads, total: None };
+    model.visit(&mut sum);
+    let norm = sum
+        .total
+        .map_or(0.0, |t| t.into_scalar().elem::<f64>().sqrt());
+    if max_norm > 0.0 && norm > max_norm {
+        model.visit(&mut Scale {
+            grads,
+            factor: max_norm / (norm + 1e-6),
+        });
+    }
+    norm
+}
+
+fn progress_bar(total: u64, start: u64) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} steps {msg} (eta {eta})",
+        )
+        .expect("valid template"),
+    );
+    bar.set_position(start);
+    bar
+}
