@@ -17,12 +17,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// The main job on embedded defaults (today: zeros 1..100000, their spacings, GUE statistics).
+    /// The main job: 200,000 zeros, their GUE statistics, a SpacingMDN with memory vs a baseline, report.md.
     Run(commands::run::Args),
     /// Compute consecutive zeros of ζ(1/2 + iγ), verified complete by Turing's method.
     Zeros(commands::zeros::Args),
     /// Unfold zero ordinates to nearest-neighbour spacings of mean 1.
     Unfold(commands::unfold::Args),
+    /// Train a SpacingMDN or a char-level GPT from a TOML config.
+    Train(commands::train::Args),
     /// Random-matrix statistics of spacings against GUE, with a GUE control sample.
     Stats(commands::stats::Args),
     /// Benchmarks: `bench optim` times one optimizer step on GPT-2-small matrix shapes.
@@ -36,6 +38,7 @@ fn main() {
         Command::Zeros(args) => commands::zeros::run(args),
         Command::Unfold(args) => commands::unfold::run(args),
         Command::Stats(args) => commands::stats::run(args),
+        Command::Train(args) => commands::train::run(args),
         Command::Bench(args) => commands::bench::run(args),
     };
     if let Err(error) = result {

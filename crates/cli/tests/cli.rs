@@ -183,7 +183,10 @@ fn bad_input_gives_one_line_and_no_file() {
 #[test]
 fn run_writes_its_outputs() {
     let dir = tempfile::tempdir().unwrap();
-    let output = spectral(&["run", "--count", "2000", "--out", "r"], dir.path());
+    let output = spectral(
+        &["run", "--count", "3000", "--steps", "3", "--out", "r"],
+        dir.path(),
+    );
     assert!(
         output.status.success(),
         "{}",
@@ -195,6 +198,12 @@ fn run_writes_its_outputs() {
         "summary.json",
         "stats/stats.json",
         "stats/spacing_distribution.png",
+        "memory/last.safetensors",
+        "memory/metrics.jsonl",
+        "baseline/best.safetensors",
+        "loss_curves.png",
+        "rollouts.png",
+        "report.md",
     ] {
         assert!(dir.path().join("r").join(file).exists(), "{file}");
     }

@@ -2,17 +2,74 @@
 //! default, CLI flags override. The resolved config is written beside the run's outputs and
 //! into every checkpoint.
 
-use models::{GptConfig, SpacingMdnConfig};
-use serde::{Deserialize, Serialize};
+use models::{GptConfig, MemoryConfig, SpacingMdnConfig};
+use serde::de::{DeserializeOwned, Error as _};
+use serde::{Deserialize, Deserializer, Serialize};
 use spectral::optim::{OptimizerConfig, Schedule};
 use std::path::{Path, PathBuf};
 
-/// Which model to train (`[model] kind = "spacing_mdn"` or `"gpt"`, then its fields).
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// Which model to train (`[model] kind = "spacing_mdn"` or `"gpt"`, then its fields; a
+/// `[model.memory]` table turns the SpacingMDN's memory bank on).
+#[derive(Clone, Debug, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ModelConfig {
     SpacingMdn(SpacingMdnConfig),
     Gpt(GptConfig),
+}
+
+/// `given` laid over the serialized `defaults`: burn's `Config` derive makes every field
+/// required in serde, so a partial TOML table is completed from `T`'s defaults here. A key
+/// the defaults do not have is an error (a typo must not be ignored).
+fn merge_defaults<T: Serialize + DeserializeOwned>(
+    defaults: &T,
+    given: toml::Table,
+    section: &str,
+) -> Result<T, String> {
+    let mut table = toml::Table::try_from(defaults).map_err(|e| e.to_string())?;
+    for (key, value) in given {
+        if !table.contains_key(&key) {
+            return Err(format!("unknown field `{key}` in [{section}]"));
+        }
+        table.insert(key, value);
+    }
+    T::deserialize(table).map_err(|e| format!("[{section}]: {e}"))
+}
+
+impl<'de> Deserialize<'de> for ModelConfig {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut table = toml::Table::deserialize(deserializer)?;
+        let kind = match table.remove("kind") {
+            Some(toml::Value::String(kind)) => kind,
+            _ => {
+                return Err(D::Error::custom(
+                    "[model] needs kind = \"spacing_mdn\" or \"gpt\"",
+                ));
+            }
+        };
+        match kind.as_str() {
+            "spacing_mdn" => {
+                let memory = match table.remove("memory") {
+                    Some(toml::Value::Table(memory)) => Some(
+                        merge_defaults(&MemoryConfig::new(), memory, "model.memory")
+                            .map_err(D::Error::custom)?,
+                    ),
+                    Some(_) => return Err(D::Error::custom("[model.memory] must be a table")),
+                    None => None,
+                };
+                let mut config: SpacingMdnConfig =
+                    merge_defaults(&SpacingMdnConfig::new(), table, "model")
+                        .map_err(D::Error::custom)?;
+                config.memory = memory;
+                Ok(ModelConfig::SpacingMdn(config))
+            }
+            "gpt" => Ok(ModelConfig::Gpt(
+                merge_defaults(&GptConfig::new(), table, "model").map_err(D::Error::custom)?,
+            )),
+            other => Err(D::Error::custom(format!(
+                "unknown model kind {other:?}; expected \"spacing_mdn\" or \"gpt\""
+            ))),
+        }
+    }
 }
 
 impl Default for ModelConfig {
@@ -213,6 +270,8 @@ mod tests {
             lr = 0.01
             [optimizer.teon]
             k = 3
+            [model.memory]
+            film = true
         "#;
         let config = TrainConfig::from_toml(text, "test").unwrap();
         assert_eq!(config.steps, 20);
@@ -223,6 +282,14 @@ mod tests {
             panic!("spacing_mdn")
         };
         assert_eq!((model.n_layer, model.n_embd), (2, 256));
+        let memory = model
+            .memory
+            .as_ref()
+            .expect("a [model.memory] table turns memory on");
+        assert_eq!(
+            (memory.n_slots, memory.film, memory.slot_id),
+            (8, true, true)
+        );
         config.validate().unwrap();
         let again = TrainConfig::from_toml(&config.to_toml(), "again").unwrap();
         assert_eq!(again.trajectory_key(), config.trajectory_key());

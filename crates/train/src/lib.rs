@@ -8,13 +8,15 @@
 //! | [`trainer`] | the loop: clip, step, log, evaluate, checkpoint, resume |
 //! | [`checkpoint`] | one atomic safetensors file: model, optimizer state, step, config |
 //! | [`metrics`] | `metrics.jsonl` |
+//! | [`spacing_eval`] | validation NLL and MAE of a SpacingMDN, free-running rollouts |
 
 pub mod checkpoint;
 pub mod config;
 pub mod data;
 pub mod metrics;
+pub mod spacing_eval;
 pub mod task;
 pub mod trainer;
 
 pub use config::{DataConfig, ModelConfig, TrainConfig};
-pub use trainer::{TrainError, TrainSummary, train};
+pub use trainer::{TrainError, TrainSummary, train, train_on_device};

@@ -46,6 +46,8 @@ pub enum TrainError {
     },
     #[error("cannot resume: {0}")]
     Resume(String),
+    #[error(transparent)]
+    Device(#[from] spectral::DeviceError),
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
@@ -106,6 +108,30 @@ pub fn train<B: AutodiffBackend>(
                 batching,
             };
             run::<B, _>(config, &task, resume, device)
+        }
+    }
+}
+
+/// [`train`] on the device the config names (`cpu`, `cuda`, `cuda:N`).
+pub fn train_on_device(config: &TrainConfig, resume: bool) -> Result<TrainSummary, TrainError> {
+    let device: spectral::DeviceKind = config.device.parse()?;
+    match device.check_built()? {
+        spectral::DeviceKind::Cpu => train::<burn::backend::Autodiff<spectral::CpuBackend>>(
+            config,
+            resume,
+            &Default::default(),
+        ),
+        #[cfg(feature = "cuda")]
+        spectral::DeviceKind::Cuda(index) => {
+            train::<burn::backend::Autodiff<spectral::device::CudaBackend>>(
+                config,
+                resume,
+                &burn::backend::cuda::CudaDevice::new(index),
+            )
+        }
+        #[cfg(not(feature = "cuda"))]
+        spectral::DeviceKind::Cuda(_) => {
+            unreachable!("check_built refuses cuda without the feature")
         }
     }
 }

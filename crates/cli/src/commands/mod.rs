@@ -1,5 +1,6 @@
 pub mod bench;
 pub mod run;
 pub mod stats;
+pub mod train;
 pub mod unfold;
 pub mod zeros;

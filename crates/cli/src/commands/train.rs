@@ -1,0 +1,80 @@
+//! `spectral train --config FILE.toml`: one training run; flags override the file.
+
+use anyhow::Result;
+use spectral::optim::Method;
+use std::path::PathBuf;
+use train::TrainConfig;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The run's TOML config (see configs/; every field has a default).
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Continue from OUT/last.safetensors (same model, data, optimizer and seed).
+    #[arg(long)]
+    pub resume: bool,
+    /// Total optimizer steps.
+    #[arg(long)]
+    pub steps: Option<u64>,
+    /// `cpu`, `cuda` or `cuda:N`.
+    #[arg(long)]
+    pub device: Option<String>,
+    /// Output directory.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Optimizer of the matrices: adamw, muon, teon, spectra, spectra_teon, manifold_muon.
+    #[arg(long)]
+    pub optimizer: Option<Method>,
+    /// Peak learning rate of the matrix group.
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Seed of the model init and the training windows.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Sequences per step.
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Spacing file (SpacingMDN runs).
+    #[arg(long)]
+    pub spacings: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let mut config = TrainConfig::load(&args.config)?;
+    if let Some(steps) = args.steps {
+        config.steps = steps;
+    }
+    if let Some(device) = args.device {
+        config.device = device;
+    }
+    if let Some(out) = args.out {
+        config.out = out;
+    }
+    if let Some(method) = args.optimizer {
+        config.optimizer.method = method;
+    }
+    if let Some(lr) = args.lr {
+        config.optimizer.lr = lr;
+    }
+    if let Some(seed) = args.seed {
+        config.seed = seed;
+    }
+    if let Some(batch_size) = args.batch_size {
+        config.batch_size = batch_size;
+    }
+    if let Some(spacings) = args.spacings {
+        config.data.spacings = Some(spacings);
+    }
+    let summary = train::train_on_device(&config, args.resume)?;
+    println!(
+        "{} steps in {:.1} s: train loss {:.4}, val loss {:.4} (best {:.4}); {} parameters; outputs in {}",
+        summary.steps,
+        summary.seconds,
+        summary.final_train_loss,
+        summary.final_val_loss,
+        summary.best_val_loss,
+        summary.params,
+        summary.out.display()
+    );
+    Ok(())
+}
