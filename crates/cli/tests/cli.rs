@@ -263,3 +263,34 @@ fn stats_writes_json_and_figures_and_rejects_zeros() {
     assert!(stderr_line(&output).contains("not spacings"));
     assert!(!dir.path().join("bad").exists());
 }
+
+#[test]
+fn bench_train_prints_its_table_and_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = spectral(
+        &[
+            "bench",
+            "train",
+            "--batch-size",
+            "2",
+            "--seq-len",
+            "8",
+            "--steps",
+            "1",
+            "--warmup",
+            "0",
+            "--json",
+            "t.json",
+        ],
+        dir.path(),
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("steps/s"));
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("t.json")).unwrap()).unwrap();
+    assert!(json["result"]["steps_per_s"].as_f64().unwrap() > 0.0);
+}

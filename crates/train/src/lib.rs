@@ -2,6 +2,7 @@
 //!
 //! | module | idea |
 //! |---|---|
+//! | [`bench`] | steps/s and peak memory of SpacingMDN training (`spectral bench train`) |
 //! | [`data`] | spacing and text datasets, leak-free splits, stateless window sampling |
 //! | [`config`] | a run's TOML config |
 //! | [`task`] | a (model, data) pair as the loop sees it |
@@ -10,6 +11,7 @@
 //! | [`metrics`] | `metrics.jsonl` |
 //! | [`spacing_eval`] | validation NLL and MAE of a SpacingMDN, free-running rollouts |
 
+pub mod bench;
 pub mod checkpoint;
 pub mod config;
 pub mod data;

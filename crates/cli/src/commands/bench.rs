@@ -17,6 +17,8 @@ pub struct Args {
 pub enum BenchCommand {
     /// Time one optimizer step over GPT-2-small matrix shapes, for each optimizer.
     Optim(OptimArgs),
+    /// SpacingMDN training steps per second and peak memory (default model, with memory).
+    Train(super::bench_train::TrainArgs),
 }
 
 #[derive(clap::Args)]
@@ -47,6 +49,7 @@ pub struct OptimArgs {
 pub fn run(args: Args) -> Result<()> {
     match args.command {
         BenchCommand::Optim(args) => optim(args),
+        BenchCommand::Train(args) => super::bench_train::train(args),
     }
 }
 
