@@ -4,6 +4,7 @@
 
 pub mod compress;
 pub mod device;
+pub mod init;
 pub mod linalg;
 pub mod optim;
 pub mod plot;
