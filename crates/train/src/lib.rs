@@ -8,6 +8,7 @@
 //! | [`task`] | a (model, data) pair as the loop sees it |
 //! | [`trainer`] | the loop: clip, step, log, evaluate, checkpoint, resume |
 //! | [`checkpoint`] | one atomic safetensors file: model, optimizer state, step, config |
+//! | [`eval`] | SpacingMDN evaluation: CRPS, PIT, Err@H, mem_entropy, slot ablations, diagnostics |
 //! | [`metrics`] | `metrics.jsonl` |
 //! | [`spacing_eval`] | validation NLL and MAE of a SpacingMDN, free-running rollouts |
 
@@ -15,6 +16,7 @@ pub mod bench;
 pub mod checkpoint;
 pub mod config;
 pub mod data;
+pub mod eval;
 pub mod metrics;
 pub mod spacing_eval;
 pub mod task;

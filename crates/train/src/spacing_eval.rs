@@ -1,14 +1,14 @@
 //! What the main job measures of a trained SpacingMDN: validation NLL and MAE of the mixture
 //! mean, and free-running rollouts (the model fed its own samples) whose spacing
 //! distribution can be set beside the true one and the GUE law. The full evaluation suite
-//! (CRPS, Err@H, calibration, slot ablations) is `spectral eval`'s.
+//! (CRPS, Err@H, calibration, slot ablations) is [`crate::eval`]'s.
 
 use crate::data::SpacingDataset;
-use crate::data::sampling::splitmix64;
+use crate::eval::rollout::{Feed, rollout};
 use crate::task::TaskError;
+use burn::tensor::ElementConversion;
 use burn::tensor::backend::Backend;
-use burn::tensor::{ElementConversion, Tensor, TensorData};
-use models::SpacingMdn;
+use models::{MemoryEdit, SpacingMdn};
 
 /// Validation metrics of a SpacingMDN.
 #[derive(Clone, Copy, Debug, serde::Serialize)]
@@ -45,15 +45,10 @@ pub fn spacing_metrics<B: Backend>(
     })
 }
 
-/// A uniform in [0, 1) from a 64-bit hash.
-fn uniform(key: u64) -> f64 {
-    (splitmix64(key) >> 11) as f64 / (1u64 << 53) as f64
-}
-
 /// Samples `horizon` spacings per rollout, `rollouts` rollouts in parallel, each seeded with a
 /// validation window of `context` true spacings and then fed its own samples (the context
-/// slides). A sample is drawn from the mixture at the last position: a component by π, then
-/// a Gaussian (Box–Muller), clamped at 0. Deterministic for `seed`. Returns every sample.
+/// slides; [`rollout`] with [`Feed::Sample`]). Deterministic for `seed`. Returns every
+/// sample, step-major (the `rollouts` samples of step 1, then of step 2, …).
 pub fn rollout_samples<B: Backend>(
     model: &SpacingMdn<B>,
     data: &SpacingDataset,
@@ -65,50 +60,21 @@ pub fn rollout_samples<B: Backend>(
 ) -> Result<Vec<f64>, TaskError> {
     let starts = data.split().val_starts(context, rollouts)?;
     let values = data.values();
-    let mut windows: Vec<Vec<f32>> = starts
+    let seeds: Vec<Vec<f32>> = starts
         .iter()
         .map(|&s| values[s..s + context].to_vec())
         .collect();
-    let n = windows.len();
-    let mut samples = Vec::with_capacity(n * horizon);
-    for h in 0..horizon {
-        let flat: Vec<f32> = windows.iter().flatten().copied().collect();
-        let x = Tensor::<B, 2>::from_data(TensorData::new(flat, [n, context]), device);
-        let out = model.forward(x)?;
-        let [_, t, k] = out.mu.dims();
-        let last = |p: Tensor<B, 3>| -> Vec<f32> {
-            p.slice([0..n, t - 1..t, 0..k])
-                .into_data()
-                .convert::<f32>()
-                .to_vec()
-                .expect("f32")
-        };
-        let (log_pi, mu, sigma) = (last(out.log_pi), last(out.mu), last(out.sigma));
-        for (row, window) in windows.iter_mut().enumerate() {
-            let key = seed ^ ((h as u64) << 32) ^ row as u64;
-            let u = uniform(key.wrapping_mul(3));
-            let mut acc = 0.0;
-            let mut component = k - 1;
-            for j in 0..k {
-                acc += (log_pi[row * k + j] as f64).exp();
-                if u < acc {
-                    component = j;
-                    break;
-                }
-            }
-            let (u1, u2) = (
-                uniform(key.wrapping_mul(5)).max(1e-300),
-                uniform(key.wrapping_mul(7)),
-            );
-            let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
-            let value =
-                (mu[row * k + component] as f64 + sigma[row * k + component] as f64 * z).max(0.0);
-            samples.push(value);
-            window.remove(0);
-            window.push(value as f32);
-        }
-    }
-    Ok(samples)
+    let rows = rollout(
+        model,
+        &seeds,
+        horizon,
+        Feed::Sample { seed },
+        &MemoryEdit::none(),
+        device,
+    )?;
+    Ok((0..horizon)
+        .flat_map(|h| rows.iter().map(move |row| row[h]))
+        .collect())
 }
 
 #[cfg(test)]
