@@ -3,6 +3,8 @@
 //! | module | idea |
 //! |---|---|
 //! | [`bench`] | steps/s and peak memory of SpacingMDN training (`spectral bench train`) |
+//! | [`calibrate`] | Gram matrices of the block matrices' inputs on calibration windows |
+//! | [`compress`] | SVD compression of a checkpoint (`spectral compress`), its file, its loader |
 //! | [`data`] | spacing and text datasets, leak-free splits, stateless window sampling |
 //! | [`config`] | a run's TOML config |
 //! | [`task`] | a (model, data) pair as the loop sees it |
@@ -13,7 +15,9 @@
 //! | [`spacing_eval`] | validation NLL and MAE of a SpacingMDN, free-running rollouts |
 
 pub mod bench;
+pub mod calibrate;
 pub mod checkpoint;
+pub mod compress;
 pub mod config;
 pub mod data;
 pub mod eval;

@@ -9,10 +9,12 @@
 //! | file | idea |
 //! |---|---|
 //! | [`factor`] | plain and whitened truncated-SVD factors of one weight, error measures |
+//! | [`format`] | factors in a state dict (`lowrank/<name>/{a,b}`) and their dense rebuild |
 //! | [`rank`] | rank rules and the per-layer / global-budget choice |
 //! | [`svd_linear`] | the two-Linear module |
 
 pub mod factor;
+pub mod format;
 pub mod rank;
 pub mod svd_linear;
 
