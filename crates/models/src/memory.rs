@@ -53,6 +53,10 @@ pub struct MemoryConfig {
     /// Summary readout: a projection of the memory summary is added to the MDN head's input.
     #[config(default = false)]
     pub summary_to_head: bool,
+    /// An auxiliary head `aux_head` `[C, 1]` reading each slot's output, so that slot i can be
+    /// regressed onto the window statistic M_i (`train::aux`); used only by that loss.
+    #[config(default = false)]
+    pub aux_head: bool,
 }
 
 /// What to do to one slot's prefix token for an ablation.
@@ -111,6 +115,8 @@ pub struct MemoryBank<B: Backend> {
     pub gate: Option<Linear<B>>,
     /// Summary-to-head projection `[C, C]`.
     pub summary_proj: Option<Linear<B>>,
+    /// Auxiliary regression head `[C, 1]`, shared by the slots (see [`MemoryBank::aux_predictions`]).
+    pub aux_head: Option<Linear<B>>,
 }
 
 impl<B: Backend> MemoryBank<B> {
@@ -140,7 +146,18 @@ impl<B: Backend> MemoryBank<B> {
             summary_proj: config
                 .summary_to_head
                 .then(|| init::zero_linear(c, c, device)),
+            aux_head: config
+                .aux_head
+                .then(|| init::linear(c, 1, true, init::INIT_STD, device)),
         })
+    }
+
+    /// The auxiliary head applied to every slot's output: `memory` `[B, M, C]` → `[B, M]`
+    /// (slot i's prediction of window statistic i); `None` without an aux head.
+    pub fn aux_predictions(&self, memory: Tensor<B, 3>) -> Option<Tensor<B, 2>> {
+        let head = self.aux_head.as_ref()?;
+        let [b, m, _] = memory.dims();
+        Some(head.forward(memory).reshape([b, m])) // [B, M, 1] → [B, M]
     }
 
     /// Number of slots M.
@@ -316,5 +333,26 @@ mod tests {
         let err =
             MemoryBank::<B>::new(&MemoryConfig::new().with_n_slots(0), 4, &Default::default());
         assert_eq!(err.unwrap_err(), ModelError::ZeroSize { name: "n_slots" });
+    }
+
+    #[test]
+    fn aux_head_predicts_one_value_per_slot() {
+        let device = Default::default();
+        let config = MemoryConfig::new().with_n_slots(3).with_aux_head(true);
+        let bank = MemoryBank::<B>::new(&config, 4, &device).unwrap();
+        let memory = Tensor::<B, 3>::ones([2, 3, 4], &device);
+        let predictions = bank.aux_predictions(memory.clone()).unwrap();
+        assert_eq!(predictions.dims(), [2, 3]);
+        // One shared head: equal slot outputs give equal predictions, w·1 + b.
+        let head = bank.aux_head.as_ref().unwrap();
+        let want: f32 =
+            (head.weight.val().sum() + head.bias.as_ref().unwrap().val().sum()).into_scalar();
+        let got: Vec<f32> = predictions.into_data().to_vec().unwrap();
+        assert!(
+            got.iter().all(|v| (v - want).abs() < 1e-6),
+            "{got:?} vs {want}"
+        );
+        let plain = MemoryBank::<B>::new(&MemoryConfig::new().with_n_slots(3), 4, &device).unwrap();
+        assert!(plain.aux_predictions(memory).is_none());
     }
 }

@@ -130,6 +130,7 @@ impl SpacingMdnConfig {
                 + on(mem.film, linear(c, 2 * c, 1))
                 + on(mem.gate, linear(2 * c, c, 1))
                 + on(mem.summary_to_head, linear(c, c, 1))
+                + on(mem.aux_head, linear(c, 1, 1))
         });
         linear(1, c, b) + pos + memory + l * block + norm + linear(c, 3 * k, 1)
     }
@@ -382,6 +383,7 @@ mod tests {
             with_memory(tiny()),
             with_memory(tiny()).with_rope(false).with_bias(false),
             tiny().with_memory(Some(MemoryConfig::new().with_slot_id(false))),
+            tiny().with_memory(Some(MemoryConfig::new().with_aux_head(true))),
         ] {
             let model = config.init::<B>(&device).unwrap();
             assert_eq!(model.num_params(), config.param_count(), "{config:?}");

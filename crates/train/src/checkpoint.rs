@@ -301,7 +301,7 @@ mod tests {
             ],
         };
         let error = load_module_state(other, &dict).unwrap_err();
-        assert!(error.contains("model/layers.0.bias"), "{error}");
+        assert!(error.contains("model/layers.0.weight"), "{error}");
     }
 
     #[test]

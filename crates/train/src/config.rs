@@ -2,6 +2,7 @@
 //! default, CLI flags override. The resolved config is written beside the run's outputs and
 //! into every checkpoint.
 
+use crate::aux::AuxConfig;
 use models::{GptConfig, MemoryConfig, SpacingMdnConfig};
 use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -130,6 +131,8 @@ pub struct TrainConfig {
     pub device: String,
     /// Output directory: config.toml, metrics.jsonl, last.safetensors, best.safetensors.
     pub out: PathBuf,
+    /// Auxiliary losses and regularizers of the SpacingMDN (all off by default).
+    pub aux: AuxConfig,
 }
 
 impl Default for TrainConfig {
@@ -150,6 +153,7 @@ impl Default for TrainConfig {
             seed: 1337,
             device: "cpu".into(),
             out: PathBuf::from("runs/train"),
+            aux: AuxConfig::default(),
         }
     }
 }
@@ -225,6 +229,34 @@ impl TrainConfig {
                 self.seq_len
             )));
         }
+        let active_aux = self.aux.window_stats_weight > 0.0
+            || self.aux.drift.weight > 0.0
+            || self.aux.regularizers.is_some();
+        match &self.model {
+            ModelConfig::Gpt(_) if active_aux => {
+                return Err(ConfigError::Invalid(
+                    "[aux] applies to spacing_mdn models only".into(),
+                ));
+            }
+            ModelConfig::SpacingMdn(model) if self.aux.window_stats_weight > 0.0 => {
+                let ok = model
+                    .memory
+                    .as_ref()
+                    .is_some_and(|m| m.aux_head && m.n_slots >= crate::aux::window_stats::N_STATS);
+                if !ok {
+                    return Err(ConfigError::Invalid(
+                        "aux.window_stats_weight needs [model.memory] with aux_head = true and n_slots ≥ 8".into(),
+                    ));
+                }
+            }
+            _ => {}
+        }
+        if self.aux.drift.weight > 0.0 && (self.aux.drift.horizon == 0 || self.aux.drift.batch == 0)
+        {
+            return Err(ConfigError::Invalid(
+                "aux.drift needs horizon and batch > 0".into(),
+            ));
+        }
         if matches!(self.model, ModelConfig::SpacingMdn(_)) && self.data.spacings.is_none() {
             return Err(ConfigError::Invalid(
                 "a spacing_mdn run needs data.spacings (a file from `spectral unfold`)".into(),
@@ -245,6 +277,7 @@ impl TrainConfig {
             "seq_len": self.seq_len,
             "grad_clip": self.grad_clip,
             "seed": self.seed,
+            "aux": self.aux,
         })
     }
 }

@@ -2,6 +2,7 @@
 //!
 //! | module | idea |
 //! |---|---|
+//! | [`aux`] | auxiliary losses (window statistics, drift) and ramped regularizers |
 //! | [`bench`] | steps/s and peak memory of SpacingMDN training (`spectral bench train`) |
 //! | [`calibrate`] | Gram matrices of the block matrices' inputs on calibration windows |
 //! | [`compress`] | SVD compression of a checkpoint (`spectral compress`), its file, its loader |
@@ -14,6 +15,7 @@
 //! | [`metrics`] | `metrics.jsonl` |
 //! | [`spacing_eval`] | validation NLL and MAE of a SpacingMDN, free-running rollouts |
 
+pub mod aux;
 pub mod bench;
 pub mod calibrate;
 pub mod checkpoint;

@@ -1,7 +1,14 @@
 //! What a training loop needs from a (model, data) pair: build the model, the loss of the
 //! training batch at a step, the validation loss. One implementation per model kind.
 
+use crate::aux::{AuxConfig, cap_rows, drift_loss, regularizer_loss, window_stats_loss};
 use crate::data::{DataError, SpacingDataset, TextDataset};
+use burn::module::Param;
+use burn::tensor::TensorData;
+use models::MemoryEdit;
+
+/// Mixed into the seed of the drift windows so they differ from the step's training windows.
+const DRIFT_SEED: u64 = 0xd71f_7d71_f7d7_1f7d;
 use burn::module::AutodiffModule;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ElementConversion, Tensor};
@@ -35,6 +42,10 @@ pub trait Task<B: AutodiffBackend> {
     ) -> Result<f64, TaskError>;
     /// Targets per training step (batch × T).
     fn targets_per_step(&self) -> usize;
+    /// A projection applied to the model after each optimizer step (the identity by default).
+    fn after_step(&self, model: Self::Model) -> Self::Model {
+        model
+    }
 }
 
 /// Shape of the batches: shared by both tasks.
@@ -56,11 +67,13 @@ fn weighted_mean<B: Backend>(losses: Vec<(Tensor<B, 1>, usize)>) -> f64 {
         / total.max(1) as f64
 }
 
-/// SpacingMDN on unfolded zeta spacings: NLL of the next spacing.
+/// SpacingMDN on unfolded zeta spacings: NLL of the next spacing, plus the configured
+/// auxiliary losses and regularizers ([`crate::aux`]).
 pub struct SpacingTask {
     pub model: SpacingMdnConfig,
     pub data: SpacingDataset,
     pub batching: Batching,
+    pub aux: AuxConfig,
 }
 
 impl<B: AutodiffBackend> Task<B> for SpacingTask {
@@ -80,7 +93,59 @@ impl<B: AutodiffBackend> Task<B> for SpacingTask {
         let (x, y) = self
             .data
             .train_batch::<B>(step, b.batch_size, b.seq_len, b.seed, device)?;
-        Ok(model.loss(x, y)?)
+        let aux = &self.aux;
+        let (out, attention) = if aux.needs_attention() {
+            model.forward_with_attention(x.clone(), &MemoryEdit::none())?
+        } else {
+            (model.forward(x.clone())?, Vec::new())
+        };
+        let mut loss = out.nll(y);
+        if aux.window_stats_weight > 0.0
+            && let Some(term) = window_stats_loss(model, &out, &x)
+        {
+            loss = loss + term.mul_scalar(aux.window_stats_weight);
+        }
+        if let Some(regs) = &aux.regularizers
+            && let Some(term) = regularizer_loss(regs, step, model, &out, &attention)
+        {
+            loss = loss + term;
+        }
+        let drift = &aux.drift;
+        if drift.weight > 0.0 && step.is_multiple_of(drift.every.max(1)) {
+            // Windows of T + H values: the first T seed the rollout, the last H are the truth.
+            let span = b.seq_len + drift.horizon;
+            let starts =
+                self.data
+                    .split()
+                    .train_starts(step, drift.batch, span - 1, b.seed ^ DRIFT_SEED)?;
+            let values = self.data.values();
+            let (mut seeds, mut truth) = (Vec::new(), Vec::new());
+            for s in starts {
+                seeds.extend_from_slice(&values[s..s + b.seq_len]);
+                truth.extend_from_slice(&values[s + b.seq_len..s + span]);
+            }
+            let n = drift.batch;
+            let x0 = Tensor::from_data(TensorData::new(seeds, [n, b.seq_len]), device);
+            let truth = Tensor::from_data(TensorData::new(truth, [n, drift.horizon]), device);
+            loss = loss + drift_loss(model, x0, truth)?.mul_scalar(drift.weight);
+        }
+        Ok(loss)
+    }
+
+    fn after_step(&self, mut model: SpacingMdn<B>) -> SpacingMdn<B> {
+        let cap = self
+            .aux
+            .regularizers
+            .as_ref()
+            .map_or(0.0, |r| r.slot_norm_cap);
+        if cap > 0.0
+            && let Some(memory) = model.memory.as_mut()
+        {
+            let (id, slots, mapper) = memory.slots.clone().consume();
+            let capped = Tensor::from_inner(cap_rows(slots.inner(), cap)).require_grad();
+            memory.slots = Param::from_mapped_value(id, capped, mapper);
+        }
+        model
     }
 
     fn val_loss(

@@ -94,6 +94,7 @@ pub fn train<B: AutodiffBackend>(
                 data: SpacingDataset::open(path, config.data.val_fraction)
                     .map_err(TaskError::from)?,
                 batching,
+                aux: config.aux.clone(),
             };
             run::<B, _>(config, &task, resume, device)
         }
@@ -244,7 +245,7 @@ fn run<B: AutodiffBackend, T: Task<B>>(
         }
         let mut grads = GradientsParams::from_grads(loss.backward(), &model);
         let grad_norm = clip_gradients::<B, _>(&model, &mut grads, config.grad_clip);
-        model = optimizer.step(lr_factor, model, grads)?;
+        model = task.after_step(optimizer.step(lr_factor, model, grads)?);
         last_train = loss_value;
         let done = step + 1;
         let evaluate = done.is_multiple_of(config.eval_interval) || done == config.steps;

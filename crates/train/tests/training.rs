@@ -208,3 +208,47 @@ fn every_optimizer_lowers_the_loss_of_a_two_layer_transformer() {
         assert!(last < first - 0.5, "{}: {first} -> {last}", method.name());
     }
 }
+
+#[test]
+fn auxiliary_losses_and_regularizers_train_and_cap_the_slots() {
+    let dir = tempfile::tempdir().unwrap();
+    let device = Default::default();
+    let mut config = tiny_mdn_config(dir.path(), true);
+    let ModelConfig::SpacingMdn(model) = &mut config.model else {
+        unreachable!()
+    };
+    model.memory = Some(MemoryConfig::new().with_n_slots(8).with_aux_head(true));
+    config.steps = 6;
+    config.aux.window_stats_weight = 0.1;
+    config.aux.drift = train::aux::Drift {
+        weight: 0.1,
+        every: 2,
+        horizon: 4,
+        batch: 2,
+    };
+    config.aux.regularizers = Some(train::aux::Regularizers {
+        slot_norm_cap: 0.05,
+        ..Default::default()
+    });
+    config.validate().unwrap();
+    let summary = train::train::<Ad>(&config, false, &device).unwrap();
+    assert!(summary.final_train_loss.is_finite());
+    let (dict, _) = checkpoint::load(&config.out.join("last.safetensors")).unwrap();
+    let (shape, slots) = &dict.tensors["model/memory.slots"];
+    for row in slots.chunks(shape[1]) {
+        let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
+        assert!(norm <= 0.05 + 1e-6, "slot norm {norm}");
+    }
+    // Without the aux head the window-statistics loss is refused up front.
+    let ModelConfig::SpacingMdn(model) = &mut config.model else {
+        unreachable!()
+    };
+    model.memory = Some(MemoryConfig::new().with_n_slots(8));
+    assert!(
+        config
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("aux_head")
+    );
+}

@@ -24,7 +24,7 @@ pub struct Args {
     #[arg(long, default_value_t = 200_000, value_parser = clap::value_parser!(u64).range(1001..))]
     pub count: u64,
     /// Training steps of each SpacingMDN (with memory, and the no-memory baseline).
-    #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 1500, value_parser = clap::value_parser!(u64).range(1..))]
     pub steps: u64,
 }
 
