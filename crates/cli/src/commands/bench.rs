@@ -19,6 +19,9 @@ pub enum BenchCommand {
     Optim(OptimArgs),
     /// SpacingMDN training steps per second and peak memory (default model, with memory).
     Train(super::bench_train::TrainArgs),
+    /// Init benchmark on a deep char-GPT (M23-Spectrum vs He, Xavier, orthogonal), or
+    /// `--qr-cost`: the time of an M23 init of large square layers.
+    Init(super::bench_init::InitArgs),
 }
 
 #[derive(clap::Args)]
@@ -50,6 +53,7 @@ pub fn run(args: Args) -> Result<()> {
     match args.command {
         BenchCommand::Optim(args) => optim(args),
         BenchCommand::Train(args) => super::bench_train::train(args),
+        BenchCommand::Init(args) => super::bench_init::init(args),
     }
 }
 

@@ -1,0 +1,502 @@
+//! `spectral bench init`: the init benchmark of issue 8 on a deep pre-norm char-GPT, and the
+//! QR cost of M23-Spectrum (`--qr-cost`).
+//!
+//! One run = (init, lr, seed): build the GPT (burn's RNG seeded for the embeddings), redraw
+//! every Linear weight with `spectral::init::apply_init`, measure the input–output Jacobian's
+//! singular values and the weights' condition numbers, train with AdamW (β = 0.9, 0.95,
+//! weight decay 0.1, warmup + cosine, global-norm clip 1.0, identical for every init), evaluate
+//! on fixed validation windows, measure the condition numbers again. Each run writes
+//! `OUT/runs/<init>_lr<lr>_s<seed>.json`, so runs can be split over processes; `--summarize`
+//! reads them all, picks each init's lr by the mean final validation loss over seeds, and
+//! writes `OUT/summary.md` and `OUT/summary.json` (mean ± std over seeds).
+//!
+//! This lives in the CLI crate rather than `train` only because `train` was being edited by
+//! another change at the time; the loop is self-contained and can move there as is.
+
+use anyhow::{Context, Result, bail};
+use burn::backend::Autodiff;
+use burn::module::AutodiffModule;
+use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
+use burn::prelude::*;
+use burn::tensor::backend::AutodiffBackend;
+use models::block::forward_stack;
+use models::{Gpt, GptConfig};
+use serde::{Deserialize, Serialize};
+use spectral::CpuBackend;
+use spectral::init::{Init, M23Scale, apply_init, mgi_init_stable};
+use spectral::linalg::exact::{from_row_major, singular_values, to_faer};
+use spectral::optim::Schedule;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use train::data::TextDataset;
+use zeta::atomic_file::AtomicFile;
+
+type B = Autodiff<CpuBackend>;
+
+#[derive(clap::Args, Clone, Debug, Serialize)]
+pub struct InitArgs {
+    /// Inits to run, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = Init::ALL.map(|i| i.name().to_string()))]
+    pub inits: Vec<String>,
+    /// Seeds (model init and training windows).
+    #[arg(long, value_delimiter = ',', default_value = "0,1,2")]
+    pub seeds: Vec<u64>,
+    /// Peak learning rates of the per-init grid.
+    #[arg(long, value_delimiter = ',', default_value = "1e-3,3e-3,1e-2")]
+    pub lrs: Vec<f64>,
+    /// Transformer blocks.
+    #[arg(long, default_value_t = 24)]
+    pub layers: usize,
+    /// Residual width C.
+    #[arg(long, default_value_t = 64)]
+    pub width: usize,
+    /// Attention heads.
+    #[arg(long, default_value_t = 4)]
+    pub heads: usize,
+    /// Context (= training window) length T.
+    #[arg(long, default_value_t = 64)]
+    pub seq_len: usize,
+    /// Sequences per step.
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+    /// Optimizer steps per run.
+    #[arg(long, default_value_t = 300)]
+    pub steps: u64,
+    /// Linear warmup steps (then cosine to 0.1 of the peak at the last step).
+    #[arg(long, default_value_t = 30)]
+    pub warmup: u64,
+    /// Evaluate every this many steps (and at the end).
+    #[arg(long, default_value_t = 25)]
+    pub eval_every: u64,
+    /// Fixed validation windows per evaluation.
+    #[arg(long, default_value_t = 64)]
+    pub eval_windows: usize,
+    /// Positions of the window whose Jacobian is measured at init.
+    #[arg(long, default_value_t = 16)]
+    pub jacobian_len: usize,
+    /// Validation loss (nats) that defines "steps to target" in the summary.
+    #[arg(long, default_value_t = 2.5)]
+    pub target: f64,
+    /// Output directory.
+    #[arg(long, default_value = "runs/bench_init")]
+    pub out: PathBuf,
+    /// Only summarize the runs already in OUT/runs.
+    #[arg(long)]
+    pub summarize: bool,
+    /// Instead: time `mgi_init_stable` on square layers of these sizes and exit.
+    #[arg(long)]
+    pub qr_cost: bool,
+    /// Square sizes for `--qr-cost`.
+    #[arg(long, value_delimiter = ',', default_value = "1024,4096,16384")]
+    pub qr_sizes: Vec<usize>,
+}
+
+/// Everything one run measured.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub init: String,
+    pub lr: f64,
+    pub seed: u64,
+    /// (step, validation loss in nats); step 0 = before training.
+    pub val_curve: Vec<(u64, f64)>,
+    /// Global gradient norm (before clipping) at every step.
+    pub grad_norms: Vec<f64>,
+    /// Median and max condition number σ_max/σ_min over the hidden matrices at step 0 / end.
+    pub cond_init: (f64, f64),
+    pub cond_final: (f64, f64),
+    /// Singular values of the Jacobian of the last position's block-stack output with respect
+    /// to the whole input window (`[C, T·C]`), at init, non-increasing.
+    pub jacobian_sv: Vec<f64>,
+    pub seconds: f64,
+}
+
+pub fn init(args: InitArgs) -> Result<()> {
+    if args.qr_cost {
+        return qr_cost(&args.qr_sizes);
+    }
+    if !args.summarize {
+        let inits = args
+            .inits
+            .iter()
+            .map(|s| s.parse::<Init>().map_err(anyhow::Error::msg))
+            .collect::<Result<Vec<_>>>()?;
+        let runs = args.out.join("runs");
+        std::fs::create_dir_all(&runs).with_context(|| format!("creating {}", runs.display()))?;
+        let data = TextDataset::embedded();
+        for &init in &inits {
+            for &lr in &args.lrs {
+                for &seed in &args.seeds {
+                    let path = runs.join(format!("{}_lr{lr:e}_s{seed}.json", init.name()));
+                    if path.exists() {
+                        eprintln!("bench init: {} exists, skipped", path.display());
+                        continue;
+                    }
+                    let record = run_one(&args, &data, init, lr, seed)?;
+                    eprintln!(
+                        "bench init: {} lr {lr:e} seed {seed}: final val {:.4}, grad-norm cv {:.3}, cond {:.1} -> {:.1}, jacobian spread {:.3e} ({:.0} s)",
+                        init.name(),
+                        record.val_curve.last().map_or(f64::NAN, |v| v.1),
+                        cv(&record.grad_norms),
+                        record.cond_init.0,
+                        record.cond_final.0,
+                        spread(&record.jacobian_sv),
+                        record.seconds
+                    );
+                    write_json(&path, &record)?;
+                }
+            }
+        }
+    }
+    summarize(&args)
+}
+
+fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let mut file = AtomicFile::create(path)?;
+    file.write_all(serde_json::to_string_pretty(value)?.as_bytes())?;
+    file.commit()?;
+    Ok(())
+}
+
+/// std/mean (population std).
+fn cv(v: &[f64]) -> f64 {
+    let (mean, std) = mean_std(v);
+    std / mean
+}
+
+fn mean_std(v: &[f64]) -> (f64, f64) {
+    let n = v.len() as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
+    (mean, var.sqrt())
+}
+
+fn spread(sv: &[f64]) -> f64 {
+    sv.first().copied().unwrap_or(f64::NAN) / sv.last().copied().unwrap_or(f64::NAN)
+}
+
+fn model_config(args: &InitArgs) -> GptConfig {
+    GptConfig::new()
+        .with_n_layer(args.layers)
+        .with_n_embd(args.width)
+        .with_n_head(args.heads)
+        .with_block_size(args.seq_len)
+}
+
+fn run_one(
+    args: &InitArgs,
+    data: &TextDataset,
+    init: Init,
+    lr: f64,
+    seed: u64,
+) -> Result<RunRecord> {
+    let started = Instant::now();
+    let device = Default::default();
+    <B as Backend>::seed(&device, seed);
+    let model: Gpt<B> = model_config(args).init(&device)?;
+    let mut model = apply_init(model, init, seed);
+    let jacobian_sv = jacobian_singular_values(&model, data, args.jacobian_len.min(args.seq_len))?;
+    let cond_init = conditions(&model)?;
+    let val_batches =
+        data.val_batches::<CpuBackend>(args.batch, args.seq_len, args.eval_windows, &device)?;
+    let val_loss = |m: &Gpt<CpuBackend>| -> Result<f64> {
+        let mut total = 0.0;
+        for (x, y) in &val_batches {
+            total += m.loss(x.clone(), y.clone())?.into_scalar().elem::<f64>();
+        }
+        Ok(total / val_batches.len() as f64)
+    };
+    let schedule = Schedule {
+        warmup_steps: args.warmup,
+        total_steps: args.steps,
+        min_factor: 0.1,
+    };
+    let mut optim = AdamWConfig::new()
+        .with_beta_2(0.95)
+        .with_weight_decay(0.1)
+        .init::<B, Gpt<B>>();
+    let mut val_curve = vec![(0, val_loss(&model.valid())?)];
+    let mut grad_norms = Vec::with_capacity(args.steps as usize);
+    for step in 0..args.steps {
+        let (x, y) = data.train_batch::<B>(step, args.batch, args.seq_len, seed, &device)?;
+        let loss = model.loss(x, y)?;
+        let value = loss.clone().into_scalar().elem::<f64>();
+        if !value.is_finite() {
+            eprintln!(
+                "bench init: {} lr {lr:e} seed {seed}: loss {value} at step {}",
+                init.name(),
+                step + 1
+            );
+            val_curve.push((step + 1, f64::NAN));
+            break;
+        }
+        let mut grads = GradientsParams::from_grads(loss.backward(), &model);
+        let norm = clip_global_norm(&model, &mut grads, 1.0);
+        grad_norms.push(norm);
+        model = optim.step(lr * schedule.factor(step), model, grads);
+        let done = step + 1;
+        if done.is_multiple_of(args.eval_every) || done == args.steps {
+            val_curve.push((done, val_loss(&model.valid())?));
+        }
+    }
+    let cond_final = conditions(&model)?;
+    Ok(RunRecord {
+        init: init.name().into(),
+        lr,
+        seed,
+        val_curve,
+        grad_norms,
+        cond_init,
+        cond_final,
+        jacobian_sv,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// The hidden matrices `blocks.*.attn.{q,k,v,o}.weight`, `blocks.*.mlp.{fc,proj}.weight`.
+fn hidden_matrices<BB: Backend>(model: &Gpt<BB>) -> Vec<Tensor<BB, 2>> {
+    model
+        .blocks
+        .iter()
+        .flat_map(|b| {
+            [
+                &b.attn.q,
+                &b.attn.k,
+                &b.attn.v,
+                &b.attn.o,
+                &b.mlp.fc,
+                &b.mlp.proj,
+            ]
+            .map(|l| l.weight.val())
+        })
+        .collect()
+}
+
+/// (median, max) of σ_max/σ_min over the hidden matrices (faer's SVD in f64).
+fn conditions<BB: Backend>(model: &Gpt<BB>) -> Result<(f64, f64)> {
+    let mut conds = Vec::new();
+    for w in hidden_matrices(model) {
+        let s = singular_values(&to_faer(w))?;
+        conds.push(s[0] / s[s.len() - 1]);
+    }
+    conds.sort_by(f64::total_cmp);
+    Ok((conds[conds.len() / 2], conds[conds.len() - 1]))
+}
+
+/// Singular values of `∂h_L[T−1, :] / ∂h_0[0..T, :]` (`[C, T·C]`) for the first validation
+/// window of length `t`, `h_0` the embedded input of the block stack and `h_L` its output
+/// (before the final LayerNorm): one backward pass per output channel.
+fn jacobian_singular_values(model: &Gpt<B>, data: &TextDataset, t: usize) -> Result<Vec<f64>> {
+    let device = Default::default();
+    let (idx, _) = data.val_batches::<B>(1, t, 1, &device)?.remove(0); // [1, T]
+    let mut h0 = model.tok_emb.forward(idx); // [1, T, C]
+    let c = model.blocks[0].attn.q.weight.dims()[0];
+    if let Some(pos) = &model.pos_emb {
+        h0 = h0 + pos.weight.val().narrow(0, 0, t).reshape([1, t, c]);
+    }
+    let h0 = h0.detach();
+    let mask = models::attention::causal_mask::<B>(t, &device); // [T, T]
+    let mut rows = Vec::with_capacity(c * t * c);
+    for i in 0..c {
+        let x = h0.clone().require_grad();
+        let (out, _) = forward_stack(&model.blocks, x.clone(), &mask, false); // [1, T, C]
+        let yi = out.slice([0..1, t - 1..t, i..i + 1]).sum();
+        let grads = yi.backward();
+        let g = x.grad(&grads).context("no gradient reached the input")?; // [1, T, C]
+        rows.extend(g.into_data().iter::<f64>());
+    }
+    // Gradients are f32: the rounding in from_row_major loses nothing.
+    let j = from_row_major::<CpuBackend>(&rows, c, t * c, &device); // [C, T·C]
+    Ok(singular_values(&to_faer(j))?)
+}
+
+/// Global L2 norm of the gradients (returned, before clipping); when above `max_norm` every
+/// gradient is scaled by `max_norm / norm` (PyTorch's `clip_grad_norm_`).
+fn clip_global_norm<BB: AutodiffBackend, M: AutodiffModule<BB>>(
+    model: &M,
+    grads: &mut GradientsParams,
+    max_norm: f64,
+) -> f64 {
+    use burn::module::{ModuleVisitor, Param};
+    struct Collect<'a> {
+        grads: &'a mut GradientsParams,
+        sum: f64,
+        scale: Option<f64>,
+    }
+    impl<BB: AutodiffBackend> ModuleVisitor<BB> for Collect<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<BB, D>>) {
+            match self.scale {
+                None => {
+                    if let Some(g) = self.grads.get::<BB::InnerBackend, D>(param.id) {
+                        self.sum += g.powf_scalar(2.0).sum().into_scalar().elem::<f64>();
+                    }
+                }
+                Some(f) => {
+                    if let Some(g) = self.grads.remove::<BB::InnerBackend, D>(param.id) {
+                        self.grads.register(param.id, g.mul_scalar(f));
+                    }
+                }
+            }
+        }
+    }
+    let mut visitor = Collect {
+        grads,
+        sum: 0.0,
+        scale: None,
+    };
+    model.visit(&mut visitor);
+    let norm = visitor.sum.sqrt();
+    if norm > max_norm {
+        visitor.scale = Some(max_norm / (norm + 1e-6));
+        model.visit(&mut visitor);
+    }
+    norm
+}
+
+/// One init's row of the summary (at its chosen lr).
+#[derive(Debug, Serialize)]
+struct Row {
+    init: String,
+    lr: f64,
+    seeds: usize,
+    /// Runs that reached the target, and their steps to it (first evaluation at or below).
+    reached: usize,
+    steps_to_target: (f64, f64),
+    final_val: (f64, f64),
+    grad_cv: (f64, f64),
+    cond_init: (f64, f64),
+    cond_final: (f64, f64),
+    jacobian_spread: (f64, f64),
+    /// Mean final validation loss at every lr tried.
+    lr_grid: Vec<(f64, f64)>,
+}
+
+fn summarize(args: &InitArgs) -> Result<()> {
+    let dir = args.out.join("runs");
+    let mut records: Vec<RunRecord> = Vec::new();
+    for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let text = std::fs::read_to_string(&path)?;
+            records.push(serde_json::from_str(&text).with_context(|| path.display().to_string())?);
+        }
+    }
+    if records.is_empty() {
+        bail!("no runs in {}", dir.display());
+    }
+    let final_val = |r: &RunRecord| r.val_curve.last().map_or(f64::NAN, |v| v.1);
+    let mut rows = Vec::new();
+    for init in Init::ALL {
+        let mine: Vec<&RunRecord> = records.iter().filter(|r| r.init == init.name()).collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let mut lrs: Vec<f64> = mine.iter().map(|r| r.lr).collect();
+        lrs.sort_by(f64::total_cmp);
+        lrs.dedup();
+        let lr_grid: Vec<(f64, f64)> = lrs
+            .iter()
+            .map(|&lr| {
+                let v: Vec<f64> = mine
+                    .iter()
+                    .filter(|r| r.lr == lr)
+                    .map(|r| final_val(r))
+                    .collect();
+                let (m, _) = mean_std(&v);
+                (lr, if m.is_finite() { m } else { f64::INFINITY })
+            })
+            .collect();
+        let (lr, _) = *lr_grid
+            .iter()
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .expect("at least one lr");
+        let at: Vec<&RunRecord> = mine.iter().copied().filter(|r| r.lr == lr).collect();
+        let steps: Vec<f64> = at
+            .iter()
+            .filter_map(|r| {
+                r.val_curve
+                    .iter()
+                    .find(|(_, v)| *v <= args.target)
+                    .map(|(s, _)| *s as f64)
+            })
+            .collect();
+        let stat =
+            |f: &dyn Fn(&RunRecord) -> f64| mean_std(&at.iter().map(|r| f(r)).collect::<Vec<_>>());
+        rows.push(Row {
+            init: init.name().into(),
+            lr,
+            seeds: at.len(),
+            reached: steps.len(),
+            steps_to_target: if steps.is_empty() {
+                (f64::NAN, f64::NAN)
+            } else {
+                mean_std(&steps)
+            },
+            final_val: stat(&|r| final_val(r)),
+            grad_cv: stat(&|r| cv(&r.grad_norms)),
+            cond_init: stat(&|r| r.cond_init.0),
+            cond_final: stat(&|r| r.cond_final.0),
+            jacobian_spread: stat(&|r| spread(&r.jacobian_sv)),
+            lr_grid,
+        });
+    }
+    let pm = |(m, s): (f64, f64), digits: usize| format!("{m:.digits$} ± {s:.digits$}");
+    let mut md = format!(
+        "| init | lr | steps to val ≤ {} (reached) | final val loss | grad-norm std/mean | median cond, init | median cond, end | Jacobian σmax/σmin at init |\n|---|---|---|---|---|---|---|---|\n",
+        args.target
+    );
+    for r in &rows {
+        md += &format!(
+            "| {} | {:e} | {} ({}/{}) | {} | {} | {} | {} | {:.3e} ± {:.1e} |\n",
+            r.init,
+            r.lr,
+            pm(r.steps_to_target, 0),
+            r.reached,
+            r.seeds,
+            pm(r.final_val, 4),
+            pm(r.grad_cv, 3),
+            pm(r.cond_init, 1),
+            pm(r.cond_final, 1),
+            r.jacobian_spread.0,
+            r.jacobian_spread.1,
+        );
+    }
+    md += "\nMean final validation loss per lr (the grid):\n\n";
+    for r in &rows {
+        let grid: Vec<String> = r
+            .lr_grid
+            .iter()
+            .map(|(lr, v)| format!("{lr:e}: {v:.4}"))
+            .collect();
+        md += &format!("- {}: {}\n", r.init, grid.join(", "));
+    }
+    println!("{md}");
+    let mut file = AtomicFile::create(args.out.join("summary.md"))?;
+    file.write_all(md.as_bytes())?;
+    file.commit()?;
+    write_json(
+        &args.out.join("summary.json"),
+        &serde_json::json!({ "args": args, "rows": rows }),
+    )?;
+    eprintln!(
+        "bench init: wrote {}/summary.{{md,json}}",
+        args.out.display()
+    );
+    Ok(())
+}
+
+/// Times `mgi_init_stable(n, n)` (two Haar QRs + two products, f64 on the host, faer's
+/// default parallelism) for each size.
+fn qr_cost(sizes: &[usize]) -> Result<()> {
+    println!("{:>8} {:>12}  threads", "n", "seconds");
+    for &n in sizes {
+        let started = Instant::now();
+        let w = mgi_init_stable(n, n, M23Scale::Seed, 0);
+        let seconds = started.elapsed().as_secs_f64();
+        std::hint::black_box(&w);
+        println!(
+            "{n:>8} {seconds:>12.3}  {}",
+            std::thread::available_parallelism().map_or(0, |p| p.get())
+        );
+    }
+    Ok(())
+}
