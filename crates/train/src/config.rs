@@ -329,6 +329,16 @@ mod tests {
     }
 
     #[test]
+    fn every_method_name_reads_from_toml_as_the_cli_spells_it() {
+        for method in Method::ALL {
+            let text = format!("[optimizer]\nmethod = \"{}\"\n", method.name());
+            let config = TrainConfig::from_toml(&text, "test").unwrap();
+            assert_eq!(config.optimizer.method, method);
+            assert_eq!(method.name().parse::<Method>(), Ok(method));
+        }
+    }
+
+    #[test]
     fn bad_configs_name_the_field() {
         let error = TrainConfig::from_toml("stepz = 3", "x.toml")
             .unwrap_err()

@@ -23,6 +23,7 @@ use std::collections::{BTreeMap, HashMap};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Method {
+    #[serde(rename = "adamw")]
     AdamW,
     Muon,
     Teon,
