@@ -17,7 +17,7 @@ use zeta::atomic_file::AtomicFile;
 /// What can go wrong reading or writing a checkpoint.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
-    #[error("reading checkpoint {path}: {source}")]
+    #[error("reading checkpoint {path}")]
     Read {
         path: String,
         source: std::io::Error,

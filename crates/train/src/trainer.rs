@@ -31,7 +31,7 @@ pub enum TrainError {
     Checkpoint(#[from] CheckpointError),
     #[error("optimizer: {0}")]
     Optimizer(#[from] spectral::optim::OptimError),
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: String,
         source: std::io::Error,

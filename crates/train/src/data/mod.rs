@@ -28,7 +28,7 @@ use std::path::PathBuf;
 /// (a file path, or a description of in-memory data) and the offending value.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: PathBuf,
         source: std::io::Error,
