@@ -2,6 +2,7 @@
 //! linear algebra (`linalg`), optimizers (`optim`), initializations (`init`), compression
 //! (`compress`) and analysis (`analyze`) of `DESIGN.md` arrive with their issues.
 
+pub mod analyze;
 pub mod compress;
 pub mod device;
 pub mod init;
