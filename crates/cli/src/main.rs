@@ -29,6 +29,10 @@ enum Command {
     Stats(commands::stats::Args),
     /// Benchmarks: `bench optim` times one optimizer step on GPT-2-small matrix shapes.
     Bench(commands::bench::Args),
+    /// SVD compression of a trained checkpoint (energy, rank or parameter budget; optional whitening).
+    Compress(commands::compress::Args),
+    /// Singular-value statistics and the modular norm of a checkpoint (ours or a PyTorch state_dict).
+    Spectrum(commands::spectrum::Args),
 }
 
 fn main() {
@@ -40,6 +44,8 @@ fn main() {
         Command::Stats(args) => commands::stats::run(args),
         Command::Train(args) => commands::train::run(args),
         Command::Bench(args) => commands::bench::run(args),
+        Command::Compress(args) => commands::compress::run(args),
+        Command::Spectrum(args) => commands::spectrum::run(args),
     };
     if let Err(error) = result {
         eprintln!("error: {error:#}");

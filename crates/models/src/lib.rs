@@ -9,6 +9,7 @@
 //! | [`memory`] | memory bank: learnable prefix slots and their readouts |
 //! | [`spacing_mdn`] | SpacingMDN: spacings → mixture over the next spacing |
 //! | [`gpt`] | char-level GPT (nanoGPT) |
+//! | [`generate`] | sampling text from the GPT |
 //! | [`names`] | the stable parameter-name scheme, and a visitor that lists it |
 //! | [`init`] | GPT-2 initialization of the layers |
 //! | [`error`] | [`ModelError`] |
@@ -25,6 +26,7 @@ pub mod mdn;
 pub mod memory;
 
 pub use error::ModelError;
+pub mod generate;
 pub mod gpt;
 pub mod names;
 pub mod spacing_mdn;

@@ -20,28 +20,24 @@ use faer::Mat;
 use models::attention::causal_mask;
 use models::block::Block;
 use models::{Gpt, MemoryEdit, ModelError, SpacingMdn};
+use spectral::linalg::exact::to_faer;
 use std::collections::BTreeMap;
 
 /// Gram matrices `XᵀX` `[d_in, d_in]` (f64, summed over tokens) by weight path, e.g.
 /// `blocks.0.mlp.fc.weight`.
 pub type Grams = BTreeMap<String, Mat<f64>>;
 
-/// Adds `xᵀx` of `x` `[B, T, d]` (computed on the device in f32, summed on the host in f64)
-/// to `grams[name]`.
+/// Adds `xᵀx` of `x` `[B, T, d]` to `grams[name]`, formed in f64 on the host (faer): an f32
+/// Gram of activations that span a narrow subspace loses positive definiteness to rounding.
 fn accumulate<B: Backend>(grams: &mut Grams, names: &[String], x: Tensor<B, 3>) {
     let [b, t, d] = x.dims();
-    let x = x.reshape([b * t, d]); // [N, d]
-    let g = x.clone().transpose().matmul(x); // [d, d]
-    let values: Vec<f64> = g.into_data().iter::<f64>().collect();
+    let x = to_faer(x.reshape([b * t, d])); // [N, d]
+    let g = x.transpose() * &x; // [d, d]
     for name in names {
         let entry = grams
             .entry(name.clone())
             .or_insert_with(|| Mat::zeros(d, d));
-        for i in 0..d {
-            for j in 0..d {
-                entry[(i, j)] += values[i * d + j];
-            }
-        }
+        *entry += &g;
     }
 }
 

@@ -1,7 +1,9 @@
 pub mod bench;
 pub mod bench_init;
 pub mod bench_train;
+pub mod compress;
 pub mod run;
+pub mod spectrum;
 pub mod stats;
 pub mod train;
 pub mod unfold;

@@ -13,7 +13,8 @@
 //!   error is `‖X (W − W')‖_F = ‖Lᵀ (W − W')‖_F`. So truncate `M = Lᵀ W = U Σ Vᵀ` instead and
 //!   unwhiten: `A = L⁻ᵀ U_k √Σ_k`, `B = √Σ_k V_kᵀ`; then `‖X (W − A B)‖_F² = Σ_{i>k} σ_i(M)²`,
 //!   the least output error of any rank-`k` weight. A relative ridge `δ = damping · tr(G)/d_in`
-//!   is added to `G` so that rank-deficient calibration data still factor.
+//!   is added to `G` so that rank-deficient calibration data still factor (raised tenfold, at
+//!   most four times, while the Cholesky factorization fails).
 
 use super::CompressError;
 use crate::linalg::exact::{check_finite, svd};
@@ -90,13 +91,25 @@ impl Spectrum {
         }
         check_finite(gram, "gram")?;
         let trace: f64 = (0..d_in).map(|i| gram[(i, i)]).sum();
-        let ridge = damping * (trace / d_in as f64).max(f64::MIN_POSITIVE);
-        let damped = Mat::from_fn(d_in, d_in, |i, j| {
-            gram[(i, j)] + if i == j { ridge } else { 0.0 }
-        });
-        let llt = damped
-            .llt(Side::Lower)
-            .map_err(|_| CompressError::NotPositiveDefinite { ridge })?;
+        let mean = (trace / d_in as f64).max(f64::MIN_POSITIVE);
+        // The ridge grows tenfold (up to 10⁴ × `damping`) while the Cholesky fails: calibration
+        // inputs of a narrow subspace (a SpacingMDN's first block sees a 1-D input plus
+        // positions) leave G numerically singular.
+        let mut ridge = damping * mean;
+        let mut attempt = 0;
+        let llt = loop {
+            let damped = Mat::from_fn(d_in, d_in, |i, j| {
+                gram[(i, j)] + if i == j { ridge } else { 0.0 }
+            });
+            match damped.llt(Side::Lower) {
+                Ok(llt) => break llt,
+                Err(_) if attempt < 4 => {
+                    attempt += 1;
+                    ridge = (ridge * 10.0).max(1e-12 * mean);
+                }
+                Err(_) => return Err(CompressError::NotPositiveDefinite { ridge }),
+            }
+        };
         let l_t = llt.L().transpose().to_owned(); // [d_in, d_in], upper
         let d = svd(&(&l_t * w))?;
         Ok(Self {

@@ -1,0 +1,129 @@
+//! `spectral compress --ckpt FILE (--energy P | --rank K | --params F) [--whiten --calib N]
+//! --out FILE2`: SVD compression of a trained checkpoint; prints the per-layer table.
+
+use anyhow::{Result, bail};
+use spectral::compress::{DEFAULT_DAMPING, RankRule};
+use std::path::PathBuf;
+use train::compress::{AnyModel, CompressOptions, CompressReport, compress_checkpoint};
+
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("rule").required(true).args(["energy", "rank", "params"])))]
+pub struct Args {
+    /// A training checkpoint (`spectral train` output, e.g. runs/x/best.safetensors).
+    #[arg(long)]
+    pub ckpt: PathBuf,
+    /// Keep, per layer, the least rank holding this fraction of Σσ² (0 < P ≤ 1).
+    #[arg(long)]
+    pub energy: Option<f64>,
+    /// Keep this rank in every layer.
+    #[arg(long)]
+    pub rank: Option<usize>,
+    /// Keep this fraction of the block matrices' parameters, shared greedily across layers.
+    #[arg(long)]
+    pub params: Option<f64>,
+    /// Whiten by each layer's input Gram matrix on calibration data (SVD-LLM).
+    #[arg(long)]
+    pub whiten: bool,
+    /// Calibration windows (of the run's seq_len, from the training split) for --whiten.
+    #[arg(long, default_value_t = 64)]
+    pub calib: usize,
+    /// Where the compressed checkpoint goes (loadable by `train::compress::load`).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Also write the report as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// GPT only: print this many bytes sampled from the compressed model (greedy = 0 temperature).
+    #[arg(long, default_value_t = 0)]
+    pub sample: usize,
+    /// Prompt of the sample.
+    #[arg(long, default_value = "ROMEO:")]
+    pub prompt: String,
+    /// Sampling temperature.
+    #[arg(long, default_value_t = 0.8)]
+    pub temperature: f64,
+}
+
+fn print_table(r: &CompressReport) {
+    let width = r
+        .layers
+        .iter()
+        .map(|l| l.name.len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    println!(
+        "{:<width$} {:>9} {:>6} {:>9} {:>9} {:>9} {:>9}",
+        "layer", "d_in×d_out", "rank", "params", "after", "rel err", "out err"
+    );
+    for l in &r.layers {
+        let rank = l.rank.map_or("dense".to_string(), |k| k.to_string());
+        let out = l
+            .rel_output_error
+            .map_or("-".to_string(), |e| format!("{e:.4}"));
+        println!(
+            "{:<width$} {:>9} {:>6} {:>9} {:>9} {:>9.4} {:>9}",
+            l.name,
+            format!("{}x{}", l.d_in, l.d_out),
+            rank,
+            l.params_before,
+            l.params_after,
+            l.rel_error,
+            out
+        );
+    }
+    println!(
+        "{} {}{}: block matrices {} → {} parameters ({:.2}x); model {} → {} ({:.2}x); val loss {:.4} → {:.4} ({:+.4}); wrote {}",
+        r.model,
+        r.rule,
+        if r.whiten { " whitened" } else { "" },
+        r.matrix_params_before,
+        r.matrix_params_after,
+        r.matrix_params_before as f64 / r.matrix_params_after.max(1) as f64,
+        r.model_params_before,
+        r.model_params_after,
+        r.ratio(),
+        r.val_loss_before,
+        r.val_loss_after,
+        r.val_loss_after - r.val_loss_before,
+        r.out.display()
+    );
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let rule = match (args.energy, args.rank, args.params) {
+        (Some(p), None, None) => RankRule::Energy(p),
+        (None, Some(k), None) => RankRule::Fixed(k),
+        (None, None, Some(f)) => RankRule::Params(f),
+        _ => bail!("give exactly one of --energy, --rank, --params"),
+    };
+    rule.validate()?;
+    if args.whiten && args.calib == 0 {
+        bail!("--calib must be at least 1 with --whiten");
+    }
+    let options = CompressOptions {
+        rule,
+        whiten: args.whiten,
+        calib_windows: args.calib,
+        damping: DEFAULT_DAMPING,
+    };
+    let device = Default::default();
+    let (report, model) =
+        compress_checkpoint::<spectral::CpuBackend>(&args.ckpt, &args.out, &options, &device)?;
+    print_table(&report);
+    if let Some(path) = &args.json {
+        let mut file = zeta::atomic_file::AtomicFile::create(path)?;
+        file.write_all(serde_json::to_string_pretty(&report)?.as_bytes())?;
+        file.commit()?;
+    }
+    if args.sample > 0 {
+        let AnyModel::Gpt(gpt) = &model else {
+            bail!("--sample needs a GPT checkpoint");
+        };
+        let prompt: Vec<usize> = args.prompt.bytes().map(usize::from).collect();
+        let ids = models::generate::generate(gpt, &prompt, args.sample, args.temperature, 1)?;
+        let bytes: Vec<u8> = ids.into_iter().map(|t| t as u8).collect();
+        println!("--- sample ---\n{}", String::from_utf8_lossy(&bytes));
+    }
+    Ok(())
+}
