@@ -29,6 +29,12 @@ enum Command {
     Stats(commands::stats::Args),
     /// Benchmarks: `bench optim` times one optimizer step on GPT-2-small matrix shapes.
     Bench(commands::bench::Args),
+    /// Evaluate a SpacingMDN checkpoint: NLL, MAE, CRPS, PIT, Err@10/100, rollouts vs GUE, mem_entropy.
+    Eval(commands::eval::Args),
+    /// Ablate each memory slot of a SpacingMDN (zero, mean): eff%, rollout Δ, labels.
+    Slots(commands::slots::Args),
+    /// The six memory diagnostics of a SpacingMDN checkpoint, each a number and a reading.
+    Diagnose(commands::diagnose::Args),
     /// SVD compression of a trained checkpoint (energy, rank or parameter budget; optional whitening).
     Compress(commands::compress::Args),
     /// Singular-value statistics and the modular norm of a checkpoint (ours or a PyTorch state_dict).
@@ -44,6 +50,9 @@ fn main() {
         Command::Stats(args) => commands::stats::run(args),
         Command::Train(args) => commands::train::run(args),
         Command::Bench(args) => commands::bench::run(args),
+        Command::Eval(args) => commands::eval::run(args),
+        Command::Slots(args) => commands::slots::run(args),
+        Command::Diagnose(args) => commands::diagnose::run(args),
         Command::Compress(args) => commands::compress::run(args),
         Command::Spectrum(args) => commands::spectrum::run(args),
     };

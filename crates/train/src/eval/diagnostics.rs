@@ -114,8 +114,8 @@ pub fn read_shortcut(joint_pct: f64, share: f64) -> String {
             "shortcut through memory: removing all slots moves the prediction {p:.1}% of MAE ({share:.0}% of attention on the slots)"
         ),
         p => format!(
-            "both paths used: all memory off moves the prediction {p:.1}% of MAE ({:?}; {share:.0}% of attention on the slots)",
-            effect_label(p)
+            "both paths used: all memory off moves the prediction {p:.1}% of MAE ({}; {share:.0}% of attention on the slots)",
+            effect_label(p).name()
         ),
     }
 }
@@ -174,8 +174,8 @@ pub fn read_train_vs_rollout(ratio: f64, growth: f64) -> String {
 /// F: the norm read with the eff% bands.
 pub fn read_slot_effect_norm(norm: f64, slots: usize) -> String {
     format!(
-        "{:?}: the {slots} slots together move the prediction ‖eff%‖₂ = {norm:.2}% of MAE",
-        effect_label(norm)
+        "{}: the {slots} slots together move the prediction ‖eff%‖₂ = {norm:.2}% of MAE",
+        effect_label(norm).name()
     )
 }
 
@@ -339,7 +339,7 @@ mod tests {
     fn readings_name_the_regime() {
         assert!(read_shortcut(0.5, 0.4).starts_with("data path"));
         assert!(read_shortcut(45.0, 0.4).starts_with("shortcut"));
-        assert!(read_shortcut(5.0, 0.4).contains("Useful"));
+        assert!(read_shortcut(5.0, 0.4).contains("USEFUL"));
         assert!(read_symmetry(0.95, 0.99).starts_with("symmetric"));
         assert!(read_symmetry(0.05, 0.3).starts_with("slots are distinct"));
         assert!(read_co_adaptation(2.0).starts_with("co-adapted"));
@@ -347,7 +347,7 @@ mod tests {
         assert!(read_co_adaptation(1.0).starts_with("roughly additive"));
         assert!(read_gradient_correlation(0.8, 0.9).starts_with("slots learn together"));
         assert!(read_train_vs_rollout(3.0, 1.1).starts_with("errors compound"));
-        assert!(read_slot_effect_norm(12.0, 8).starts_with("Strong"));
+        assert!(read_slot_effect_norm(12.0, 8).starts_with("STRONG"));
     }
 
     #[test]

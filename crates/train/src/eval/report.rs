@@ -93,21 +93,21 @@ pub fn slots_table(r: &SlotReport) -> String {
             row.ablation,
             row.effect,
             row.eff_pct,
-            format!("{:?}", row.label).to_uppercase()
+            row.label.name()
         );
         for d in &row.rollout_delta_pct {
             let _ = write!(s, " {:>8.2}%", d);
         }
-        let _ = writeln!(s, " {:?}", row.reading);
+        let _ = writeln!(s, " {}", row.reading.name());
     }
     let _ = writeln!(
         s,
-        "model: eff% {:.2} ({:?}), best rollout Δ@{} {:.2}% ({:?})",
+        "model: eff% {:.2} ({}), best rollout Δ@{} {:.2}% ({})",
         r.max_eff_pct,
-        r.label,
+        r.label.name(),
         r.horizons.first().copied().unwrap_or(0),
         r.max_rollout_delta_pct,
-        r.reading
+        r.reading.name()
     );
     s
 }

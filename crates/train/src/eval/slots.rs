@@ -35,6 +35,19 @@ pub enum EffectLabel {
     Dominant,
 }
 
+impl EffectLabel {
+    /// The notes' name: `BALLAST`, `MARGINAL`, `USEFUL`, `STRONG`, `DOMINANT`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Ballast => "BALLAST",
+            Self::Marginal => "MARGINAL",
+            Self::Useful => "USEFUL",
+            Self::Strong => "STRONG",
+            Self::Dominant => "DOMINANT",
+        }
+    }
+}
+
 /// The label of `eff_pct` (percent of the baseline MAE); lower bounds inclusive.
 pub fn effect_label(eff_pct: f64) -> EffectLabel {
     match eff_pct {
@@ -58,6 +71,18 @@ pub enum RolloutReading {
     Partial,
     /// Δ > 5 %: the slot holds the rollout's focus (a "global lens").
     HoldsFocus,
+}
+
+impl RolloutReading {
+    /// `BALLAST`, `MARGINAL`, `PARTIAL` or `HOLDS_FOCUS` (as in the JSON).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Ballast => "BALLAST",
+            Self::Marginal => "MARGINAL",
+            Self::Partial => "PARTIAL",
+            Self::HoldsFocus => "HOLDS_FOCUS",
+        }
+    }
 }
 
 /// The reading of a rollout Δ% (percent of the baseline Err@H).

@@ -1,0 +1,70 @@
+//! `spectral eval --ckpt FILE`: NLL, MAE, CRPS, PIT, Err@H, rollout distribution and
+//! mem_entropy of a SpacingMDN on its validation split (`train::eval::suite`).
+
+use anyhow::Result;
+use spectral::CpuBackend;
+use std::path::{Path, PathBuf};
+use train::eval::{EvalSettings, Loaded, load_spacing_mdn};
+
+/// What all three evaluation commands take.
+#[derive(clap::Args)]
+pub struct CkptArgs {
+    /// A SpacingMDN checkpoint (`last.safetensors` or `best.safetensors` of a run).
+    #[arg(long)]
+    pub ckpt: PathBuf,
+    /// Spacing file instead of the one named in the checkpoint's config.
+    #[arg(long)]
+    pub spacings: Option<PathBuf>,
+    /// Also write the results as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Rollouts (validation windows of seq_len + 100 spacings).
+    #[arg(long, default_value_t = 64)]
+    pub rollouts: usize,
+    /// Validation windows scored one step ahead; default the run's eval_windows.
+    #[arg(long)]
+    pub windows: Option<usize>,
+}
+
+impl CkptArgs {
+    /// The checkpoint's model, its data and the settings.
+    pub fn open<B: burn::tensor::backend::Backend>(
+        &self,
+        device: &B::Device,
+    ) -> Result<(Loaded<B>, train::data::SpacingDataset, EvalSettings)> {
+        let loaded = load_spacing_mdn::<B>(&self.ckpt, device)?;
+        let data = loaded.dataset(self.spacings.as_deref())?;
+        let mut settings = EvalSettings::for_run(&loaded.config);
+        settings.rollouts = self.rollouts;
+        if let Some(windows) = self.windows {
+            settings.windows = windows;
+        }
+        Ok((loaded, data, settings))
+    }
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub ckpt: CkptArgs,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let device = Default::default();
+    let (loaded, data, settings) = args.ckpt.open::<CpuBackend>(&device)?;
+    let report = train::eval::suite::evaluate(&loaded.model, &data, &settings, &device)?;
+    print!("{}", train::eval::report::eval_table(&report));
+    write_json(args.ckpt.json.as_deref(), &report)?;
+    Ok(())
+}
+
+/// Writes `value` as pretty JSON to `path` atomically, when asked.
+pub fn write_json(path: Option<&Path>, value: &impl serde::Serialize) -> Result<()> {
+    if let Some(path) = path {
+        let mut file = zeta::atomic_file::AtomicFile::create(path)?;
+        file.write_all(format!("{}\n", serde_json::to_string_pretty(value)?).as_bytes())?;
+        file.commit()?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
