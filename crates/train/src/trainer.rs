@@ -182,7 +182,7 @@ fn run<B: AutodiffBackend, T: Task<B>>(
             )));
         }
         model = checkpoint::load_module_state(model, &model_dict).map_err(TrainError::Resume)?;
-        optimizer.load_state_dict(&saved.optimizer, &device_inner::<B>(device))?;
+        optimizer.load_state_dict(&saved.optimizer, device)?;
         start = saved.step;
         best_val = saved.best_val_loss.unwrap_or(f64::INFINITY);
         if start >= config.steps {
@@ -250,7 +250,7 @@ fn run<B: AutodiffBackend, T: Task<B>>(
         let done = step + 1;
         let evaluate = done.is_multiple_of(config.eval_interval) || done == config.steps;
         let val_loss = if evaluate {
-            let val = task.val_loss(&model.valid(), &device_inner::<B>(device))?;
+            let val = task.val_loss(&model.valid(), device)?;
             last_val = val;
             if val < best_val {
                 best_val = val;
@@ -303,16 +303,9 @@ fn run<B: AutodiffBackend, T: Task<B>>(
     })
 }
 
-fn device_inner<B: AutodiffBackend>(
-    device: &B::Device,
-) -> <B::InnerBackend as burn::tensor::backend::BackendTypes>::Device {
-    // The autodiff decorator runs on its inner backend's device.
-    device.clone()
-}
-
 /// Global L2 norm of the gradients; when `max_norm > 0` and the norm exceeds it, every
 /// gradient is scaled by `max_norm / norm` (PyTorch's `clip_grad_norm_`).
-fn clip_gradients<B: AutodiffBackend, M: AutodiffModule<B>>(
+pub fn clip_gradients<B: AutodiffBackend, M: AutodiffModule<B>>(
     model: &M,
     grads: &mut GradientsParams,
     max_norm: f64,

@@ -18,7 +18,6 @@ use burn::backend::Autodiff;
 use burn::module::AutodiffModule;
 use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
 use burn::prelude::*;
-use burn::tensor::backend::AutodiffBackend;
 use models::block::forward_stack;
 use models::{Gpt, GptConfig};
 use serde::{Deserialize, Serialize};
@@ -230,7 +229,7 @@ fn run_one(
             break;
         }
         let mut grads = GradientsParams::from_grads(loss.backward(), &model);
-        let norm = clip_global_norm(&model, &mut grads, 1.0);
+        let norm = train::trainer::clip_gradients(&model, &mut grads, 1.0);
         grad_norms.push(norm);
         model = optim.step(lr * schedule.factor(step), model, grads);
         let done = step + 1;
@@ -307,49 +306,6 @@ fn jacobian_singular_values(model: &Gpt<B>, data: &TextDataset, t: usize) -> Res
     // Gradients are f32: the rounding in from_row_major loses nothing.
     let j = from_row_major::<CpuBackend>(&rows, c, t * c, &device); // [C, T·C]
     Ok(singular_values(&to_faer(j))?)
-}
-
-/// Global L2 norm of the gradients (returned, before clipping); when above `max_norm` every
-/// gradient is scaled by `max_norm / norm` (PyTorch's `clip_grad_norm_`).
-fn clip_global_norm<BB: AutodiffBackend, M: AutodiffModule<BB>>(
-    model: &M,
-    grads: &mut GradientsParams,
-    max_norm: f64,
-) -> f64 {
-    use burn::module::{ModuleVisitor, Param};
-    struct Collect<'a> {
-        grads: &'a mut GradientsParams,
-        sum: f64,
-        scale: Option<f64>,
-    }
-    impl<BB: AutodiffBackend> ModuleVisitor<BB> for Collect<'_> {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<BB, D>>) {
-            match self.scale {
-                None => {
-                    if let Some(g) = self.grads.get::<BB::InnerBackend, D>(param.id) {
-                        self.sum += g.powf_scalar(2.0).sum().into_scalar().elem::<f64>();
-                    }
-                }
-                Some(f) => {
-                    if let Some(g) = self.grads.remove::<BB::InnerBackend, D>(param.id) {
-                        self.grads.register(param.id, g.mul_scalar(f));
-                    }
-                }
-            }
-        }
-    }
-    let mut visitor = Collect {
-        grads,
-        sum: 0.0,
-        scale: None,
-    };
-    model.visit(&mut visitor);
-    let norm = visitor.sum.sqrt();
-    if norm > max_norm {
-        visitor.scale = Some(max_norm / (norm + 1e-6));
-        model.visit(&mut visitor);
-    }
-    norm
 }
 
 /// One init's row of the summary (at its chosen lr).
