@@ -38,7 +38,7 @@ pub trait Task<B: AutodiffBackend> {
     fn val_loss(
         &self,
         model: &<Self::Model as AutodiffModule<B>>::InnerModule,
-        device: &<B::InnerBackend as burn::tensor::backend::BackendTypes>::Device,
+        device: &B::Device,
     ) -> Result<f64, TaskError>;
     /// Targets per training step (batch × T).
     fn targets_per_step(&self) -> usize;
@@ -151,7 +151,7 @@ impl<B: AutodiffBackend> Task<B> for SpacingTask {
     fn val_loss(
         &self,
         model: &SpacingMdn<B::InnerBackend>,
-        device: &<B::InnerBackend as burn::tensor::backend::BackendTypes>::Device,
+        device: &B::Device,
     ) -> Result<f64, TaskError> {
         let b = &self.batching;
         let mut losses = Vec::new();
@@ -199,11 +199,7 @@ impl<B: AutodiffBackend> Task<B> for TextTask {
         Ok(model.loss(x, y)?)
     }
 
-    fn val_loss(
-        &self,
-        model: &Gpt<B::InnerBackend>,
-        device: &<B::InnerBackend as burn::tensor::backend::BackendTypes>::Device,
-    ) -> Result<f64, TaskError> {
+    fn val_loss(&self, model: &Gpt<B::InnerBackend>, device: &B::Device) -> Result<f64, TaskError> {
         let b = &self.batching;
         let mut losses = Vec::new();
         for (x, y) in self.data.val_batches::<B::InnerBackend>(
