@@ -287,31 +287,16 @@ impl<B: Backend> SpectralOptimizer<B> {
             Method::ManifoldMuon => (config.manifold_muon.momentum, config.manifold_muon.nesterov),
             Method::AdamW => unreachable!("AdamW matrices go through the mapper"),
         };
-        let stacked = matches!(config.method, Method::Teon | Method::SpectraTeon);
-        let groups: Vec<Vec<usize>> = if stacked {
-            let with_grads: Vec<ParamSlot> = slots
-                .iter()
-                .filter(|s| grads.contains_key(&s.id))
-                .cloned()
-                .collect();
-            teon_groups(&with_grads, &config.teon)
-                .into_iter()
-                .map(|g| {
-                    g.into_iter()
-                        .map(|i| {
-                            slots
-                                .iter()
-                                .position(|s| s.id == with_grads[i].id)
-                                .expect("same slots")
-                        })
-                        .collect()
-                })
-                .collect()
-        } else {
-            (0..slots.len())
-                .filter(|&i| grads.contains_key(&slots[i].id))
-                .map(|i| vec![i])
-                .collect()
+        // Only matrices with a gradient take part; group indices point into this list.
+        let slots: Vec<ParamSlot> = slots
+            .iter()
+            .filter(|s| grads.contains_key(&s.id))
+            .cloned()
+            .collect();
+        let slots = slots.as_slice();
+        let groups: Vec<Vec<usize>> = match config.method {
+            Method::Teon | Method::SpectraTeon => teon_groups(slots, &config.teon),
+            _ => (0..slots.len()).map(|i| vec![i]).collect(),
         };
         // Momentum per matrix, then one direction per group (stacked for TEON).
         let mut directions = Vec::with_capacity(groups.len());
