@@ -4,7 +4,7 @@
 //! (CRPS, Err@H, calibration, slot ablations) is [`crate::eval`]'s.
 
 use crate::data::SpacingDataset;
-use crate::eval::rollout::{Feed, rollout};
+use crate::eval::rollout::{Feed, rollout, rollout_set};
 use crate::task::TaskError;
 use burn::tensor::ElementConversion;
 use burn::tensor::backend::Backend;
@@ -58,12 +58,8 @@ pub fn rollout_samples<B: Backend>(
     seed: u64,
     device: &B::Device,
 ) -> Result<Vec<f64>, TaskError> {
-    let starts = data.split().val_starts(context, rollouts)?;
-    let values = data.values();
-    let seeds: Vec<Vec<f32>> = starts
-        .iter()
-        .map(|&s| values[s..s + context].to_vec())
-        .collect();
+    // Seeds only: a rollout set with no continuation has the same windows.
+    let seeds = rollout_set(data, rollouts, context, 0)?.seeds;
     let rows = rollout(
         model,
         &seeds,
