@@ -24,39 +24,16 @@
 //! The MDN head's Linear is a field named `linear`, hence `mdn_head.linear.*` (not
 //! `mdn_head.*`). Paths appear in field order, which follows the data flow.
 
-use burn::module::{Module, ModuleVisitor, Param};
-use burn::tensor::Tensor;
+use burn::module::Module;
 use burn::tensor::backend::Backend;
 
-/// Every float parameter of `module` as `(dotted path, shape)`, in visiting order.
+/// Every float parameter of `module` as `(dotted path, shape)`, in visiting order (the paths
+/// of `spectral::optim::groups::named_params`, which the group rules match).
 pub fn param_shapes<B: Backend, M: Module<B>>(module: &M) -> Vec<(String, Vec<usize>)> {
-    let mut visitor = PathVisitor {
-        stack: Vec::new(),
-        params: Vec::new(),
-    };
-    module.visit(&mut visitor);
-    visitor.params
-}
-
-/// Tracks the module path through `enter_module` / `exit_module`.
-struct PathVisitor {
-    stack: Vec<String>,
-    params: Vec<(String, Vec<usize>)>,
-}
-
-impl<B: Backend> ModuleVisitor<B> for PathVisitor {
-    fn enter_module(&mut self, name: &str, _container_type: &str) {
-        self.stack.push(name.to_string());
-    }
-
-    fn exit_module(&mut self, _name: &str, _container_type: &str) {
-        self.stack.pop();
-    }
-
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
-        self.params
-            .push((self.stack.join("."), param.dims().to_vec()));
-    }
+    spectral::optim::groups::named_params(module)
+        .into_iter()
+        .map(|p| (p.path, p.shape))
+        .collect()
 }
 
 #[cfg(test)]
