@@ -20,6 +20,8 @@ pub enum DeviceError {
          `cargo build --release --features cuda`"
     )]
     CudaNotBuilt(String),
+    #[error("device {device} cannot be used: {reason}")]
+    CudaUnavailable { device: String, reason: String },
 }
 
 /// A device named on the command line or in a config.
@@ -56,15 +58,49 @@ impl fmt::Display for DeviceKind {
 }
 
 impl DeviceKind {
-    /// Fails with a clear message when the device cannot exist in this build.
+    /// Fails with a clear message when the device cannot be used: CUDA in a binary built
+    /// without the `cuda` feature, or (in a CUDA build) no NVIDIA driver or no GPU of that
+    /// ordinal on this host. Call it before any work starts.
     pub fn check_built(self) -> Result<Self, DeviceError> {
         match self {
-            Self::Cuda(_) if !cfg!(feature = "cuda") => {
-                Err(DeviceError::CudaNotBuilt(self.to_string()))
-            }
-            _ => Ok(self),
+            Self::Cpu => Ok(self),
+            #[cfg(feature = "cuda")]
+            Self::Cuda(index) => probe_cuda(index).map(|()| self),
+            #[cfg(not(feature = "cuda"))]
+            Self::Cuda(_) => Err(DeviceError::CudaNotBuilt(self.to_string())),
         }
     }
+}
+
+/// Opens CUDA device `index` and round-trips one value through it. burn's CUDA runtime panics
+/// when the driver library is missing or the ordinal does not exist; the panic is caught here
+/// (its default report silenced) and returned as [`DeviceError::CudaUnavailable`].
+#[cfg(feature = "cuda")]
+fn probe_cuda(index: usize) -> Result<(), DeviceError> {
+    use burn::tensor::Tensor;
+    let device = burn::backend::cuda::CudaDevice::new(index);
+    let quiet = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let outcome = std::panic::catch_unwind(|| {
+        Tensor::<CudaBackend, 1>::ones([1], &device)
+            .into_data()
+            .to_vec::<f32>()
+    });
+    std::panic::set_hook(quiet);
+    let reason = match outcome {
+        Ok(Ok(values)) if values == [1.0] => return Ok(()),
+        Ok(Ok(values)) => format!("a test value came back as {values:?}"),
+        Ok(Err(error)) => format!("{error:?}"),
+        Err(payload) => payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "the CUDA runtime panicked".into()),
+    };
+    Err(DeviceError::CudaUnavailable {
+        device: DeviceKind::Cuda(index).to_string(),
+        reason: format!("{reason} (is the NVIDIA driver installed, and is there a GPU {index}?)"),
+    })
 }
 
 #[cfg(test)]
@@ -91,7 +127,12 @@ mod tests {
     fn cuda_without_the_feature_is_a_clear_error() {
         let result = DeviceKind::Cuda(0).check_built();
         if cfg!(feature = "cuda") {
-            assert!(result.is_ok());
+            // A CUDA build: usable on a GPU host, one clear error line elsewhere.
+            if let Err(error) = result {
+                assert!(error.to_string().contains("cannot be used"), "{error}");
+            }
+            let absent = DeviceKind::Cuda(999).check_built().unwrap_err();
+            assert!(absent.to_string().contains("cuda:999 cannot be used"), "{absent}");
         } else {
             assert!(result.unwrap_err().to_string().contains("--features cuda"));
         }

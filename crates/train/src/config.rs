@@ -127,7 +127,8 @@ pub struct TrainConfig {
     pub grad_clip: f64,
     /// Seeds the model init and the training windows.
     pub seed: u64,
-    /// `cpu`, `cuda` or `cuda:N`.
+    /// `cpu`, `cuda` or `cuda:N` (`backend = "cuda"` is read as the same key).
+    #[serde(alias = "backend")]
     pub device: String,
     /// Output directory: config.toml, metrics.jsonl, last.safetensors, best.safetensors.
     pub out: PathBuf,
@@ -336,6 +337,16 @@ mod tests {
             assert_eq!(config.optimizer.method, method);
             assert_eq!(method.name().parse::<Method>(), Ok(method));
         }
+    }
+
+    #[test]
+    fn backend_is_another_name_for_device() {
+        let config = TrainConfig::from_toml("backend = \"cuda:1\"", "test").unwrap();
+        assert_eq!(config.device, "cuda:1");
+        assert_eq!(
+            config.device.parse::<spectral::DeviceKind>(),
+            Ok(spectral::DeviceKind::Cuda(1))
+        );
     }
 
     #[test]
