@@ -132,7 +132,10 @@ mod tests {
                 assert!(error.to_string().contains("cannot be used"), "{error}");
             }
             let absent = DeviceKind::Cuda(999).check_built().unwrap_err();
-            assert!(absent.to_string().contains("cuda:999 cannot be used"), "{absent}");
+            assert!(
+                absent.to_string().contains("cuda:999 cannot be used"),
+                "{absent}"
+            );
         } else {
             assert!(result.unwrap_err().to_string().contains("--features cuda"));
         }
