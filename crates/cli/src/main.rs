@@ -5,6 +5,7 @@
 mod commands;
 mod figures;
 mod progress;
+mod report;
 
 use clap::{Parser, Subcommand};
 
@@ -39,6 +40,8 @@ enum Command {
     Compress(commands::compress::Args),
     /// Singular-value statistics and the modular norm of a checkpoint (ours or a PyTorch state_dict).
     Spectrum(commands::spectrum::Args),
+    /// The results page (RESULTS.md, tables, plots) from run directories and result files.
+    Report(commands::report::Args),
 }
 
 fn main() {
@@ -55,6 +58,7 @@ fn main() {
         Command::Diagnose(args) => commands::diagnose::run(args),
         Command::Compress(args) => commands::compress::run(args),
         Command::Spectrum(args) => commands::spectrum::run(args),
+        Command::Report(args) => commands::report::run(args),
     };
     if let Err(error) = result {
         eprintln!("error: {error:#}");

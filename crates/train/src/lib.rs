@@ -13,6 +13,8 @@
 //! | [`checkpoint`] | one atomic safetensors file: model, optimizer state, step, config |
 //! | [`eval`] | SpacingMDN evaluation: CRPS, PIT, Err@H, mem_entropy, slot ablations, diagnostics |
 //! | [`metrics`] | `metrics.jsonl` |
+//! | [`runs`] | finished run directories read back (config + metrics) |
+//! | [`shootout`] | the optimizer shoot-out's numbers and verdicts from run directories |
 //! | [`spacing_eval`] | validation NLL and MAE of a SpacingMDN, free-running rollouts |
 
 pub mod aux;
@@ -24,6 +26,8 @@ pub mod config;
 pub mod data;
 pub mod eval;
 pub mod metrics;
+pub mod runs;
+pub mod shootout;
 pub mod spacing_eval;
 pub mod task;
 pub mod trainer;

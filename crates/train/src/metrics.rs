@@ -24,6 +24,11 @@ pub struct Record {
     pub tokens_per_s: f64,
     /// Seconds since the run (or the resumed run) started.
     pub wall_s: f64,
+    /// Seconds spent inside the optimizer's `step` since the run (or the resumed run) started,
+    /// like `wall_s` cumulative; 0 in logs written before it was recorded. On a GPU it times
+    /// the host side of the step (kernels are asynchronous) unless the backend synchronizes.
+    #[serde(default)]
+    pub optim_s: f64,
 }
 
 /// Appends records to a JSON-lines file.
@@ -93,6 +98,7 @@ mod tests {
             grad_norm: 0.25,
             tokens_per_s: 1000.0,
             wall_s: step as f64,
+            optim_s: step as f64 / 4.0,
         }
     }
 
@@ -119,5 +125,12 @@ mod tests {
         // A fresh run starts an empty log.
         MetricsLog::open(&path, 0).unwrap();
         assert!(MetricsLog::read(&path).unwrap().is_empty());
+    }
+
+    #[test]
+    fn logs_without_optim_s_still_read() {
+        let line = r#"{"step":3,"train_loss":1.5,"lr":0.01,"grad_norm":0.5,"tokens_per_s":10.0,"wall_s":2.0}"#;
+        let record: Record = serde_json::from_str(line).unwrap();
+        assert_eq!((record.step, record.wall_s, record.optim_s), (3, 2.0, 0.0));
     }
 }

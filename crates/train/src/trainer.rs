@@ -212,6 +212,7 @@ fn run<B: AutodiffBackend, T: Task<B>>(
     let bar = progress_bar(config.steps, start);
     let started = Instant::now();
     let mut interval_start = Instant::now();
+    let mut optim_seconds = 0.0;
     let mut last_train = f64::NAN;
     let mut last_val = f64::NAN;
     let save = |model: &T::Model,
@@ -245,7 +246,10 @@ fn run<B: AutodiffBackend, T: Task<B>>(
         }
         let mut grads = GradientsParams::from_grads(loss.backward(), &model);
         let grad_norm = clip_gradients::<B, _>(&model, &mut grads, config.grad_clip);
-        model = task.after_step(optimizer.step(lr_factor, model, grads)?);
+        let optim_started = Instant::now();
+        let stepped = optimizer.step(lr_factor, model, grads)?;
+        optim_seconds += optim_started.elapsed().as_secs_f64();
+        model = task.after_step(stepped);
         last_train = loss_value;
         let done = step + 1;
         let evaluate = done.is_multiple_of(config.eval_interval) || done == config.steps;
@@ -281,6 +285,7 @@ fn run<B: AutodiffBackend, T: Task<B>>(
                 grad_norm,
                 tokens_per_s,
                 wall_s: started.elapsed().as_secs_f64(),
+                optim_s: optim_seconds,
             };
             metrics.write(&record).map_err(io_error(metrics.path()))?;
             bar.set_message(format!(

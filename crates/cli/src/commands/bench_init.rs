@@ -310,7 +310,7 @@ fn jacobian_singular_values(model: &Gpt<B>, data: &TextDataset, t: usize) -> Res
 
 /// One init's row of the summary (at its chosen lr).
 #[derive(Debug, Serialize)]
-struct Row {
+pub struct Row {
     init: String,
     lr: f64,
     seeds: usize,
@@ -327,9 +327,27 @@ struct Row {
 }
 
 fn summarize(args: &InitArgs) -> Result<()> {
-    let dir = args.out.join("runs");
+    let records = read_records(&args.out.join("runs"))?;
+    let (md, rows) = summary(&records, args.target);
+    println!("{md}");
+    let mut file = AtomicFile::create(args.out.join("summary.md"))?;
+    file.write_all(md.as_bytes())?;
+    file.commit()?;
+    write_json(
+        &args.out.join("summary.json"),
+        &serde_json::json!({ "args": args, "rows": rows }),
+    )?;
+    eprintln!(
+        "bench init: wrote {}/summary.{{md,json}}",
+        args.out.display()
+    );
+    Ok(())
+}
+
+/// Every run record (`*.json`) in `dir`; an error when there is none.
+pub fn read_records(dir: &Path) -> Result<Vec<RunRecord>> {
     let mut records: Vec<RunRecord> = Vec::new();
-    for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
         let path = entry?.path();
         if path.extension().is_some_and(|e| e == "json") {
             let text = std::fs::read_to_string(&path)?;
@@ -339,6 +357,13 @@ fn summarize(args: &InitArgs) -> Result<()> {
     if records.is_empty() {
         bail!("no runs in {}", dir.display());
     }
+    Ok(records)
+}
+
+/// The summary table (Markdown) of `records` and its rows: each init at the lr with the
+/// lowest mean final validation loss, mean ± std (population) over its seeds, steps to
+/// `target` (nats).
+pub fn summary(records: &[RunRecord], target: f64) -> (String, Vec<Row>) {
     let final_val = |r: &RunRecord| r.val_curve.last().map_or(f64::NAN, |v| v.1);
     let mut rows = Vec::new();
     for init in Init::ALL {
@@ -371,7 +396,7 @@ fn summarize(args: &InitArgs) -> Result<()> {
             .filter_map(|r| {
                 r.val_curve
                     .iter()
-                    .find(|(_, v)| *v <= args.target)
+                    .find(|(_, v)| *v <= target)
                     .map(|(s, _)| *s as f64)
             })
             .collect();
@@ -398,7 +423,7 @@ fn summarize(args: &InitArgs) -> Result<()> {
     let pm = |(m, s): (f64, f64), digits: usize| format!("{m:.digits$} ± {s:.digits$}");
     let mut md = format!(
         "| init | lr | steps to val ≤ {} (reached) | final val loss | grad-norm std/mean | median cond, init | median cond, end | Jacobian σmax/σmin at init |\n|---|---|---|---|---|---|---|---|\n",
-        args.target
+        target
     );
     for r in &rows {
         md += &format!(
@@ -425,19 +450,7 @@ fn summarize(args: &InitArgs) -> Result<()> {
             .collect();
         md += &format!("- {}: {}\n", r.init, grid.join(", "));
     }
-    println!("{md}");
-    let mut file = AtomicFile::create(args.out.join("summary.md"))?;
-    file.write_all(md.as_bytes())?;
-    file.commit()?;
-    write_json(
-        &args.out.join("summary.json"),
-        &serde_json::json!({ "args": args, "rows": rows }),
-    )?;
-    eprintln!(
-        "bench init: wrote {}/summary.{{md,json}}",
-        args.out.display()
-    );
-    Ok(())
+    (md, rows)
 }
 
 /// Times `mgi_init_stable(n, n)` (two Haar QRs + two products, f64 on the host, faer's

@@ -4,6 +4,7 @@ pub mod bench_train;
 pub mod compress;
 pub mod diagnose;
 pub mod eval;
+pub mod report;
 pub mod run;
 pub mod slots;
 pub mod spectrum;

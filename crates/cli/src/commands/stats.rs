@@ -1,5 +1,5 @@
 use anyhow::{Context, Result, bail};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use zeta::atomic_file::AtomicFile;
 use zeta::series_file::{SeriesKind, SeriesReader};
@@ -23,8 +23,8 @@ pub struct Args {
     pub height_blocks: usize,
 }
 
-/// What `stats.json` holds.
-#[derive(Serialize)]
+/// What `stats.json` holds (read back by `spectral report`).
+#[derive(Serialize, Deserialize)]
 pub struct Report {
     pub source: String,
     pub first_index: u64,

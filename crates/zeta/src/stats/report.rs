@@ -2,7 +2,7 @@
 
 use super::distance::{Histogram, ks_distance};
 use super::{empirical, gaudin, gue, surmise};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Lengths L at which Σ² and Δ₃ are measured.
 pub const LENGTHS: [f64; 12] = [
@@ -17,7 +17,7 @@ pub const PAIR_BINS: usize = 60;
 pub const MAX_LAG: usize = 10;
 
 /// A distance to each reference law.
-#[derive(Clone, Copy, Debug, Serialize, PartialEq)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
 pub struct ToLaws {
     pub gaudin: f64,
     pub wigner: f64,
@@ -25,7 +25,7 @@ pub struct ToLaws {
 }
 
 /// Measured statistic with its GUE value at the same abscissa.
-#[derive(Clone, Copy, Debug, Serialize, PartialEq)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Point {
     pub x: f64,
     pub measured: f64,
@@ -33,7 +33,7 @@ pub struct Point {
 }
 
 /// The statistics of one sample of unfolded spacings (mean spacing ≈ 1).
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct SampleStatistics {
     pub count: usize,
     pub mean: f64,
@@ -141,7 +141,7 @@ pub fn analyze_blocks(blocks: &[Vec<f64>]) -> SampleStatistics {
 }
 
 /// Spacing variance and KS distance to Gaudin for one block of consecutive zeros.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct HeightBlock {
     /// Index n of the block's first spacing δ_n.
     pub first_index: u64,

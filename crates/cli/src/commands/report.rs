@@ -1,0 +1,39 @@
+//! `spectral report --runs DIR [--out OUTDIR]`: the results page (`OUTDIR/RESULTS.md` with
+//! its tables and SVG/PNG plots) from the run directories and result files under DIR; see
+//! `crate::report` for what each section reads.
+
+use crate::report::{Targets, write_page};
+use anyhow::Result;
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Directory searched (recursively) for run directories and result files.
+    #[arg(long)]
+    pub runs: PathBuf,
+    /// Where RESULTS.md and its figures go (default: DIR).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Shoot-out target validation loss of the char-GPT (default: the worst optimizer's mean final loss).
+    #[arg(long)]
+    pub target_gpt: Option<f64>,
+    /// Shoot-out target validation loss of the SpacingMDN (default: as for the GPT).
+    #[arg(long)]
+    pub target_mdn: Option<f64>,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let out = args.out.unwrap_or_else(|| args.runs.clone());
+    let targets = Targets {
+        gpt: args.target_gpt,
+        mdn: args.target_mdn,
+    };
+    let written = write_page(&args.runs, &out, targets)?;
+    println!(
+        "wrote {} ({}) and {} figure files",
+        written.page.display(),
+        written.sections.join(", "),
+        written.figures
+    );
+    Ok(())
+}

@@ -1,0 +1,58 @@
+//! The init section: the table of `spectral bench init --summarize` (its own summarizer,
+//! `commands::bench_init::summary`) for every directory of bench-init run records.
+
+use super::{Section, all_files, read_json, relative};
+use crate::commands::bench_init::{RunRecord, summary};
+use anyhow::Result;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// `spectral bench init`'s default `--target`, used when no `summary.json` gives one.
+const DEFAULT_TARGET: f64 = 2.5;
+
+/// The `--target` a `summary.json` in `dir` or its parent was made with.
+fn target_for(dir: &Path) -> f64 {
+    [Some(dir), dir.parent()]
+        .into_iter()
+        .flatten()
+        .map(|d| d.join("summary.json"))
+        .find(|p| p.is_file())
+        .and_then(|p| read_json::<serde_json::Value>(&p).ok())
+        .and_then(|v| v["args"]["target"].as_f64())
+        .unwrap_or(DEFAULT_TARGET)
+}
+
+/// One block per directory holding bench-init records (`*.json` that parse as one);
+/// `None` when there is none.
+pub fn section(root: &Path) -> Result<Option<Section>> {
+    let mut groups: BTreeMap<PathBuf, Vec<RunRecord>> = BTreeMap::new();
+    for path in all_files(root)? {
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        // Other JSON files (eval, slots, sweeps, summaries) are not records: skip them.
+        if let Ok(record) = read_json::<RunRecord>(&path) {
+            let dir = path.parent().unwrap_or(root).to_path_buf();
+            groups.entry(dir).or_default().push(record);
+        }
+    }
+    if groups.is_empty() {
+        return Ok(None);
+    }
+    let mut md = String::from(
+        "## Init\n\nThe table of `spectral bench init --summarize`: each init at the lr with the lowest mean final validation loss, mean ± std (population std) over its seeds.\n\n",
+    );
+    for (dir, records) in &groups {
+        let target = target_for(dir);
+        let (table, _) = summary(records, target);
+        md += &format!(
+            "From {} records in `{}` (target {target}):\n\n{table}\n",
+            records.len(),
+            relative(dir, root)
+        );
+    }
+    Ok(Some(Section {
+        title: "Init",
+        markdown: md,
+    }))
+}

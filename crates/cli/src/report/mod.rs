@@ -1,0 +1,179 @@
+//! `spectral report`: the results page (`RESULTS.md`, tables and SVG/PNG plots) assembled
+//! from what the other commands leave on disk under one directory.
+//!
+//! | found under DIR | section | module |
+//! |---|---|---|
+//! | run directories of `spectral train` (`config.toml` + `metrics.jsonl`) without `eval.json` | Optimizer shoot-out | [`shootout`] |
+//! | records of `spectral bench init` (`<init>_lr<lr>_s<seed>.json`) | Init | [`init`] |
+//! | run directories with `eval.json` (`spectral eval --json`) and optionally `slots.json` (`spectral slots --json`) | Memory bank | [`memory`] |
+//! | `sweep.json` of `bench/compress_sweep.py` | Compression | [`compress`] |
+//! | `stats.json` of `spectral stats` | Zeta statistics | [`zeta`] |
+//!
+//! A section appears only when its files are there; nothing found is an error.
+
+pub mod compress;
+pub mod init;
+pub mod memory;
+pub mod shootout;
+pub mod zeta;
+
+use ::zeta::atomic_file::AtomicFile;
+use anyhow::{Context, Result, bail};
+use std::path::{Path, PathBuf};
+use train::runs::{TrainRun, run_dirs};
+
+/// File names the report gives a meaning to.
+pub const EVAL_JSON: &str = "eval.json";
+pub const SLOTS_JSON: &str = "slots.json";
+pub const STATS_JSON: &str = "stats.json";
+pub const SWEEP_JSON: &str = "sweep.json";
+
+/// Target validation losses of the shoot-out per model kind (`None`: the worst optimizer's).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Targets {
+    pub gpt: Option<f64>,
+    pub mdn: Option<f64>,
+}
+
+impl Targets {
+    pub fn for_kind(&self, kind: &str) -> Option<f64> {
+        match kind {
+            "gpt" => self.gpt,
+            "spacing_mdn" => self.mdn,
+            _ => None,
+        }
+    }
+}
+
+/// One section of the page: its Markdown (starting with a `## ` heading).
+pub struct Section {
+    pub title: &'static str,
+    pub markdown: String,
+}
+
+/// What was written.
+pub struct Written {
+    pub page: PathBuf,
+    pub sections: Vec<&'static str>,
+    pub figures: usize,
+}
+
+/// `path` relative to `root` for display (the path itself when it is not under `root`).
+pub fn relative(path: &Path, root: &Path) -> String {
+    let shown = path
+        .strip_prefix(root)
+        .unwrap_or(path)
+        .display()
+        .to_string();
+    if shown.is_empty() { ".".into() } else { shown }
+}
+
+/// Every file named `name` under `root`, sorted; hidden directories skipped.
+pub fn files_named(root: &Path, name: &str) -> Result<Vec<PathBuf>> {
+    Ok(all_files(root)?
+        .into_iter()
+        .filter(|p| p.file_name().is_some_and(|n| n == name))
+        .collect())
+}
+
+/// Every file under `root`, sorted; hidden directories skipped.
+pub fn all_files(root: &Path) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?
+        {
+            let entry = entry?;
+            let path = entry.path();
+            if entry.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Reads `path` as JSON of type `T`, naming the file on failure.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{}: unexpected contents", path.display()))
+}
+
+/// `mean ± std` with `digits` decimals.
+pub fn pm(v: train::shootout::MeanStd, digits: usize) -> String {
+    format!("{:.digits$} ± {:.digits$}", v.mean, v.std)
+}
+
+/// Builds every section from `runs` and writes `out/RESULTS.md` with its figures beside it.
+pub fn write_page(runs: &Path, out: &Path, targets: Targets) -> Result<Written> {
+    if !runs.is_dir() {
+        bail!("{} is not a directory", runs.display());
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let mut train_runs = Vec::new();
+    for dir in run_dirs(runs)? {
+        train_runs.push(TrainRun::open(&dir)?);
+    }
+    let (memory_runs, shootout_runs): (Vec<TrainRun>, Vec<TrainRun>) = train_runs
+        .into_iter()
+        .partition(|r| r.dir.join(EVAL_JSON).is_file());
+    let mut sections = Vec::new();
+    let mut figures = 0;
+    if !shootout_runs.is_empty() {
+        let (section, n) = shootout::section(&shootout_runs, runs, out, targets)?;
+        sections.push(section);
+        figures += n;
+    }
+    if let Some(section) = init::section(runs)? {
+        sections.push(section);
+    }
+    if !memory_runs.is_empty() {
+        sections.push(memory::section(&memory_runs, runs)?);
+    }
+    for path in files_named(runs, SWEEP_JSON)? {
+        let (section, n) = compress::section(&path, runs, out)?;
+        sections.push(section);
+        figures += n;
+    }
+    for (i, path) in files_named(runs, STATS_JSON)?.iter().enumerate() {
+        let figure_dir = if i == 0 {
+            "zeta".to_string()
+        } else {
+            format!("zeta_{i}")
+        };
+        let (section, n) = zeta::section(path, runs, out, &figure_dir)?;
+        sections.push(section);
+        figures += n;
+    }
+    if sections.is_empty() {
+        bail!(
+            "nothing to report under {}: no run directories (config.toml + metrics.jsonl), bench-init records, {SWEEP_JSON} or {STATS_JSON}",
+            runs.display()
+        );
+    }
+    let mut page = format!(
+        "# Results\n\nAssembled by `spectral report --runs {}` from the files under that directory; each section names its sources.\n\n",
+        runs.display()
+    );
+    for section in &sections {
+        page += &section.markdown;
+        page += "\n";
+    }
+    let path = out.join("RESULTS.md");
+    let mut file = AtomicFile::create(&path)?;
+    file.write_all(page.as_bytes())?;
+    file.commit()?;
+    Ok(Written {
+        page: path,
+        sections: sections.iter().map(|s| s.title).collect(),
+        figures,
+    })
+}

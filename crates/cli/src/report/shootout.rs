@@ -1,0 +1,168 @@
+//! The optimizer shoot-out section: per model kind a table of the methods at their chosen lr
+//! (numbers and rules from `train::shootout`), the lr grid, validation loss against steps
+//! and against wall-clock (seed means), and the verdicts on the notes' claims.
+
+use super::{Section, Targets, pm, relative};
+use anyhow::Result;
+use spectral::plot::{Chart, Mark, Series, write_chart};
+use std::path::Path;
+use train::runs::TrainRun;
+use train::shootout::{KindShootout, MethodResult, shootout, verdicts};
+
+fn kind_title(kind: &str) -> &'static str {
+    match kind {
+        "gpt" => "char-GPT on Shakespeare",
+        _ => "SpacingMDN on zeta spacings",
+    }
+}
+
+fn or_dash(value: Option<String>) -> String {
+    value.unwrap_or_else(|| "–".into())
+}
+
+/// The section, and the number of figure files written into `out`.
+pub fn section(
+    runs: &[TrainRun],
+    root: &Path,
+    out: &Path,
+    targets: Targets,
+) -> Result<(Section, usize)> {
+    let kinds = shootout(runs, |kind| targets.for_kind(kind)).map_err(anyhow::Error::msg)?;
+    let mut md = format!(
+        "## Optimizer shoot-out\n\n{} run directories. Rules: each optimizer's lr is the one whose seed-0 run has the lowest final validation loss on the grid; mean ± std (sample std, n − 1) over the seeds at that lr; curves are seed means at each evaluation step; steps/seconds to target are where the mean curve first reaches the target; a verdict's σ is √(s_A²/n_A + s_B²/n_B), and only |difference| ≥ 3 σ is read as a difference (with 3 seeds each std is itself uncertain by about ±50 %).\n\n",
+        runs.len()
+    );
+    let mut figures = 0;
+    for kind in &kinds {
+        md += &kind_markdown(kind, root);
+        let stem = format!("shootout_{}", kind.kind);
+        for (suffix, x_label, x) in [
+            (
+                "val_vs_step",
+                "step",
+                (|p: &train::runs::ValPoint| p.step as f64) as fn(&_) -> f64,
+            ),
+            (
+                "val_vs_wall",
+                "wall-clock seconds (mean over seeds)",
+                |p: &train::runs::ValPoint| p.wall_s,
+            ),
+        ] {
+            let chart = Chart {
+                title: format!("{}: validation loss", kind_title(&kind.kind)),
+                x_label: x_label.into(),
+                y_label: "validation loss (nats)".into(),
+                series: kind
+                    .methods
+                    .iter()
+                    .map(|m| {
+                        Series::new(
+                            format!("{} lr {}", m.method.name(), m.lr),
+                            m.mean_curve.iter().map(|p| (x(p), p.val_loss)).collect(),
+                            Mark::Line,
+                        )
+                    })
+                    .collect(),
+            };
+            let name = format!("{stem}_{suffix}");
+            figures += write_chart(&out.join(&name), &chart)?.len();
+            md += &format!("![{} {suffix}]({name}.png)\n", kind.kind);
+        }
+        md += "\n";
+    }
+    Ok((
+        Section {
+            title: "Optimizer shoot-out",
+            markdown: md,
+        },
+        figures,
+    ))
+}
+
+fn method_row(m: &MethodResult, kind: &KindShootout, equal_wall: Option<f64>) -> String {
+    let to_target = m.to_target(kind.target);
+    format!(
+        "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+        m.method.name(),
+        m.lr,
+        m.seeds
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .join(","),
+        or_dash(m.final_val.map(|v| pm(v, 4))),
+        or_dash(to_target.map(|t| t.0.to_string())),
+        or_dash(to_target.map(|t| format!("{:.1}", t.1))),
+        or_dash(
+            equal_wall
+                .and_then(|w| m.val_at_wall(w))
+                .map(|v| format!("{v:.4}"))
+        ),
+        or_dash(m.ms_per_step.map(|v| pm(v, 1))),
+        or_dash(m.optim_ms_per_step.map(|v| pm(v, 1))),
+    )
+}
+
+fn kind_markdown(kind: &KindShootout, root: &Path) -> String {
+    let steps: Vec<u64> = kind.methods.iter().map(|m| m.steps).collect();
+    let equal_steps = steps.windows(2).all(|w| w[0] == w[1]);
+    let equal_wall = kind.equal_wall_s();
+    let mut md = format!(
+        "### {} ({} steps{})\n\nTarget validation loss {:.4} ({}).\n\n",
+        kind_title(&kind.kind),
+        steps.iter().max().copied().unwrap_or(0),
+        if equal_steps {
+            ", equal for every optimizer"
+        } else {
+            "; NOT equal across optimizers"
+        },
+        kind.target,
+        if kind.target_given {
+            "given".to_string()
+        } else {
+            "default: the worst optimizer's mean final loss".to_string()
+        },
+    );
+    md += &format!(
+        "| optimizer | lr | seeds | final val loss | steps to target | seconds to target | val loss at {} s (equal wall-clock) | ms/step | optimizer ms/step |\n|---|---|---|---|---|---|---|---|---|\n",
+        or_dash(equal_wall.map(|w| format!("{w:.1}")))
+    );
+    for m in &kind.methods {
+        md += &method_row(m, kind, equal_wall);
+    }
+    md += "\nlr grid (seed-0 final validation loss; ∞ = diverged or unfinished):\n\n";
+    for m in &kind.methods {
+        let grid: Vec<String> = m
+            .lr_grid
+            .iter()
+            .map(|(lr, v)| {
+                let v = if v.is_finite() {
+                    format!("{v:.4}")
+                } else {
+                    "∞".into()
+                };
+                if *lr == m.lr {
+                    format!("**{lr}: {v}**")
+                } else {
+                    format!("{lr}: {v}")
+                }
+            })
+            .collect();
+        let dirs: Vec<String> = m.dirs.iter().map(|d| relative(d, root)).collect();
+        md += &format!(
+            "- {}: {} (runs: {})\n",
+            m.method.name(),
+            grid.join(", "),
+            dirs.join(", ")
+        );
+    }
+    let verdicts = verdicts(kind);
+    if !verdicts.is_empty() {
+        md += "\nVerdicts (final validation loss at equal steps unless said otherwise):\n\n";
+        for v in verdicts {
+            md += &format!("- *{}*: {}\n", v.claim, v.finding);
+        }
+    }
+    md += "\n";
+    md
+}

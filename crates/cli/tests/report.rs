@@ -1,0 +1,390 @@
+//! `spectral report` end to end: a directory of fabricated runs with known numbers (the
+//! shoot-out's lr choice, mean ± std, steps/seconds to target, verdict; memory-bank rows;
+//! a compression sweep), the committed init records, a `spectral stats` report and two tiny
+//! real `spectral train` runs; and the errors for an empty or malformed directory.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn spectral(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_spectral"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("spawn spectral")
+}
+
+fn ok(output: Output) -> String {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// A finished 30-step GPT run evaluated at steps 10, 20, 30 with losses `vals`, taking
+/// `s_per_step` wall seconds and `optim_per_step` optimizer seconds per step.
+fn fake_run(
+    dir: &Path,
+    method: &str,
+    lr: f64,
+    seed: u64,
+    vals: [f64; 3],
+    s_per_step: f64,
+    optim_per_step: f64,
+) {
+    write(
+        &dir.join("config.toml"),
+        &format!(
+            "steps = 30\nseed = {seed}\n[model]\nkind = \"gpt\"\n[optimizer]\nmethod = \"{method}\"\nlr = {lr}\n"
+        ),
+    );
+    let lines: Vec<String> = vals
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let step = 10 * (i as u64 + 1);
+            format!(
+                r#"{{"step":{step},"train_loss":9.0,"val_loss":{v},"lr":{lr},"grad_norm":1.0,"tokens_per_s":1.0,"wall_s":{},"optim_s":{}}}"#,
+                s_per_step * step as f64,
+                optim_per_step * step as f64
+            )
+        })
+        .collect();
+    write(&dir.join("metrics.jsonl"), &(lines.join("\n") + "\n"));
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_dir(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn report_assembles_every_section_with_the_hand_computed_numbers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runs = tmp.path().join("runs");
+    let gpt = runs.join("shootout/gpt");
+    // AdamW grid on seed 0 (lr 3e-3 ends lower), seeds 1 and 2 at 3e-3: finals 1.8, 1.9, 2.0.
+    fake_run(
+        &gpt.join("adamw_lr1e-3_s0"),
+        "adamw",
+        1e-3,
+        0,
+        [3.0, 2.5, 2.2],
+        0.1,
+        0.02,
+    );
+    fake_run(
+        &gpt.join("adamw_lr3e-3_s0"),
+        "adamw",
+        3e-3,
+        0,
+        [2.6, 2.2, 1.8],
+        0.1,
+        0.02,
+    );
+    fake_run(
+        &gpt.join("adamw_lr3e-3_s1"),
+        "adamw",
+        3e-3,
+        1,
+        [2.7, 2.3, 1.9],
+        0.1,
+        0.02,
+    );
+    fake_run(
+        &gpt.join("adamw_lr3e-3_s2"),
+        "adamw",
+        3e-3,
+        2,
+        [2.8, 2.4, 2.0],
+        0.1,
+        0.02,
+    );
+    // Muon, twice as slow per step: finals 1.5, 1.6, 1.7.
+    fake_run(
+        &gpt.join("muon_lr0.02_s0"),
+        "muon",
+        0.02,
+        0,
+        [2.0, 1.7, 1.5],
+        0.2,
+        0.05,
+    );
+    fake_run(
+        &gpt.join("muon_lr0.02_s1"),
+        "muon",
+        0.02,
+        1,
+        [2.1, 1.8, 1.6],
+        0.2,
+        0.05,
+    );
+    fake_run(
+        &gpt.join("muon_lr0.02_s2"),
+        "muon",
+        0.02,
+        2,
+        [2.2, 1.9, 1.7],
+        0.2,
+        0.05,
+    );
+
+    // Memory bank: a baseline and a memory variant with eval.json / slots.json.
+    let mdn_config =
+        "steps = 1500\n[model]\nkind = \"spacing_mdn\"\n[data]\nspacings = \"s.f64\"\n";
+    write(&runs.join("mem/baseline/config.toml"), mdn_config);
+    write(&runs.join("mem/baseline/metrics.jsonl"), "");
+    write(
+        &runs.join("mem/baseline/eval.json"),
+        r#"{"nll": -0.0879, "crps": 0.1318, "horizons": [{"h": 10, "err": 0.3181}, {"h": 100, "err": 0.3514}], "memory": null}"#,
+    );
+    write(
+        &runs.join("mem/v1/config.toml"),
+        &format!(
+            "{mdn_config}[model.memory]\nn_slots = 8\nslot_id = true\naux_head = true\n[aux]\nwindow_stats_weight = 0.1\n"
+        ),
+    );
+    write(&runs.join("mem/v1/metrics.jsonl"), "");
+    write(
+        &runs.join("mem/v1/eval.json"),
+        r#"{"nll": -0.25, "crps": 0.12, "horizons": [{"h": 10, "err": 0.3}, {"h": 100, "err": 0.35}], "memory": {"mem_entropy": 1.9, "mem_entropy_max": 2.0794}}"#,
+    );
+    write(
+        &runs.join("mem/v1/slots.json"),
+        r#"{"horizons": [10, 100], "max_eff_pct": 12.5, "label": "STRONG", "max_rollout_delta_pct": 6.25, "reading": "HOLDS_FOCUS"}"#,
+    );
+
+    // Compression sweep.
+    write(
+        &runs.join("compress/sweep.json"),
+        r#"[{"model": "toy", "fraction": 0.5, "whiten": false, "matrix_ratio": 2.0, "model_ratio": 1.5, "val_before": 1.0, "val_after": 1.2},
+            {"model": "toy", "fraction": 0.5, "whiten": true, "matrix_ratio": 2.0, "model_ratio": 1.5, "val_before": 1.0, "val_after": 1.05}]"#,
+    );
+
+    // Init: the committed records of the init benchmark and its summary (target 3.0).
+    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/results/bench_init");
+    copy_dir(&committed, &runs.join("init"));
+    let summary_md = std::fs::read_to_string(committed.join("summary.md")).unwrap();
+
+    // Zeta statistics from the real writer.
+    let d = tmp.path();
+    ok(spectral(
+        &["zeros", "--start", "1", "--count", "3000", "--out", "z.f64"],
+        d,
+    ));
+    ok(spectral(&["unfold", "--in", "z.f64", "--out", "s.f64"], d));
+    ok(spectral(
+        &[
+            "stats",
+            "--spacings",
+            "s.f64",
+            "--out",
+            "runs/stats",
+            "--height-blocks",
+            "3",
+        ],
+        d,
+    ));
+    let stats: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(runs.join("stats/stats.json")).unwrap())
+            .unwrap();
+
+    let stdout = ok(spectral(&["report", "--runs", "runs", "--out", "page"], d));
+    assert!(
+        stdout.contains("Optimizer shoot-out, Init, Memory bank, Compression, Zeta statistics"),
+        "{stdout}"
+    );
+    let page = std::fs::read_to_string(d.join("page/RESULTS.md")).unwrap();
+
+    // Shoot-out. Target = worst mean final = AdamW's 1.9. Muon's mean curve 2.1, 1.8, 1.6
+    // reaches it at step 20 (wall 0.2 × 20 = 4 s); AdamW's 2.7, 2.3, 1.9 at step 30 (3 s).
+    // Equal wall clock = AdamW's 3 s: Muon's last evaluation within it is step 10 (2.1).
+    assert!(
+        page.contains("Target validation loss 1.9000 (default"),
+        "{page}"
+    );
+    assert!(
+        page.contains("| adamw | 0.003 | 0,1,2 | 1.9000 ± 0.1000 | 30 | 3.0 | 1.9000 | 100.0 ± 0.0 | 20.0 ± 0.0 |"),
+        "{page}"
+    );
+    assert!(
+        page.contains("| muon | 0.02 | 0,1,2 | 1.6000 ± 0.1000 | 20 | 4.0 | 2.1000 | 200.0 ± 0.0 | 50.0 ± 0.0 |"),
+        "{page}"
+    );
+    assert!(
+        page.contains("- adamw: 0.001: 2.2000, **0.003: 1.8000**"),
+        "{page}"
+    );
+    // d = −0.3, σ_d = √(0.01/3 + 0.01/3) = 0.0816 → 3.7 σ.
+    assert!(
+        page.contains("muon 1.6000 ± 0.1000 vs adamw 1.9000 ± 0.1000 (n = 3 / 3 seeds, 30 steps): muon lower by 0.3000 = 3.7 σ: a difference"),
+        "{page}"
+    );
+    for name in [
+        "shootout_gpt_val_vs_step",
+        "shootout_gpt_val_vs_wall",
+        "compress_toy",
+    ] {
+        assert!(d.join(format!("page/{name}.png")).is_file(), "{name}");
+        assert!(d.join(format!("page/{name}.svg")).is_file(), "{name}");
+    }
+
+    // Init: the same rows `bench init --summarize` wrote.
+    let m23_row = summary_md
+        .lines()
+        .find(|l| l.starts_with("| m23_seed"))
+        .unwrap();
+    assert!(page.contains(m23_row), "{page}");
+    assert!(page.contains("(target 3)"), "{page}");
+
+    // Memory bank.
+    assert!(
+        page.contains("| mem/v1 | 8 slots + slot-ID, window-stats aux 0.1 | 1500 | -0.2500 | 0.1200 | 0.3000 | 0.3500 | 12.5 (STRONG) | 6.25 % @10 (HOLDS_FOCUS) | 1.900 / 2.079 |"),
+        "{page}"
+    );
+    assert!(
+        page.contains("| mem/baseline | no memory | 1500 | -0.0879 |"),
+        "{page}"
+    );
+    assert!(page.contains("Yes: mem/v1 (6.25 %)."), "{page}");
+
+    // Compression.
+    assert!(
+        page.contains(
+            "| toy | 50% | 2.00x / 1.50x | 1.0000 | 1.2000 (+0.2000) | 1.0500 (+0.0500) |"
+        ),
+        "{page}"
+    );
+
+    // Zeta statistics: the numbers of stats.json, and the figures of `spectral stats`.
+    let variance = stats["zeros"]["variance"].as_f64().unwrap();
+    let control = stats["gue_control"]["variance"].as_f64().unwrap();
+    assert!(
+        page.contains(&format!(
+            "| variance of δ | {variance:.5} | {control:.5} | 0.17999 |"
+        )),
+        "{page}"
+    );
+    assert_eq!(stats["height_drift"].as_array().unwrap().len(), 3);
+    let first_block = &stats["height_drift"][0];
+    assert!(
+        page.contains(&format!(
+            "| {} | {} | {:.0} | {:.5} |",
+            first_block["first_index"],
+            first_block["count"],
+            first_block["height"].as_f64().unwrap(),
+            first_block["variance"].as_f64().unwrap()
+        )),
+        "{page}"
+    );
+    assert!(d.join("page/zeta/spacing_distribution.png").is_file());
+}
+
+#[test]
+fn report_reads_what_spectral_train_writes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    write(
+        &d.join("tiny.toml"),
+        "batch_size = 2\nseq_len = 16\nsteps = 4\neval_interval = 2\neval_windows = 2\nlog_interval = 1\ncheckpoint_interval = 100\n[model]\nkind = \"gpt\"\nvocab_size = 256\nn_layer = 1\nn_head = 2\nn_embd = 16\nblock_size = 16\n[schedule]\nwarmup_steps = 1\ntotal_steps = 4\n",
+    );
+    for (method, lr) in [("adamw", "0.003"), ("muon", "0.02")] {
+        let out = format!("runs/{method}_lr{lr}_s0");
+        ok(spectral(
+            &[
+                "train",
+                "--config",
+                "tiny.toml",
+                "--optimizer",
+                method,
+                "--lr",
+                lr,
+                "--seed",
+                "0",
+                "--out",
+                &out,
+            ],
+            d,
+        ));
+    }
+    ok(spectral(&["report", "--runs", "runs"], d));
+    let page = std::fs::read_to_string(d.join("runs/RESULTS.md")).unwrap();
+    for (method, lr) in [("adamw", "0.003"), ("muon", "0.02")] {
+        let metrics =
+            std::fs::read_to_string(d.join(format!("runs/{method}_lr{lr}_s0/metrics.jsonl")))
+                .unwrap();
+        let last: serde_json::Value =
+            serde_json::from_str(metrics.lines().last().unwrap()).unwrap();
+        assert_eq!(last["step"], 4);
+        let final_val = last["val_loss"].as_f64().unwrap();
+        let optim_ms = 1e3 * last["optim_s"].as_f64().unwrap() / 4.0;
+        assert!(optim_ms > 0.0, "the trainer records optimizer time");
+        let row = format!("| {method} | {lr} | 0 | {final_val:.4} ± 0.0000 |");
+        let line = page
+            .lines()
+            .find(|l| l.starts_with(&row))
+            .unwrap_or_else(|| panic!("{row} in {page}"));
+        assert!(
+            line.ends_with(&format!("| {optim_ms:.1} ± 0.0 |")),
+            "{line}"
+        );
+    }
+    assert!(
+        page.contains("4 steps, equal for every optimizer"),
+        "{page}"
+    );
+    // One seed each: the verdict says it cannot judge the spread.
+    assert!(page.contains("no spread to judge it (one seed)"), "{page}");
+}
+
+#[test]
+fn report_errors_name_the_problem() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    std::fs::create_dir_all(d.join("empty/sub")).unwrap();
+    let output = spectral(&["report", "--runs", "empty"], d);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("nothing to report under empty"), "{stderr}");
+    assert!(!d.join("empty/RESULTS.md").exists());
+
+    let output = spectral(&["report", "--runs", "missing"], d);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("missing is not a directory"));
+
+    write(&d.join("bad/run/config.toml"), "steps = \"many\"\n");
+    write(&d.join("bad/run/metrics.jsonl"), "");
+    let output = spectral(&["report", "--runs", "bad"], d);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("bad/run/config.toml") && stderr.contains("not a training config"),
+        "{stderr}"
+    );
+
+    write(
+        &d.join("bad/run/config.toml"),
+        "steps = 3\n[model]\nkind = \"gpt\"\n",
+    );
+    write(&d.join("bad/run/metrics.jsonl"), "{\"step\": 1}\n");
+    let output = spectral(&["report", "--runs", "bad"], d);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("bad/run/metrics.jsonl") && stderr.contains("not a metrics log"),
+        "{stderr}"
+    );
+}

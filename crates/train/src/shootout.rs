@@ -1,0 +1,541 @@
+//! The optimizer shoot-out's numbers from finished runs ([`crate::runs`]): runs grouped by
+//! (model kind, optimizer method, lr, seed), each method's lr chosen on the grid, mean ± std
+//! over seeds at that lr, steps and seconds to a target validation loss, optimizer-step cost,
+//! and the verdicts on the notes' claims.
+//!
+//! Rules, in one place:
+//! - **best lr**: the lr whose seed-0 run has the lowest final validation loss (a method
+//!   without a seed-0 run: its lowest seed); a run that diverged or stopped early counts as +∞.
+//! - **mean ± std**: over the seeds at the best lr; std is the sample standard deviation
+//!   (n − 1 in the denominator), 0 for one seed.
+//! - **mean curve**: validation loss and wall seconds averaged over those seeds at each
+//!   evaluation step that every seed logged.
+//! - **steps (seconds) to target**: the first evaluation step of the mean curve at or below
+//!   the target, and the mean wall seconds at that step. The default target is the worst
+//!   method's mean final loss, so every method reaches it.
+//! - **verdict** `A vs B`: d = mean_A − mean_B, σ_d = √(s_A²/n_A + s_B²/n_B); |d|/σ_d ≥ 3 is
+//!   read as a difference, below that as "not shown". With 3 seeds each s is itself uncertain
+//!   by roughly ±50 %, so a ratio near 3 is weak evidence either way.
+
+use crate::runs::{TrainRun, ValPoint};
+use spectral::optim::Method;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Mean and sample standard deviation of `n` values.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MeanStd {
+    pub mean: f64,
+    pub std: f64,
+    pub n: usize,
+}
+
+/// Mean and sample std (n − 1; 0 for one value) of `values`; `None` when empty.
+pub fn mean_std(values: &[f64]) -> Option<MeanStd> {
+    let n = values.len();
+    if n == 0 {
+        return None;
+    }
+    let mean = values.iter().sum::<f64>() / n as f64;
+    let var = if n > 1 {
+        values.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64
+    } else {
+        0.0
+    };
+    Some(MeanStd {
+        mean,
+        std: var.sqrt(),
+        n,
+    })
+}
+
+/// One method of one model kind, at its chosen lr.
+#[derive(Clone, Debug)]
+pub struct MethodResult {
+    pub method: Method,
+    pub lr: f64,
+    /// Every lr tried and its selection run's final validation loss (+∞: diverged/unfinished).
+    pub lr_grid: Vec<(f64, f64)>,
+    /// Seeds at the chosen lr.
+    pub seeds: Vec<u64>,
+    /// Final validation loss over the finished seeds at the chosen lr (`None`: none finished).
+    pub final_val: Option<MeanStd>,
+    /// Seed-mean validation curve at the chosen lr.
+    pub mean_curve: Vec<ValPoint>,
+    /// Steps of those runs (equal for a fair shoot-out).
+    pub steps: u64,
+    /// Wall milliseconds per step, evaluations included.
+    pub ms_per_step: Option<MeanStd>,
+    /// Milliseconds per step inside the optimizer's `step`.
+    pub optim_ms_per_step: Option<MeanStd>,
+    /// The run directories at the chosen lr.
+    pub dirs: Vec<PathBuf>,
+}
+
+impl MethodResult {
+    /// (step, mean wall seconds) where the mean curve first reaches `target`.
+    pub fn to_target(&self, target: f64) -> Option<(u64, f64)> {
+        steps_to_target(&self.mean_curve, target)
+    }
+
+    /// The mean curve's loss at the last evaluation within `seconds` of wall time.
+    pub fn val_at_wall(&self, seconds: f64) -> Option<f64> {
+        self.mean_curve
+            .iter()
+            .take_while(|p| p.wall_s <= seconds)
+            .last()
+            .map(|p| p.val_loss)
+    }
+
+    /// Mean wall seconds of the whole run (the mean curve's last point).
+    pub fn total_wall_s(&self) -> Option<f64> {
+        self.mean_curve.last().map(|p| p.wall_s)
+    }
+}
+
+/// The first point of `curve` at or below `target`: (step, wall seconds).
+pub fn steps_to_target(curve: &[ValPoint], target: f64) -> Option<(u64, f64)> {
+    curve
+        .iter()
+        .find(|p| p.val_loss <= target)
+        .map(|p| (p.step, p.wall_s))
+}
+
+/// Every method's result for one model kind, with the target used.
+#[derive(Clone, Debug)]
+pub struct KindShootout {
+    /// `"gpt"` or `"spacing_mdn"`.
+    pub kind: String,
+    /// In [`Method::ALL`] order.
+    pub methods: Vec<MethodResult>,
+    pub target: f64,
+    /// True when the target was given, false when it is the worst method's final mean.
+    pub target_given: bool,
+}
+
+impl KindShootout {
+    pub fn method(&self, method: Method) -> Option<&MethodResult> {
+        self.methods.iter().find(|m| m.method == method)
+    }
+
+    /// The shortest mean total wall time over the methods: the equal-wall-clock budget.
+    pub fn equal_wall_s(&self) -> Option<f64> {
+        self.methods
+            .iter()
+            .filter_map(MethodResult::total_wall_s)
+            .min_by(f64::total_cmp)
+    }
+}
+
+/// Groups `runs` by (model kind, method, lr, seed) and summarizes each kind; `target(kind)`
+/// gives a kind's target loss when the user set one. Fails on two runs with the same key.
+pub fn shootout(
+    runs: &[TrainRun],
+    target: impl Fn(&str) -> Option<f64>,
+) -> Result<Vec<KindShootout>, String> {
+    // kind -> method -> lr (bits) -> seed -> run
+    type Grid<'a> = BTreeMap<u64, BTreeMap<u64, &'a TrainRun>>;
+    let mut kinds: BTreeMap<&str, BTreeMap<usize, Grid>> = BTreeMap::new();
+    for run in runs {
+        let method = run.config.optimizer.method;
+        let index = Method::ALL
+            .iter()
+            .position(|&m| m == method)
+            .expect("listed");
+        let seeds = kinds
+            .entry(run.model_kind())
+            .or_default()
+            .entry(index)
+            .or_default()
+            .entry(run.config.optimizer.lr.to_bits())
+            .or_default();
+        if let Some(other) = seeds.insert(run.config.seed, run) {
+            return Err(format!(
+                "{} and {} are the same run (model {}, optimizer {}, lr {}, seed {}); keep one",
+                other.dir.display(),
+                run.dir.display(),
+                run.model_kind(),
+                method.name(),
+                run.config.optimizer.lr,
+                run.config.seed
+            ));
+        }
+    }
+    Ok(kinds
+        .into_iter()
+        .map(|(kind, methods)| {
+            let methods: Vec<MethodResult> = methods
+                .into_iter()
+                .map(|(index, grid)| method_result(Method::ALL[index], &grid))
+                .collect();
+            let given = target(kind);
+            let worst = methods
+                .iter()
+                .filter_map(|m| m.final_val.map(|v| v.mean))
+                .max_by(f64::total_cmp);
+            KindShootout {
+                kind: kind.to_string(),
+                target: given.or(worst).unwrap_or(f64::NAN),
+                target_given: given.is_some(),
+                methods,
+            }
+        })
+        .collect())
+}
+
+fn method_result(method: Method, grid: &BTreeMap<u64, BTreeMap<u64, &TrainRun>>) -> MethodResult {
+    let final_or_inf = |run: &TrainRun| run.final_val_loss().unwrap_or(f64::INFINITY);
+    let lr_grid: Vec<(f64, f64)> = grid
+        .iter()
+        .map(|(&lr, seeds)| {
+            let (_, selection) = seeds.iter().next().expect("a seed per lr entry");
+            (f64::from_bits(lr), final_or_inf(selection))
+        })
+        .collect();
+    let selection_seed = |seeds: &BTreeMap<u64, &TrainRun>| *seeds.keys().next().expect("seed");
+    // Prefer lrs that have a seed-0 run; among them, the lowest seed-0 final loss.
+    let has_zero = grid.values().any(|s| selection_seed(s) == 0);
+    let (best_bits, seeds) = grid
+        .iter()
+        .filter(|(_, s)| !has_zero || selection_seed(s) == 0)
+        .min_by(|a, b| {
+            final_or_inf(a.1.values().next().unwrap())
+                .total_cmp(&final_or_inf(b.1.values().next().unwrap()))
+        })
+        .expect("a method has at least one lr");
+    let runs: Vec<&TrainRun> = seeds.values().copied().collect();
+    let finals: Vec<f64> = runs.iter().filter_map(|r| r.final_val_loss()).collect();
+    let per_step: Vec<(f64, Option<f64>)> =
+        runs.iter().filter_map(|r| r.seconds_per_step()).collect();
+    let ms: Vec<f64> = per_step.iter().map(|p| 1e3 * p.0).collect();
+    let optim_ms: Vec<f64> = per_step
+        .iter()
+        .filter_map(|p| p.1)
+        .map(|s| 1e3 * s)
+        .collect();
+    MethodResult {
+        method,
+        lr: f64::from_bits(*best_bits),
+        lr_grid,
+        seeds: seeds.keys().copied().collect(),
+        final_val: mean_std(&finals),
+        mean_curve: mean_curve(&runs),
+        steps: runs.iter().map(|r| r.config.steps).max().unwrap_or(0),
+        ms_per_step: mean_std(&ms),
+        optim_ms_per_step: if optim_ms.len() == ms.len() {
+            mean_std(&optim_ms)
+        } else {
+            None
+        },
+        dirs: runs.iter().map(|r| r.dir.clone()).collect(),
+    }
+}
+
+/// Validation loss and wall seconds averaged over `runs` at each step every run evaluated.
+pub fn mean_curve(runs: &[&TrainRun]) -> Vec<ValPoint> {
+    let curves: Vec<Vec<ValPoint>> = runs.iter().map(|r| r.val_curve()).collect();
+    let Some(first) = curves.first() else {
+        return Vec::new();
+    };
+    first
+        .iter()
+        .filter_map(|p| {
+            let at: Vec<&ValPoint> = curves
+                .iter()
+                .filter_map(|c| c.iter().find(|q| q.step == p.step))
+                .collect();
+            (at.len() == curves.len()).then(|| {
+                let n = at.len() as f64;
+                ValPoint {
+                    step: p.step,
+                    wall_s: at.iter().map(|q| q.wall_s).sum::<f64>() / n,
+                    val_loss: at.iter().map(|q| q.val_loss).sum::<f64>() / n,
+                }
+            })
+        })
+        .collect()
+}
+
+/// `A vs B` on final validation loss: d = mean_A − mean_B and d / σ_d (module doc).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Comparison {
+    pub a: MeanStd,
+    pub b: MeanStd,
+    pub difference: f64,
+    /// |d| / σ_d; `None` when σ_d = 0 (one seed each, or identical runs).
+    pub sigmas: Option<f64>,
+}
+
+pub fn compare(a: MeanStd, b: MeanStd) -> Comparison {
+    let sigma = (a.std.powi(2) / a.n as f64 + b.std.powi(2) / b.n as f64).sqrt();
+    let difference = a.mean - b.mean;
+    Comparison {
+        a,
+        b,
+        difference,
+        sigmas: (sigma > 0.0).then(|| difference.abs() / sigma),
+    }
+}
+
+/// One claim of the notes and what the runs say about it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Verdict {
+    pub claim: &'static str,
+    pub finding: String,
+}
+
+fn pm(v: MeanStd) -> String {
+    format!("{:.4} ± {:.4}", v.mean, v.std)
+}
+
+fn equal_steps(
+    shootout: &KindShootout,
+    a: Method,
+    b: Method,
+    claim: &'static str,
+) -> Option<Verdict> {
+    let (ra, rb) = (shootout.method(a)?, shootout.method(b)?);
+    let (va, vb) = (ra.final_val?, rb.final_val?);
+    let c = compare(va, vb);
+    let (lower, by) = if c.difference < 0.0 {
+        (a.name(), -c.difference)
+    } else {
+        (b.name(), c.difference)
+    };
+    let reading = match c.sigmas {
+        Some(z) if z >= 3.0 => format!("{lower} lower by {by:.4} = {z:.1} σ: a difference"),
+        Some(z) => format!("{lower} lower by {by:.4} = {z:.1} σ: not shown (< 3 σ)"),
+        None => format!("{lower} lower by {by:.4}; no spread to judge it (one seed)"),
+    };
+    Some(Verdict {
+        claim,
+        finding: format!(
+            "{} {} vs {} {} (n = {} / {} seeds, {} steps): {reading}",
+            a.name(),
+            pm(va),
+            b.name(),
+            pm(vb),
+            va.n,
+            vb.n,
+            ra.steps.max(rb.steps)
+        ),
+    })
+}
+
+fn sooner(shootout: &KindShootout) -> Option<Verdict> {
+    let (spectra, adamw) = (
+        shootout.method(Method::Spectra)?,
+        shootout.method(Method::AdamW)?,
+    );
+    let goal = adamw.final_val?.mean;
+    let (adamw_steps, _) = adamw.to_target(goal)?;
+    let finding = match spectra.to_target(goal) {
+        Some((steps, _)) => format!(
+            "AdamW's final mean loss {goal:.4}: spectra's mean curve reaches it at step {steps}, adamw's at {adamw_steps} → {:.0} % {} (evaluation steps bound the resolution)",
+            100.0 * (1.0 - steps as f64 / adamw_steps as f64).abs(),
+            if steps <= adamw_steps {
+                "sooner"
+            } else {
+                "later"
+            }
+        ),
+        None => format!(
+            "AdamW's final mean loss {goal:.4}: spectra's mean curve does not reach it in {} steps",
+            spectra.steps
+        ),
+    };
+    Some(Verdict {
+        claim: "Spectra reaches AdamW's loss about 30 % sooner",
+        finding,
+    })
+}
+
+/// The notes' four claims, each where both of its methods ran.
+pub fn verdicts(shootout: &KindShootout) -> Vec<Verdict> {
+    [
+        equal_steps(
+            shootout,
+            Method::Muon,
+            Method::AdamW,
+            "Muon beats AdamW at equal steps",
+        ),
+        equal_steps(shootout, Method::Teon, Method::Muon, "TEON beats Muon"),
+        sooner(shootout),
+        equal_steps(
+            shootout,
+            Method::SpectraTeon,
+            Method::Teon,
+            "Spectra-TEON beats TEON",
+        ),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ModelConfig, TrainConfig};
+    use crate::metrics::Record;
+
+    /// A finished GPT run whose val loss at eval step s (every 10 steps) is `curve(s)`, with
+    /// wall 0.1 s and optimizer 0.02 s per step × `slow`.
+    fn run(method: Method, lr: f64, seed: u64, curve: impl Fn(u64) -> f64, slow: f64) -> TrainRun {
+        let mut config = TrainConfig {
+            model: ModelConfig::Gpt(models::GptConfig::new()),
+            steps: 30,
+            seed,
+            ..TrainConfig::default()
+        };
+        config.optimizer.method = method;
+        config.optimizer.lr = lr;
+        let metrics = (1..=3)
+            .map(|i| {
+                let step = 10 * i;
+                Record {
+                    step,
+                    train_loss: 9.0,
+                    val_loss: Some(curve(step)),
+                    lr,
+                    grad_norm: 1.0,
+                    tokens_per_s: 1.0,
+                    wall_s: 0.1 * slow * step as f64,
+                    optim_s: 0.02 * slow * step as f64,
+                }
+            })
+            .collect();
+        TrainRun {
+            dir: format!("{}_lr{lr}_s{seed}", method.name()).into(),
+            config,
+            metrics,
+        }
+    }
+
+    #[test]
+    fn mean_std_is_the_sample_std() {
+        let v = mean_std(&[1.0, 2.0, 4.0]).unwrap();
+        // mean 7/3; squared deviations 16/9 + 1/9 + 25/9 = 42/9; / 2 = 7/3.
+        assert!((v.mean - 7.0 / 3.0).abs() < 1e-15);
+        assert!((v.std - (7.0f64 / 3.0).sqrt()).abs() < 1e-15);
+        assert_eq!(mean_std(&[5.0]).unwrap().std, 0.0);
+        assert!(mean_std(&[]).is_none());
+    }
+
+    #[test]
+    fn picks_the_lr_by_seed_zero_and_averages_the_seeds_there() {
+        let runs = vec![
+            // AdamW grid on seed 0: lr 1e-3 ends at 2.0, 3e-3 at 1.8, 1e-2 diverges.
+            run(Method::AdamW, 1e-3, 0, |s| 3.0 - s as f64 / 30.0, 1.0),
+            run(Method::AdamW, 3e-3, 0, |s| 2.4 - s as f64 / 50.0, 1.0),
+            run(Method::AdamW, 1e-2, 0, |_| f64::NAN, 1.0),
+            // Seeds 1, 2 at 3e-3: finals 1.9, 2.0; and at 1e-3 a seed-1 run that is better
+            // but must not move the choice (selection is by seed 0).
+            run(Method::AdamW, 3e-3, 1, |s| 2.5 - s as f64 / 50.0, 1.0),
+            run(Method::AdamW, 3e-3, 2, |s| 2.6 - s as f64 / 50.0, 1.0),
+            run(Method::AdamW, 1e-3, 1, |_| 0.5, 1.0),
+            // Muon, one lr, three seeds, twice as slow: finals 1.5, 1.6, 1.7.
+            run(Method::Muon, 0.02, 0, |s| 1.5 + (30 - s) as f64 / 10.0, 2.0),
+            run(Method::Muon, 0.02, 1, |s| 1.6 + (30 - s) as f64 / 10.0, 2.0),
+            run(Method::Muon, 0.02, 2, |s| 1.7 + (30 - s) as f64 / 10.0, 2.0),
+        ];
+        let result = shootout(&runs, |_| None).unwrap();
+        assert_eq!(result.len(), 1);
+        let gpt = &result[0];
+        assert_eq!(gpt.kind, "gpt");
+        let adamw = gpt.method(Method::AdamW).unwrap();
+        assert_eq!(adamw.lr, 3e-3);
+        assert_eq!(adamw.seeds, [0, 1, 2]);
+        assert_eq!(adamw.lr_grid.len(), 3);
+        assert!(adamw.lr_grid[2].1.is_infinite());
+        let v = adamw.final_val.unwrap();
+        // Finals 1.8, 1.9, 2.0: mean 1.9, sample std 0.1.
+        assert!(
+            (v.mean - 1.9).abs() < 1e-12 && (v.std - 0.1).abs() < 1e-12,
+            "{v:?}"
+        );
+        assert!((adamw.ms_per_step.unwrap().mean - 100.0).abs() < 1e-9);
+        assert!((adamw.optim_ms_per_step.unwrap().mean - 20.0).abs() < 1e-9);
+        // Default target: the worst method's final mean (AdamW's 1.9). Muon's mean curve is
+        // 1.6 + (30 − s)/10: 3.6, 2.6, 1.6 → first ≤ 1.9 at step 30, wall 2 × 0.1 × 30 = 6 s.
+        assert!(!gpt.target_given);
+        assert!((gpt.target - 1.9).abs() < 1e-12);
+        let muon = gpt.method(Method::Muon).unwrap();
+        let (step, wall) = muon.to_target(gpt.target).unwrap();
+        assert_eq!(step, 30);
+        assert!((wall - 6.0).abs() < 1e-12);
+        // AdamW's mean curve 2.5 − s/50: 2.3, 2.1, 1.9 (up to rounding) → step 30.
+        assert_eq!(adamw.to_target(gpt.target + 1e-12).unwrap().0, 30);
+        // Equal wall clock: AdamW's 3 s; Muon's last eval within 3 s is step 10 (2 s): 3.6.
+        assert_eq!(gpt.equal_wall_s(), Some(3.0));
+        assert!((muon.val_at_wall(3.0).unwrap() - 3.6).abs() < 1e-12);
+        // Verdict: d = 1.6 − 1.9 = −0.3, σ_d = √(0.01/3 + 0.01/3) = 0.08165 → 3.67 σ.
+        let verdicts = verdicts(gpt);
+        assert_eq!(verdicts.len(), 1);
+        assert!(
+            verdicts[0]
+                .finding
+                .contains("muon lower by 0.3000 = 3.7 σ: a difference"),
+            "{}",
+            verdicts[0].finding
+        );
+        // A given target wins over the default.
+        let given = shootout(&runs, |k| (k == "gpt").then_some(2.2)).unwrap();
+        assert!(given[0].target_given && given[0].target == 2.2);
+        assert_eq!(
+            given[0]
+                .method(Method::AdamW)
+                .unwrap()
+                .to_target(2.2)
+                .unwrap()
+                .0,
+            20
+        );
+    }
+
+    #[test]
+    fn spectra_sooner_counts_steps_on_the_mean_curves() {
+        let runs = vec![
+            run(Method::AdamW, 1e-3, 0, |s| 3.0 - s as f64 / 30.0, 1.0), // 2.67, 2.33, 2.0
+            run(
+                Method::Spectra,
+                1e-3,
+                0,
+                |s| 2.0 + (30 - s) as f64 / 100.0,
+                1.0,
+            ), // 2.2, 2.1, 2.0
+        ];
+        let result = shootout(&runs, |_| None).unwrap();
+        let v = verdicts(&result[0]);
+        assert_eq!(v.len(), 1);
+        // AdamW reaches 2.0 at step 30, Spectra at 30 too (2.0 exactly): 0 % sooner.
+        assert!(
+            v[0].finding
+                .contains("at step 30, adamw's at 30 → 0 % sooner"),
+            "{}",
+            v[0].finding
+        );
+        let faster = vec![
+            run(Method::AdamW, 1e-3, 0, |s| 3.0 - s as f64 / 30.0, 1.0),
+            run(Method::Spectra, 1e-3, 0, |s| 2.5 - s as f64 / 20.0, 1.0), // 2.0 at step 10
+        ];
+        let result = shootout(&faster, |_| None).unwrap();
+        let v = verdicts(&result[0]);
+        assert!(
+            v[0].finding
+                .contains("at step 10, adamw's at 30 → 67 % sooner"),
+            "{}",
+            v[0].finding
+        );
+    }
+
+    #[test]
+    fn duplicate_runs_are_an_error() {
+        let runs = vec![
+            run(Method::Muon, 0.02, 0, |_| 1.0, 1.0),
+            run(Method::Muon, 0.02, 0, |_| 1.0, 1.0),
+        ];
+        let error = shootout(&runs, |_| None).unwrap_err();
+        assert!(error.contains("same run"), "{error}");
+    }
+}
