@@ -7,7 +7,7 @@
 #
 # Environment: BIN (default target/release/spectral), OUT (default bench-out), STEPS (10),
 # WARMUP (5), STAGE_TIMEOUT (seconds per stage, 400), CPU (1: also a short CPU run of both,
-# 0: skip). PyTorch runs twice on the GPU: true f32 matmuls (its default, `highest`) and TF32
+# 0: skip), METHODS (comma-separated methods of the GPU stages; default: all). PyTorch runs twice on the GPU: true f32 matmuls (its default, `highest`) and TF32
 # (`high`), because burn's CUDA matmul runs f32 inputs on TF32 tensor cores where the GPU has
 # them (cubek-matmul's adjust_dtypes). Each stage writes its own JSON; a stage that fails or
 # times out leaves a gap in the table, not an empty one.
@@ -18,6 +18,7 @@ STEPS=${STEPS:-10}
 WARMUP=${WARMUP:-5}
 STAGE_TIMEOUT=${STAGE_TIMEOUT:-400}
 CPU=${CPU:-1}
+METHODS=${METHODS:-}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
 stage() { timeout "$STAGE_TIMEOUT" "$@" || echo "gpu_optim: stage failed or timed out: $*" >&2; }
@@ -25,11 +26,13 @@ stage() { timeout "$STAGE_TIMEOUT" "$@" || echo "gpu_optim: stage failed or time
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv
 python3 -c 'import torch; print("torch", torch.__version__, torch.cuda.get_device_name(0))'
 
-stage "$BIN" bench optim --device cuda --steps "$STEPS" --warmup "$WARMUP" --json "$OUT/rust.json"
+stage "$BIN" bench optim --device cuda --steps "$STEPS" --warmup "$WARMUP" \
+    ${METHODS:+--methods "$METHODS"} --json "$OUT/rust.json"
 stage python3 bench/optim_ref.py --device cuda --steps "$STEPS" --warmup "$WARMUP" \
-    --matmul-precision highest --compile --json "$OUT/torch_f32.json"
+    ${METHODS:+--methods "$METHODS"} --matmul-precision highest --compile --json "$OUT/torch_f32.json"
 stage python3 bench/optim_ref.py --device cuda --steps "$STEPS" --warmup "$WARMUP" \
-    --matmul-precision high --compile --methods muon,muon_looped,teon,spectra,spectra_teon,manifold_muon \
+    --matmul-precision high --compile \
+    --methods "${METHODS:-muon,muon_looped,teon,spectra,spectra_teon,manifold_muon}" \
     --json "$OUT/torch_tf32.json"
 if [ "$CPU" = 1 ]; then
     # The CPU side on this host's cores, full size, few steps (Manifold Muon left out: minutes

@@ -5,6 +5,7 @@ matrices of GPT-2 small, for the same six methods, shapes, settings, warm-up and
     python3 bench/optim_ref.py [--device cuda|cpu] [--layers 12] [--width 768] [--steps 10]
                                [--warmup 3] [--methods muon,teon,...] [--json FILE]
                                [--matmul-precision highest|high] [--compile]
+                               [--precision f32|bf16]
 
 Shapes: 12 blocks of Q, K, V, O [768, 768], MLP fc [3072, 768] and proj [768, 3072]. This is
 PyTorch's [out, in] layout, the transposes of the Rust benchmark's burn [d_in, d_out] weights;
@@ -34,6 +35,9 @@ Methods (settings = the Rust defaults, `spectral::optim::bench::bench_config`):
   muon_torch_bf16  torch.optim.Muon as shipped (bf16 Newton-Schulz, one matrix at a time), for
                  context only; not what the Rust code computes
 With --compile: muon_compiled / muon_looped_compiled, the NS5 function under torch.compile.
+With --precision bf16: the NS5 iteration of muon, muon_looped, teon (and the compiled ones)
+runs in bfloat16, as Keller Jordan's muon.py does (the update is added to the f32 weights);
+every other method is unchanged.
 
 Timing: `warmup` untimed steps, then `steps` steps each between two device synchronizations;
 median and min in milliseconds.
@@ -68,13 +72,14 @@ ALL_METHODS = ["adamw", "muon", "muon_looped", "teon", "spectra", "spectra_teon"
 # ---------------------------------------------------------------- matrix sign functions
 
 
-def zeropower_via_newtonschulz5(G, steps=5):
-    """Keller Jordan's muon.py NS5, in float32 (muon.py casts to bf16). Works on [m, n] or
-    [batch, m, n]; iterates on the wide orientation so X X^T is the smaller Gram matrix.
+def zeropower_via_newtonschulz5(G, steps=5, dtype=torch.float32):
+    """Keller Jordan's muon.py NS5, in float32 by default (muon.py casts to bf16: `dtype`).
+    Works on [m, n] or [batch, m, n]; iterates on the wide orientation so X X^T is the
+    smaller Gram matrix; returns `dtype`.
     Its singular values come out in ~[0.68, 1.13], not at 1: the quintic maximises the slope
     at zero, so small singular values reach order one in 5 steps."""
     a, b, c = NS5
-    X = G.float()
+    X = G.to(dtype)
     tall = G.size(-2) > G.size(-1)
     if tall:
         X = X.mT
@@ -86,6 +91,11 @@ def zeropower_via_newtonschulz5(G, steps=5):
     if tall:
         X = X.mT
     return X
+
+
+def zeropower_via_newtonschulz5_bf16(G, steps=5):
+    """NS5 in bfloat16, exactly muon.py's precision."""
+    return zeropower_via_newtonschulz5(G, steps, torch.bfloat16)
 
 
 def polar_express_coefficients(steps):
@@ -198,8 +208,8 @@ class Muon:
 
 
 class Teon:
-    def __init__(self, names, weights, lr=0.02):
-        self.weights, self.lr = weights, lr
+    def __init__(self, names, weights, lr=0.02, ns=zeropower_via_newtonschulz5):
+        self.weights, self.lr, self.ns = weights, lr, ns
         self.groups = teon_groups(names)
         self.momentum = Momentum()
 
@@ -208,7 +218,7 @@ class Teon:
         for group in self.groups:
             parts = [self.momentum.direction(i, grads[i]) for i in group]
             stacks.append(torch.cat(parts, dim=1))  # [out, K*in]: mode-1
-        shaped = msign_all(stacks, zeropower_via_newtonschulz5)
+        shaped = msign_all(stacks, self.ns)
         for group, o in zip(self.groups, shaped):
             k = len(group)
             for i, part in zip(group, o.chunk(k, dim=1)):
@@ -354,19 +364,19 @@ class TorchMuonBf16:
         self.opt.step()
 
 
-def build(method, names, weights, compiled_ns=None):
+def build(method, names, weights, compiled_ns=None, ns=zeropower_via_newtonschulz5):
     if method == "adamw":
         return AdamW(names, weights)
     if method == "muon":
-        return Muon(names, weights, batched=True)
+        return Muon(names, weights, batched=True, ns=ns)
     if method == "muon_looped":
-        return Muon(names, weights, batched=False)
+        return Muon(names, weights, batched=False, ns=ns)
     if method == "muon_compiled":
         return Muon(names, weights, batched=True, ns=compiled_ns)
     if method == "muon_looped_compiled":
         return Muon(names, weights, batched=False, ns=compiled_ns)
     if method == "teon":
-        return Teon(names, weights)
+        return Teon(names, weights, ns=ns)
     if method == "spectra":
         return Spectra(names, weights)
     if method == "spectra_teon":
@@ -390,10 +400,11 @@ def time_method(method, args, device):
     names, weights, grads = make_problem(args.layers, args.width, device)
     start = [w.clone() for w in weights]
     # A fresh compiled function per method: one graph per shape, no dynamic-shape recompiles.
+    ns = zeropower_via_newtonschulz5_bf16 if args.precision == "bf16" else zeropower_via_newtonschulz5
     compiled_ns = None
     if "compiled" in method:
-        compiled_ns = torch.compile(zeropower_via_newtonschulz5, dynamic=False)
-    opt = build(method, names, weights, compiled_ns)
+        compiled_ns = torch.compile(ns, dynamic=False)
+    opt = build(method, names, weights, compiled_ns, ns)
     times = []
     with torch.no_grad():
         for step in range(args.warmup + args.steps):
@@ -446,6 +457,8 @@ def main():
                              "default), high = TF32 tensor cores for f32 matmuls")
     parser.add_argument("--compile", action="store_true",
                         help="also time Muon with the NS5 function under torch.compile")
+    parser.add_argument("--precision", default="f32", choices=["f32", "bf16"],
+                        help="dtype of the NS5 iteration (muon, teon): f32, or bf16 as muon.py")
     args = parser.parse_args()
     device = torch.device(args.device)
     torch.set_float32_matmul_precision(args.matmul_precision)
@@ -472,7 +485,7 @@ def main():
             continue
         print(f"optim_ref: {method} median {r['median_ms']:.2f} ms/step", file=sys.stderr, flush=True)
         results.append(r)
-    device_name = f"torch-{device}-{args.matmul_precision}"
+    device_name = f"torch-{device}-{args.matmul_precision}-ns5-{args.precision}"
     print(f"{'method':<22} {'median ms':>12} {'min ms':>12} {'parameters':>12}  device")
     for r in results:
         print(f"{r['method']:<22} {r['median_ms']:>12.3f} {r['min_ms']:>12.3f} "
@@ -483,6 +496,7 @@ def main():
             "gpu": gpu,
             "torch": torch.__version__,
             "matmul_precision": args.matmul_precision,
+            "precision": args.precision,
             "threads": torch.get_num_threads(),
             "options": {"layers": args.layers, "width": args.width, "steps": args.steps,
                         "warmup": args.warmup},

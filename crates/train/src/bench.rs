@@ -1,15 +1,42 @@
-//! `spectral bench train`: training steps per second and peak memory of a SpacingMDN
-//! (forward, backward, clipping, optimizer step — the whole step the trainer runs), on
-//! synthetic GUE spacings so the benchmark needs no files.
+//! `spectral bench train`: training steps per second and peak memory of a SpacingMDN or a
+//! char-GPT — the whole step the trainer runs (forward, backward, global-norm clipping at 1.0,
+//! optimizer step, the task's post-step projection) through the trainer's [`Task`]
+//! abstraction, so both models share one timed loop. The SpacingMDN trains on synthetic GUE
+//! spacings and the GPT on the embedded Shakespeare, so the benchmark needs no files.
 
-use crate::data::SpacingDataset;
-use crate::trainer::TrainError;
+use crate::aux::AuxConfig;
+use crate::data::{SpacingDataset, TextDataset};
+use crate::task::{Batching, SpacingTask, Task, TaskError, TextTask};
+use crate::trainer::{TrainError, clip_gradients};
+use burn::module::{AutodiffModule, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
-use burn::tensor::ElementConversion;
 use burn::tensor::backend::AutodiffBackend;
-use models::SpacingMdnConfig;
+use burn::tensor::{ElementConversion, Tensor};
+use models::{GptConfig, SpacingMdnConfig};
 use spectral::optim::{OptimizerConfig, SpectralOptimizer};
 use std::time::Instant;
+
+/// The global gradient norm the trainer clips to by default (`TrainConfig::grad_clip`).
+pub const BENCH_GRAD_CLIP: f64 = 1.0;
+
+/// Which model to time.
+#[derive(Clone, Debug)]
+pub enum BenchModel {
+    /// SpacingMDN on GUE spacings; a target is one spacing.
+    SpacingMdn(SpacingMdnConfig),
+    /// Char-level GPT on the embedded Shakespeare; a target is one byte.
+    Gpt(GptConfig),
+}
+
+impl BenchModel {
+    /// The closed-form parameter count of the configured model.
+    pub fn param_count(&self) -> usize {
+        match self {
+            Self::SpacingMdn(config) => config.param_count(),
+            Self::Gpt(config) => config.param_count(),
+        }
+    }
+}
 
 /// What one run of the benchmark measured.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -19,98 +46,154 @@ pub struct TrainBench {
     pub seq_len: usize,
     pub steps: usize,
     pub steps_per_s: f64,
-    /// Training targets (spacings) per second.
+    /// Training targets (spacings or bytes) per second: batch × seq_len per step.
     pub tokens_per_s: f64,
-    /// Peak resident memory of the process (MiB), from /proc/self/status (Linux; CPU runs).
+    /// Peak resident memory of the process (MiB), from /proc/self/status (Linux).
     pub peak_rss_mib: Option<f64>,
+    /// GPU memory (MiB) reserved by burn's CUDA memory pools after the timed steps
+    /// (cubecl `MemoryUsage::bytes_reserved` of the benchmark thread's stream; cubecl keeps
+    /// one pool set per stream). burn keeps no peak counter; its default pools (`SubSlices`)
+    /// never give pages back without an explicit cleanup, so this is the high-water mark of
+    /// the reservation, comparable to PyTorch's `max_memory_reserved`, not to
+    /// `max_memory_allocated`. `None` on the CPU.
+    pub gpu_memory_reserved_mib: Option<f64>,
 }
 
-/// Times `steps` training steps after `warmup` untimed ones.
-pub fn bench_train<B: AutodiffBackend>(
-    model: &SpacingMdnConfig,
+/// What [`time_task`] measured: the model's size and the wall time of the timed steps.
+struct Timing {
+    parameters: usize,
+    seconds: f64,
+    gpu_memory_reserved_mib: Option<f64>,
+}
+
+/// Times `steps` training steps of `task` after `warmup` untimed ones. `gpu_memory` is asked
+/// once, after the timed steps have finished on the device.
+fn time_task<B: AutodiffBackend, T: Task<B>>(
+    task: &T,
     optimizer: &OptimizerConfig,
-    batch_size: usize,
-    seq_len: usize,
     warmup: usize,
     steps: usize,
     device: &B::Device,
-) -> Result<TrainBench, TrainError> {
-    let values = zeta::stats::gue_sample::gue_spacings(batch_size * (seq_len + 1) * 4 + 10_000, 1);
-    let data = SpacingDataset::from_values(values, 1, 0.1).map_err(crate::task::TaskError::from)?;
+    gpu_memory: &dyn Fn() -> Option<f64>,
+) -> Result<Timing, TrainError> {
     B::seed(device, 0);
-    let mut net = model
-        .init::<B>(device)
-        .map_err(crate::task::TaskError::from)?;
+    let mut model = task.build(device)?;
     let mut opt = SpectralOptimizer::<B::InnerBackend>::new(optimizer.clone());
     let parameters: usize = opt
-        .plan::<B, _>(&net)?
+        .plan::<B, _>(&model)?
         .iter()
         .map(|s| s.shape.iter().product::<usize>())
         .sum();
-    let mut step =
-        |net: models::SpacingMdn<B>, i: usize| -> Result<models::SpacingMdn<B>, TrainError> {
-            let (x, y) = data
-                .train_batch::<B>(i as u64, batch_size, seq_len, 0, device)
-                .map_err(crate::task::TaskError::from)?;
-            let loss = net.loss(x, y).map_err(crate::task::TaskError::from)?;
-            let grads = GradientsParams::from_grads(loss.backward(), &net);
-            Ok(opt.step(1.0, net, grads)?)
-        };
-    for i in 0..warmup {
-        net = step(net, i)?;
-    }
-    // Reading a weight back waits for the device to finish the queued work.
-    let sync = |net: &models::SpacingMdn<B>| {
-        let _: f64 = net.ln_f.gamma.val().sum().into_scalar().elem();
+    let mut step = |model: T::Model, i: usize| -> Result<T::Model, TrainError> {
+        let loss = task.train_loss(&model, i as u64, device)?;
+        let mut grads = GradientsParams::from_grads(loss.backward(), &model);
+        clip_gradients::<B, _>(&model, &mut grads, BENCH_GRAD_CLIP);
+        Ok(task.after_step(opt.step(1.0, model, grads)?))
     };
-    sync(&net);
+    for i in 0..warmup {
+        model = step(model, i)?;
+    }
+    wait_for_device::<B, _>(&model);
     let started = Instant::now();
     for i in 0..steps {
-        net = step(net, warmup + i)?;
+        model = step(model, warmup + i)?;
     }
-    sync(&net);
-    let seconds = started.elapsed().as_secs_f64();
-    Ok(TrainBench {
+    wait_for_device::<B, _>(&model);
+    Ok(Timing {
         parameters,
+        seconds: started.elapsed().as_secs_f64(),
+        gpu_memory_reserved_mib: gpu_memory(),
+    })
+}
+
+/// How much to run: batches of `batch_size` sequences of `seq_len` targets, `warmup` untimed
+/// steps (allocation, kernel compilation, autotuning), then `steps` timed ones.
+#[derive(Clone, Copy, Debug)]
+pub struct BenchRun {
+    pub batch_size: usize,
+    pub seq_len: usize,
+    pub warmup: usize,
+    pub steps: usize,
+}
+
+/// Times the training steps of `model` that `run` asks for.
+pub fn bench_train<B: AutodiffBackend>(
+    model: &BenchModel,
+    optimizer: &OptimizerConfig,
+    run: BenchRun,
+    device: &B::Device,
+    gpu_memory: &dyn Fn() -> Option<f64>,
+) -> Result<TrainBench, TrainError> {
+    let BenchRun {
+        batch_size,
+        seq_len,
+        warmup,
+        steps,
+    } = run;
+    let batching = Batching {
+        batch_size,
+        seq_len,
+        eval_windows: 1,
+        seed: 0,
+    };
+    let timing = match model {
+        BenchModel::SpacingMdn(config) => {
+            let n = batch_size * (seq_len + 1) * 4 + 10_000;
+            let values = zeta::stats::gue_sample::gue_spacings(n, 1);
+            let task = SpacingTask {
+                model: config.clone(),
+                data: SpacingDataset::from_values(values, 1, 0.1).map_err(TaskError::from)?,
+                batching,
+                aux: AuxConfig::default(),
+            };
+            time_task::<B, _>(&task, optimizer, warmup, steps, device, gpu_memory)?
+        }
+        BenchModel::Gpt(config) => {
+            let task = TextTask {
+                model: config.clone(),
+                data: TextDataset::embedded(),
+                batching,
+            };
+            time_task::<B, _>(&task, optimizer, warmup, steps, device, gpu_memory)?
+        }
+    };
+    let seconds = timing.seconds;
+    Ok(TrainBench {
+        parameters: timing.parameters,
         batch_size,
         seq_len,
         steps,
         steps_per_s: steps as f64 / seconds,
         tokens_per_s: (steps * batch_size * seq_len) as f64 / seconds,
         peak_rss_mib: peak_rss_mib(),
+        gpu_memory_reserved_mib: timing.gpu_memory_reserved_mib,
     })
 }
 
 /// [`bench_train`] on a device named at run time.
 pub fn bench_train_on(
     device: spectral::DeviceKind,
-    model: &SpacingMdnConfig,
+    model: &BenchModel,
     optimizer: &OptimizerConfig,
-    batch_size: usize,
-    seq_len: usize,
-    warmup: usize,
-    steps: usize,
+    run: BenchRun,
 ) -> Result<TrainBench, TrainError> {
     match device.check_built()? {
         spectral::DeviceKind::Cpu => bench_train::<burn::backend::Autodiff<spectral::CpuBackend>>(
             model,
             optimizer,
-            batch_size,
-            seq_len,
-            warmup,
-            steps,
+            run,
             &Default::default(),
+            &|| None,
         ),
         #[cfg(feature = "cuda")]
         spectral::DeviceKind::Cuda(index) => {
+            let device = burn::backend::cuda::CudaDevice::new(index);
             bench_train::<burn::backend::Autodiff<spectral::device::CudaBackend>>(
                 model,
                 optimizer,
-                batch_size,
-                seq_len,
-                warmup,
-                steps,
-                &burn::backend::cuda::CudaDevice::new(index),
+                run,
+                &device,
+                &|| cuda_memory_reserved_mib(&device),
             )
         }
         #[cfg(not(feature = "cuda"))]
@@ -118,6 +201,32 @@ pub fn bench_train_on(
             unreachable!("check_built refuses cuda without the feature")
         }
     }
+}
+
+/// Bytes reserved by the CUDA runtime's memory pools of `device`, in MiB. `burn::cubecl` is
+/// there because `spectral`'s `cuda` feature turns on burn's `cubecl` re-export; the client is
+/// the one burn's CUDA backend allocates through (one per device).
+#[cfg(feature = "cuda")]
+fn cuda_memory_reserved_mib(device: &burn::backend::cuda::CudaDevice) -> Option<f64> {
+    use burn::cubecl::Runtime;
+    let client = burn::cubecl::cuda::CudaRuntime::client(device);
+    let usage = client.memory_usage().ok()?;
+    Some(usage.bytes_reserved as f64 / (1024.0 * 1024.0))
+}
+
+/// Waits until the device has finished the queued work, by reading one parameter back (one
+/// device stream: the read comes after everything queued before it).
+fn wait_for_device<B: AutodiffBackend, M: AutodiffModule<B>>(model: &M) {
+    struct ReadOne(bool);
+    impl<B: AutodiffBackend> ModuleVisitor<B> for ReadOne {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            if !self.0 {
+                let _: f64 = param.val().sum().into_scalar().elem();
+                self.0 = true;
+            }
+        }
+    }
+    model.visit(&mut ReadOne(false));
 }
 
 /// `VmHWM` of this process in MiB (Linux), the peak resident set size.
@@ -133,28 +242,65 @@ mod tests {
     use super::*;
     use spectral::CpuBackend;
 
-    #[test]
-    fn a_tiny_bench_reports_positive_rates() {
-        let model = SpacingMdnConfig::new()
-            .with_n_layer(1)
-            .with_n_head(2)
-            .with_n_embd(8)
-            .with_block_size(16);
-        let result = bench_train::<burn::backend::Autodiff<CpuBackend>>(
-            &model,
+    fn tiny_bench(model: &BenchModel, batch: usize, seq_len: usize) -> TrainBench {
+        bench_train::<burn::backend::Autodiff<CpuBackend>>(
+            model,
             &OptimizerConfig::default(),
-            2,
-            16,
-            1,
-            2,
+            BenchRun {
+                batch_size: batch,
+                seq_len,
+                warmup: 1,
+                steps: 2,
+            },
             &Default::default(),
+            &|| None,
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    fn check_rates(result: &TrainBench, model: &BenchModel, batch: usize, seq_len: usize) {
         assert_eq!(result.parameters, model.param_count());
+        assert_eq!(
+            (result.batch_size, result.seq_len, result.steps),
+            (batch, seq_len, 2)
+        );
         assert!(result.steps_per_s > 0.0 && result.steps_per_s.is_finite());
+        let targets = (batch * seq_len) as f64;
         assert!(
-            (result.tokens_per_s - result.steps_per_s * 32.0).abs() < 1e-6 * result.tokens_per_s
+            (result.tokens_per_s - result.steps_per_s * targets).abs() < 1e-6 * result.tokens_per_s
         );
         assert!(result.peak_rss_mib.is_some_and(|m| m > 0.0));
+        assert_eq!(result.gpu_memory_reserved_mib, None);
+    }
+
+    #[test]
+    fn a_tiny_spacing_mdn_bench_reports_positive_rates() {
+        let model = BenchModel::SpacingMdn(
+            SpacingMdnConfig::new()
+                .with_n_layer(1)
+                .with_n_head(2)
+                .with_n_embd(8)
+                .with_block_size(16),
+        );
+        let result = tiny_bench(&model, 2, 16);
+        check_rates(&result, &model, 2, 16);
+    }
+
+    #[test]
+    fn a_tiny_gpt_bench_reports_positive_rates() {
+        let model = BenchModel::Gpt(
+            GptConfig::new()
+                .with_n_layer(1)
+                .with_n_head(2)
+                .with_n_embd(8)
+                .with_block_size(12),
+        );
+        let result = tiny_bench(&model, 3, 12);
+        // 256-byte vocabulary, tied head: the embedding dominates the count.
+        assert_eq!(
+            result.parameters,
+            256 * 8 + 12 * 8 + (12 * 64 + 13 * 8) + 2 * 8
+        );
+        check_rates(&result, &model, 3, 12);
     }
 }

@@ -17,11 +17,15 @@ pub struct Args {
 pub enum BenchCommand {
     /// Time one optimizer step over GPT-2-small matrix shapes, for each optimizer.
     Optim(OptimArgs),
-    /// SpacingMDN training steps per second and peak memory (default model, with memory).
+    /// Training steps per second and peak memory: SpacingMDN with memory (`--model mdn`) or
+    /// char-GPT 12 × 768 (`--model gpt`).
     Train(super::bench_train::TrainArgs),
     /// Init benchmark on a deep char-GPT (M23-Spectrum vs He, Xavier, orthogonal), or
     /// `--qr-cost`: the time of an M23 init of large square layers.
     Init(super::bench_init::InitArgs),
+    /// Frame interpolation on a synthetic video with the notes' FrameGenerator: PSNR and SSIM
+    /// on held-out clips per init, beside the average-of-inputs baseline.
+    Frames(super::bench_frames::FramesArgs),
 }
 
 #[derive(clap::Args)]
@@ -54,6 +58,7 @@ pub fn run(args: Args) -> Result<()> {
         BenchCommand::Optim(args) => optim(args),
         BenchCommand::Train(args) => super::bench_train::train(args),
         BenchCommand::Init(args) => super::bench_init::init(args),
+        BenchCommand::Frames(args) => super::bench_frames::frames(args),
     }
 }
 

@@ -1,34 +1,66 @@
-//! `spectral bench train`: SpacingMDN training steps per second and peak memory.
+//! `spectral bench train`: training steps per second and peak memory of a SpacingMDN or a
+//! char-GPT (the same step for both: `train::bench`).
 
 use anyhow::Result;
-use models::{MemoryConfig, SpacingMdnConfig};
+use models::{GptConfig, MemoryConfig, SpacingMdnConfig};
 use spectral::DeviceKind;
 use spectral::optim::{Method, OptimizerConfig};
 use std::path::PathBuf;
-use train::bench::{TrainBench, bench_train_on};
+use train::bench::{BenchModel, BenchRun, TrainBench, bench_train_on};
 use zeta::atomic_file::AtomicFile;
+
+/// The model `spectral bench train` times.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModelKind {
+    /// The default SpacingMDN (6 layers, 256 wide, 8 heads, K = 8) with its memory bank.
+    Mdn,
+    /// A char-GPT of GPT-2 small's shape: 12 layers, 768 wide, 12 heads, byte vocabulary,
+    /// learned positions, tied head.
+    Gpt,
+}
+
+impl ModelKind {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Mdn => "mdn",
+            Self::Gpt => "gpt",
+        }
+    }
+
+    /// The reference batch: 512 × 255 spacings, or 64 × 256 bytes.
+    fn default_batch(self) -> (usize, usize) {
+        match self {
+            Self::Mdn => (512, 255),
+            Self::Gpt => (64, 256),
+        }
+    }
+}
 
 #[derive(clap::Args)]
 pub struct TrainArgs {
+    /// `mdn` (SpacingMDN with memory) or `gpt` (char-GPT, 12 × 768).
+    #[arg(long, value_enum, default_value = "mdn")]
+    pub model: ModelKind,
     /// `cpu`, or `cuda[:N]` in a binary built with `--features cuda`.
     #[arg(long, default_value = "cpu")]
     pub device: DeviceKind,
-    /// Sequences per step (the reference run uses 512; CPUs want far fewer).
-    #[arg(long, default_value_t = 512)]
-    pub batch_size: usize,
-    /// Spacings per sequence T (the reference 255: 8 memory slots + 255 = 263 positions).
-    #[arg(long, default_value_t = 255)]
-    pub seq_len: usize,
+    /// Sequences per step [default: 512 for mdn, 64 for gpt; CPUs want far fewer].
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Targets per sequence T [default: 255 for mdn (8 memory slots + 255 = 263 positions),
+    /// 256 for gpt]; also the model's context length.
+    #[arg(long)]
+    pub seq_len: Option<usize>,
     /// Timed steps.
     #[arg(long, default_value_t = 5)]
     pub steps: usize,
-    /// Untimed steps first (allocation, autotuning).
+    /// Untimed steps first (allocation, kernel compilation, autotuning).
     #[arg(long, default_value_t = 2)]
     pub warmup: usize,
     /// Optimizer of the matrices.
     #[arg(long, default_value = "muon")]
     pub optimizer: Method,
-    /// Leave the memory bank out (the default model has 8 slots).
+    /// Leave the memory bank out (mdn only; the default model has 8 slots).
     #[arg(long)]
     pub no_memory: bool,
     /// Also write the result as JSON to this file.
@@ -36,48 +68,72 @@ pub struct TrainArgs {
     pub json: Option<PathBuf>,
 }
 
-/// The default SpacingMDN (6 layers, 256 wide, 8 heads, K = 8) with its memory bank.
+/// The model of `kind` for sequences of `seq_len` (its context length).
+fn bench_model(kind: ModelKind, seq_len: usize, memory: bool) -> BenchModel {
+    let context = seq_len.max(1);
+    match kind {
+        ModelKind::Mdn => BenchModel::SpacingMdn(
+            SpacingMdnConfig::new()
+                .with_block_size(context)
+                .with_memory(memory.then(MemoryConfig::new)),
+        ),
+        ModelKind::Gpt => BenchModel::Gpt(
+            GptConfig::new()
+                .with_n_layer(12)
+                .with_n_head(12)
+                .with_n_embd(768)
+                .with_block_size(context),
+        ),
+    }
+}
+
 pub fn train(args: TrainArgs) -> Result<()> {
     let device = args.device.check_built()?;
-    let model = SpacingMdnConfig::new()
-        .with_block_size(args.seq_len.max(1))
-        .with_memory((!args.no_memory).then(MemoryConfig::new));
+    if args.no_memory && args.model != ModelKind::Mdn {
+        anyhow::bail!("--no-memory applies to --model mdn only");
+    }
+    let (default_batch, default_seq_len) = args.model.default_batch();
+    let run = BenchRun {
+        batch_size: args.batch_size.unwrap_or(default_batch),
+        seq_len: args.seq_len.unwrap_or(default_seq_len),
+        warmup: args.warmup,
+        steps: args.steps,
+    };
+    let model = bench_model(args.model, run.seq_len, !args.no_memory);
     let optimizer = OptimizerConfig {
         method: args.optimizer,
         ..Default::default()
     };
     eprintln!(
-        "bench train: SpacingMDN ({} parameters) on {device}, batch {} × T {}, {} warmup + {} timed steps ...",
+        "bench train: {} ({} parameters) on {device}, batch {} × T {}, {} warmup + {} timed steps ...",
+        args.model.name(),
         model.param_count(),
-        args.batch_size,
-        args.seq_len,
-        args.warmup,
-        args.steps
+        run.batch_size,
+        run.seq_len,
+        run.warmup,
+        run.steps
     );
-    let result: TrainBench = bench_train_on(
-        device,
-        &model,
-        &optimizer,
-        args.batch_size,
-        args.seq_len,
-        args.warmup,
-        args.steps,
-    )?;
+    let result: TrainBench = bench_train_on(device, &model, &optimizer, run)?;
+    let mib = |m: Option<f64>| m.map_or("n/a".into(), |m| format!("{m:.0}"));
     println!(
-        "{:>10} {:>12} {:>14} {:>14}  device",
-        "params", "steps/s", "spacings/s", "peak RSS MiB"
+        "{:>10} {:>12} {:>14} {:>14} {:>14}  device",
+        "params", "steps/s", "tokens/s", "peak RSS MiB", "GPU pool MiB"
     );
     println!(
-        "{:>10} {:>12.3} {:>14.0} {:>14}  {device}",
+        "{:>10} {:>12.3} {:>14.0} {:>14} {:>14}  {device}",
         result.parameters,
         result.steps_per_s,
         result.tokens_per_s,
-        result
-            .peak_rss_mib
-            .map_or("n/a".into(), |m| format!("{m:.0}"))
+        mib(result.peak_rss_mib),
+        mib(result.gpu_memory_reserved_mib),
     );
     if let Some(path) = &args.json {
-        let json = serde_json::json!({ "device": device.to_string(), "optimizer": args.optimizer.name(), "result": result });
+        let json = serde_json::json!({
+            "device": device.to_string(),
+            "model": args.model.name(),
+            "optimizer": args.optimizer.name(),
+            "result": result,
+        });
         let mut file = AtomicFile::create(path)?;
         file.write_all(serde_json::to_string_pretty(&json)?.as_bytes())?;
         file.commit()?;

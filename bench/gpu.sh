@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# The whole GPU side-by-side benchmark in one call: Rust (burn CUDA) against the PyTorch
+# references on the same GPU, then one table of Rust/PyTorch ratios.
+#
+#   cargo build --release --features cuda -p spectral-cli      # on the build machine
+#   BIN=target/cuda-bin/spectral bash bench/gpu.sh              # on the GPU machine
+#
+# Stages, in this order (the training ones carry the issue's bars, so they go first):
+#   mdn  SpacingMDN with memory, defaults (6 × 256, 8 heads, 8 slots, K = 8), batch 512, T 255:
+#        `spectral bench train --model mdn --device cuda` vs bench/train_ref.py eager in f32,
+#        TF32 and bf16 autocast, and torch.compile'd (precisions in COMPILED).
+#   gpt  char-GPT 12 × 768, 12 heads, context 256, batch 64: the same five runs.
+#   optim  one optimizer step over GPT-2 small's matrices: bench/optim_ref.py with NS5 in
+#        bf16 (Keller Jordan's muon.py precision), then bench/gpu_optim.sh (Rust, PyTorch f32
+#        and TF32) with CPU=0 and OPTIM_METHODS (Manifold Muon left out by default: ~4 s a step,
+#        its numbers are in the README).
+# burn's f32 matmul runs on TF32 tensor cores, so TF32 is the equal-precision PyTorch row.
+#
+# Environment: BIN (default target/cuda-bin/spectral, else target/release/spectral), OUT
+# (bench-out/gpu), STEPS (timed training steps, 10), WARMUP (untimed ones, 3: burn compiles
+# and autotunes its kernels on first use), OPTIM_STEPS (5), OPTIM_WARMUP (3), OPTIM_METHODS
+# (adamw,muon,teon,spectra,spectra_teon), COMPILED (precisions to run compiled: "tf32"),
+# STAGE_TIMEOUT (seconds per stage, 240), BUDGET (seconds for the whole script, 510: a stage
+# gets at most what is left, and is skipped when less than 20 s is), PYTHON (python3).
+# Each stage writes its own JSON into OUT; a failed, cut or skipped stage leaves a gap in the
+# table. On an H100 the whole script stays under 9 minutes.
+set -uo pipefail
+if [ -z "${BIN:-}" ]; then
+    BIN=target/cuda-bin/spectral
+    [ -x "$BIN" ] || BIN=target/release/spectral
+fi
+OUT=${OUT:-bench-out/gpu}
+STEPS=${STEPS:-10}
+WARMUP=${WARMUP:-3}
+OPTIM_STEPS=${OPTIM_STEPS:-5}
+OPTIM_WARMUP=${OPTIM_WARMUP:-3}
+OPTIM_METHODS=${OPTIM_METHODS:-adamw,muon,teon,spectra,spectra_teon}
+COMPILED=${COMPILED:-tf32}
+STAGE_TIMEOUT=${STAGE_TIMEOUT:-240}
+BUDGET=${BUDGET:-510}
+PYTHON=${PYTHON:-python3}
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1
+START=$(date +%s)
+
+# Seconds a stage may still run: the smaller of STAGE_TIMEOUT and what is left of BUDGET
+# (15 s kept for the table).
+limit() {
+    local left=$((START + BUDGET - 15 - $(date +%s)))
+    echo $((left < STAGE_TIMEOUT ? left : STAGE_TIMEOUT))
+}
+stage() {
+    local seconds
+    seconds=$(limit)
+    if [ "$seconds" -lt 20 ]; then
+        echo "gpu: skipped, budget spent: $*" >&2
+        return 1
+    fi
+    echo "gpu: [$(($(date +%s) - START)) s] $* (limit ${seconds} s)" >&2
+    timeout -k 5 "$seconds" "$@" || {
+        echo "gpu: stage failed or timed out: $*" >&2
+        return 1
+    }
+}
+
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv
+"$PYTHON" -c 'import torch; print("torch", torch.__version__, torch.cuda.get_device_name(0))'
+"$BIN" --version 2>/dev/null || true
+
+for model in mdn gpt; do
+    stage "$BIN" bench train --model "$model" --device cuda --steps "$STEPS" --warmup "$WARMUP" \
+        --json "$OUT/${model}_rust.json"
+    for precision in f32 tf32 bf16; do
+        stage "$PYTHON" bench/train_ref.py --model "$model" --device cuda --precision "$precision" \
+            --steps "$STEPS" --warmup "$WARMUP" --json "$OUT/${model}_torch_${precision}.json"
+    done
+    for precision in $COMPILED; do
+        stage "$PYTHON" bench/train_ref.py --model "$model" --device cuda --precision "$precision" \
+            --compile --steps "$STEPS" --warmup "$WARMUP" \
+            --json "$OUT/${model}_torch_${precision}_compiled.json"
+    done
+done
+
+stage "$PYTHON" bench/optim_ref.py --device cuda --steps "$OPTIM_STEPS" --warmup "$OPTIM_WARMUP" \
+    --precision bf16 --matmul-precision high --compile --methods muon,muon_looped,teon \
+    --json "$OUT/optim_torch_bf16.json"
+# gpu_optim.sh has three stages of its own: each gets a third of what is left.
+OPTIM_LIMIT=$(limit)
+if [ "$OPTIM_LIMIT" -ge 60 ]; then
+    stage env BIN="$BIN" OUT="$OUT/optim" STEPS="$OPTIM_STEPS" WARMUP="$OPTIM_WARMUP" CPU=0 \
+        METHODS="$OPTIM_METHODS" STAGE_TIMEOUT=$((OPTIM_LIMIT / 3)) bash bench/gpu_optim.sh
+else
+    echo "gpu: skipped, budget spent: bench/gpu_optim.sh" >&2
+fi
+
+"$PYTHON" - "$OUT" "$STEPS" "$WARMUP" <<'EOF'
+import json, os, sys
+out, steps, warmup = sys.argv[1], sys.argv[2], sys.argv[3]
+
+def load(name):
+    path = os.path.join(out, name)
+    return json.load(open(path)) if os.path.exists(path) else None
+
+def result(report):
+    return (report or {}).get("result") or {}
+
+def fmt(x, width, digits=1):
+    return f"{x:{width}.{digits}f}" if isinstance(x, (int, float)) else f"{'-':>{width}}"
+
+def ratio(a, b):
+    return a / b if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b else None
+
+gpu = None
+for model in ["mdn", "gpt"]:
+    for p in ["f32", "tf32", "bf16"]:
+        gpu = gpu or (load(f"{model}_torch_{p}.json") or {}).get("gpu")
+torch_version = next((r["torch"] for r in
+                      [load(f"{m}_torch_{p}.json") for m in ["mdn", "gpt"] for p in ["f32", "tf32", "bf16"]]
+                      if r), None)
+print(f"\nGPU: {gpu}; torch {torch_version}; {warmup} warm-up + {steps} timed steps per run")
+
+workloads = [
+    ("mdn", "SpacingMDN+memory b512 T255", "steps_per_s", "steps/s"),
+    ("gpt", "char-GPT 12x768 b64 ctx256", "tokens_per_s", "tokens/s"),
+]
+print("\nTraining (ratio = Rust rate / PyTorch rate: above 1 Rust is faster, bar >= 1.0 at equal "
+      "precision;\nRust is one run, f32 on TF32 tensor cores, repeated in every row; memory MiB: "
+      "Rust = burn's pool reservation, PyTorch = eager peak allocated / reserved)")
+head = (f"{'workload':<28} {'prec':<5} {'metric':<9} {'rust':>11} {'eager':>11} {'compiled':>11} "
+        f"{'r/eager':>8} {'r/comp':>8} {'rust MiB':>9} {'eager MiB':>17}")
+print(head)
+for model, label, key, metric in workloads:
+    rust = result(load(f"{model}_rust.json"))
+    digits = 3 if key == "steps_per_s" else 0
+    for p in ["f32", "tf32", "bf16"]:
+        eager = result(load(f"{model}_torch_{p}.json"))
+        compiled_report = load(f"{model}_torch_{p}_compiled.json")
+        compiled = result(compiled_report)
+        r, e, c = rust.get(key), eager.get(key), compiled.get(key)
+        if compiled_report and compiled_report.get("error"):
+            c = "failed"
+        mem_e = (f"{eager['peak_memory_allocated_mib']:.0f} / {eager['peak_memory_reserved_mib']:.0f}"
+                 if eager.get("peak_memory_allocated_mib") is not None else "-")
+        c_text = f"{c:>11}" if isinstance(c, str) else fmt(c, 11, digits)
+        print(f"{label:<28} {p:<5} {metric:<9} {fmt(r, 11, digits)} {fmt(e, 11, digits)} {c_text} "
+              f"{fmt(ratio(r, e), 8, 2)} {fmt(ratio(r, c if not isinstance(c, str) else None), 8, 2)} "
+              f"{fmt(rust.get('gpu_memory_reserved_mib'), 9, 0)} {mem_e:>17}")
+    counts = {rust.get("parameters")} | {result(load(f"{model}_torch_{p}.json")).get("parameters")
+                                          for p in ["f32", "tf32", "bf16"]}
+    counts.discard(None)
+    if len(counts) > 1:
+        print(f"  WARNING: parameter counts differ between Rust and PyTorch: {sorted(counts)}")
+
+def medians(name):
+    report = load(name)
+    return {r["method"]: r["median_ms"] for r in report["results"]} if report else {}
+
+rust = medians("optim/rust.json")
+columns = [("torch f32", medians("optim/torch_f32.json")), ("torch tf32", medians("optim/torch_tf32.json")),
+           ("torch bf16", medians("optim_torch_bf16.json"))]
+print("\nOptimizer step, GPT-2 small matrices (median ms; ratio = Rust ms / PyTorch ms: below 1 Rust "
+      "is faster; bar <= 1.2 against bf16)")
+print(f"{'method':<24} {'rust':>9}" + "".join(f" {label:>11} {'ratio':>6}" for label, _ in columns))
+rows = [(m, m) for m in rust] + [("muon", t) for t in
+                                  ["muon_looped", "muon_compiled", "muon_looped_compiled", "muon_torch_bf16"]]
+for mine, theirs in rows:
+    if mine not in rust or (mine != theirs and not any(theirs in c for _, c in columns)):
+        continue
+    line = f"{mine if mine == theirs else 'muon vs ' + theirs:<24} {rust[mine]:9.2f}"
+    for _, c in columns:
+        x = c.get(theirs)
+        line += f" {fmt(x, 11, 2)} {fmt(ratio(rust[mine], x), 6, 2)}"
+    print(line)
+if not rust:
+    print("(no Rust optimizer results)")
+EOF
+echo "gpu: done in $(($(date +%s) - START)) s; JSON in $OUT"
