@@ -21,7 +21,8 @@
 # and autotunes its kernels on first use), OPTIM_STEPS (5), OPTIM_WARMUP (3), OPTIM_METHODS
 # (adamw,muon,teon,spectra,spectra_teon), COMPILED (precisions to run compiled: "tf32"),
 # STAGE_TIMEOUT (seconds per stage, 240), BUDGET (seconds for the whole script, 510: a stage
-# gets at most what is left, and is skipped when less than 20 s is), PYTHON (python3).
+# gets at most what is left, and is skipped when less than 20 s is), PYTHON (python3), STAGES
+# (which of "mdn gpt optim" to run; all by default: run a part again with STAGES=optim etc.).
 # Each stage writes its own JSON into OUT; a failed, cut or skipped stage leaves a gap in the
 # table. On an H100 the whole script stays under 9 minutes.
 set -uo pipefail
@@ -39,6 +40,7 @@ COMPILED=${COMPILED:-tf32}
 STAGE_TIMEOUT=${STAGE_TIMEOUT:-240}
 BUDGET=${BUDGET:-510}
 PYTHON=${PYTHON:-python3}
+STAGES=${STAGES:-mdn gpt optim}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
 START=$(date +%s)
@@ -67,30 +69,34 @@ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm 
 "$PYTHON" -c 'import torch; print("torch", torch.__version__, torch.cuda.get_device_name(0))'
 "$BIN" --version 2>/dev/null || true
 
+wanted() { [[ " $STAGES " == *" $1 "* ]]; }
 for model in mdn gpt; do
-    stage "$BIN" bench train --model "$model" --device cuda --steps "$STEPS" --warmup "$WARMUP" \
-        --json "$OUT/${model}_rust.json"
+    wanted "$model" || continue
+    # The issue's reference batches: 512 sequences of 255 spacings; 64 sequences of 256 bytes.
+    if [ "$model" = mdn ]; then shape=(--batch-size 512 --seq-len 255); else shape=(--batch-size 64 --seq-len 256); fi
+    stage "$BIN" bench train --model "$model" --device cuda "${shape[@]}" --steps "$STEPS" \
+        --warmup "$WARMUP" --json "$OUT/${model}_rust.json"
     for precision in f32 tf32 bf16; do
-        stage "$PYTHON" bench/train_ref.py --model "$model" --device cuda --precision "$precision" \
-            --steps "$STEPS" --warmup "$WARMUP" --json "$OUT/${model}_torch_${precision}.json"
+        stage "$PYTHON" bench/train_ref.py --model "$model" --device cuda "${shape[@]}" \
+            --precision "$precision" --steps "$STEPS" --warmup "$WARMUP" \
+            --json "$OUT/${model}_torch_${precision}.json"
     done
     for precision in $COMPILED; do
-        stage "$PYTHON" bench/train_ref.py --model "$model" --device cuda --precision "$precision" \
-            --compile --steps "$STEPS" --warmup "$WARMUP" \
+        stage "$PYTHON" bench/train_ref.py --model "$model" --device cuda "${shape[@]}" \
+            --precision "$precision" --compile --steps "$STEPS" --warmup "$WARMUP" \
             --json "$OUT/${model}_torch_${precision}_compiled.json"
     done
 done
 
-stage "$PYTHON" bench/optim_ref.py --device cuda --steps "$OPTIM_STEPS" --warmup "$OPTIM_WARMUP" \
-    --precision bf16 --matmul-precision high --compile --methods muon,muon_looped,teon \
-    --json "$OUT/optim_torch_bf16.json"
-# gpu_optim.sh has three stages of its own: each gets a third of what is left.
-OPTIM_LIMIT=$(limit)
-if [ "$OPTIM_LIMIT" -ge 60 ]; then
+if wanted optim; then
+    stage "$PYTHON" bench/optim_ref.py --device cuda --steps "$OPTIM_STEPS" --warmup "$OPTIM_WARMUP" \
+        --precision bf16 --matmul-precision high --compile --methods muon,muon_looped,teon \
+        --json "$OUT/optim_torch_bf16.json"
+    # gpu_optim.sh runs Rust, then PyTorch f32, then TF32: each of its stages may take half of
+    # what is left, and the whole call is cut at the budget.
+    OPTIM_LIMIT=$(limit)
     stage env BIN="$BIN" OUT="$OUT/optim" STEPS="$OPTIM_STEPS" WARMUP="$OPTIM_WARMUP" CPU=0 \
-        METHODS="$OPTIM_METHODS" STAGE_TIMEOUT=$((OPTIM_LIMIT / 3)) bash bench/gpu_optim.sh
-else
-    echo "gpu: skipped, budget spent: bench/gpu_optim.sh" >&2
+        METHODS="$OPTIM_METHODS" STAGE_TIMEOUT=$((OPTIM_LIMIT / 2)) bash bench/gpu_optim.sh
 fi
 
 "$PYTHON" - "$OUT" "$STEPS" "$WARMUP" <<'EOF'
@@ -160,13 +166,13 @@ columns = [("torch f32", medians("optim/torch_f32.json")), ("torch tf32", median
            ("torch bf16", medians("optim_torch_bf16.json"))]
 print("\nOptimizer step, GPT-2 small matrices (median ms; ratio = Rust ms / PyTorch ms: below 1 Rust "
       "is faster; bar <= 1.2 against bf16)")
-print(f"{'method':<24} {'rust':>9}" + "".join(f" {label:>11} {'ratio':>6}" for label, _ in columns))
+print(f"{'method':<30} {'rust':>9}" + "".join(f" {label:>11} {'ratio':>6}" for label, _ in columns))
 rows = [(m, m) for m in rust] + [("muon", t) for t in
                                   ["muon_looped", "muon_compiled", "muon_looped_compiled", "muon_torch_bf16"]]
 for mine, theirs in rows:
     if mine not in rust or (mine != theirs and not any(theirs in c for _, c in columns)):
         continue
-    line = f"{mine if mine == theirs else 'muon vs ' + theirs:<24} {rust[mine]:9.2f}"
+    line = f"{mine if mine == theirs else 'muon vs ' + theirs:<30} {rust[mine]:9.2f}"
     for _, c in columns:
         x = c.get(theirs)
         line += f" {fmt(x, 11, 2)} {fmt(ratio(rust[mine], x), 6, 2)}"
