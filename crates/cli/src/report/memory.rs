@@ -2,12 +2,13 @@
 //! JSON of `spectral eval --json RUN/eval.json` and (models with memory) `spectral slots
 //! --json RUN/slots.json` beside its checkpoints.
 
-use super::{EVAL_JSON, SLOTS_JSON, Section, read_json, relative};
+use super::{EVAL_JSON, SLOTS_JSON, Section, pm, read_json, relative};
 use anyhow::{Result, bail};
 use serde::Deserialize;
 use std::path::Path;
 use train::ModelConfig;
 use train::runs::TrainRun;
+use train::shootout::mean_std;
 
 /// The fields of `eval.json` (`train::eval::suite::EvalReport`) the table uses.
 #[derive(Deserialize)]
@@ -72,64 +73,138 @@ fn variant(run: &TrainRun) -> String {
     parts.join(", ")
 }
 
-fn err_at(eval: &EvalJson, h: usize) -> String {
-    eval.horizons
-        .iter()
-        .find(|x| x.h == h)
-        .map_or("–".into(), |x| format!("{:.4}", x.err))
+/// One run's numbers.
+struct Row {
+    nll: f64,
+    crps: f64,
+    err10: Option<f64>,
+    err100: Option<f64>,
+    slots: Option<SlotsJson>,
+    entropy: Option<(f64, f64)>,
 }
 
-pub fn section(runs: &[TrainRun], root: &Path) -> Result<Section> {
-    let mut md = String::from(
-        "## Memory bank\n\nOne row per run directory with `eval.json` (`spectral eval --ckpt RUN/best.safetensors --json RUN/eval.json`) and, with memory, `slots.json` (`spectral slots --ckpt RUN/best.safetensors --json RUN/slots.json`). eff% and rollout Δ are the largest over slots and over zero- and mean-ablation; Δ at the first rollout horizon.\n\n| run | variant | steps | val NLL | CRPS | Err@10 | Err@100 | max eff% | max rollout Δ | mem_entropy |\n|---|---|---|---|---|---|---|---|---|---|\n",
-    );
-    let mut focus = Vec::new();
-    let mut with_slots = 0;
-    for run in runs {
-        if run.model_kind() != "spacing_mdn" {
-            bail!(
-                "{}: eval.json beside a GPT run; the memory-bank section is for SpacingMDN runs",
-                run.dir.display()
-            );
-        }
-        let eval: EvalJson = read_json(&run.dir.join(EVAL_JSON))?;
-        let slots_path = run.dir.join(SLOTS_JSON);
-        let slots: Option<SlotsJson> = if slots_path.is_file() {
+fn read_row(run: &TrainRun) -> Result<Row> {
+    if run.model_kind() != "spacing_mdn" {
+        bail!(
+            "{}: eval.json beside a GPT run; the memory-bank section is for SpacingMDN runs",
+            run.dir.display()
+        );
+    }
+    let eval: EvalJson = read_json(&run.dir.join(EVAL_JSON))?;
+    let slots_path = run.dir.join(SLOTS_JSON);
+    let err = |h: usize| eval.horizons.iter().find(|x| x.h == h).map(|x| x.err);
+    Ok(Row {
+        nll: eval.nll,
+        crps: eval.crps,
+        err10: err(10),
+        err100: err(100),
+        slots: if slots_path.is_file() {
             Some(read_json(&slots_path)?)
         } else {
             None
+        },
+        entropy: eval
+            .memory
+            .as_ref()
+            .map(|m| (m.mem_entropy, m.mem_entropy_max)),
+    })
+}
+
+/// A run's name without a trailing `_s<seed>`: the variant's name.
+fn stem(name: &str) -> &str {
+    match name.rsplit_once("_s") {
+        Some((head, seed)) if !seed.is_empty() && seed.chars().all(|c| c.is_ascii_digit()) => head,
+        _ => name,
+    }
+}
+
+/// `value` for one run, `mean ± std` over several (`–` when some run lacks it).
+fn cell(values: &[Option<f64>], digits: usize) -> String {
+    let present: Vec<f64> = values.iter().flatten().copied().collect();
+    if present.len() < values.len() || present.is_empty() {
+        return "–".into();
+    }
+    match mean_std(&present) {
+        Some(v) if v.n == 1 => format!("{:.digits$}", v.mean),
+        Some(v) => pm(v, digits),
+        None => "–".into(),
+    }
+}
+
+pub fn section(runs: &[TrainRun], root: &Path) -> Result<Section> {
+    // Variants: runs whose configs differ only in the seed (and output directory).
+    let mut groups: Vec<(serde_json::Value, Vec<&TrainRun>)> = Vec::new();
+    for run in runs {
+        let mut key = run.config.trajectory_key();
+        key["seed"] = serde_json::Value::Null;
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, members)) => members.push(run),
+            None => groups.push((key, vec![run])),
+        }
+    }
+    let mut md = String::from(
+        "## Memory bank\n\nOne row per variant (runs whose configs differ only in the seed), from each run directory's `eval.json` (`spectral eval --ckpt RUN/best.safetensors --json RUN/eval.json`) and, with memory, `slots.json` (`spectral slots --ckpt RUN/best.safetensors --json RUN/slots.json`); over several seeds, mean ± std (sample std). eff% and rollout Δ are the largest over slots and over zero- and mean-ablation; Δ at the first rollout horizon.\n\n| run | variant | seeds | steps | val NLL | CRPS | Err@10 | Err@100 | max eff% | max rollout Δ | mem_entropy |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    let mut focus = Vec::new();
+    let mut with_slots = 0;
+    for (_, members) in &groups {
+        let rows: Vec<Row> = members.iter().map(|r| read_row(r)).collect::<Result<_>>()?;
+        let names: Vec<String> = members.iter().map(|r| relative(&r.dir, root)).collect();
+        let name = if members.len() == 1 {
+            names[0].clone()
+        } else {
+            stem(&names[0]).to_string()
         };
-        let name = relative(&run.dir, root);
-        let (eff, delta) = match &slots {
-            Some(s) => {
-                with_slots += 1;
-                if s.max_rollout_delta_pct > FOCUS_PCT {
-                    focus.push(format!("{name} ({:.2} %)", s.max_rollout_delta_pct));
-                }
+        let seeds: Vec<String> = members.iter().map(|r| r.config.seed.to_string()).collect();
+        let slots: Vec<&SlotsJson> = rows.iter().filter_map(|r| r.slots.as_ref()).collect();
+        let (eff, delta) = if slots.len() == rows.len() {
+            with_slots += 1;
+            let deltas: Vec<f64> = slots.iter().map(|s| s.max_rollout_delta_pct).collect();
+            let above = deltas.iter().filter(|&&d| d > FOCUS_PCT).count();
+            if above > 0 {
+                focus.push(if rows.len() == 1 {
+                    format!("{name} ({:.2} %)", deltas[0])
+                } else {
+                    format!("{name} ({above} of {} seeds)", rows.len())
+                });
+            }
+            let h = slots[0].horizons.first().copied().unwrap_or(0);
+            if let [s] = slots.as_slice() {
                 (
                     format!("{:.1} ({})", s.max_eff_pct, s.label),
+                    format!("{:.2} % @{h} ({})", s.max_rollout_delta_pct, s.reading),
+                )
+            } else {
+                let eff: Vec<Option<f64>> = slots.iter().map(|s| Some(s.max_eff_pct)).collect();
+                let d: Vec<Option<f64>> = deltas.iter().map(|&d| Some(d)).collect();
+                (
+                    cell(&eff, 1),
                     format!(
-                        "{:.2} % @{} ({})",
-                        s.max_rollout_delta_pct,
-                        s.horizons.first().copied().unwrap_or(0),
-                        s.reading
+                        "{} % @{h} ({above}/{} > {FOCUS_PCT} %)",
+                        cell(&d, 2),
+                        rows.len()
                     ),
                 )
             }
-            None => ("–".into(), "–".into()),
+        } else {
+            ("–".into(), "–".into())
+        };
+        let column = |f: &dyn Fn(&Row) -> Option<f64>, digits| {
+            cell(&rows.iter().map(f).collect::<Vec<_>>(), digits)
+        };
+        let entropy = match rows[0].entropy {
+            Some((_, max)) => format!("{} / {max:.3}", column(&|r| r.entropy.map(|e| e.0), 3)),
+            None => "–".into(),
         };
         md += &format!(
-            "| {name} | {} | {} | {:.4} | {:.4} | {} | {} | {eff} | {delta} | {} |\n",
-            variant(run),
-            run.config.steps,
-            eval.nll,
-            eval.crps,
-            err_at(&eval, 10),
-            err_at(&eval, 100),
-            eval.memory.as_ref().map_or("–".into(), |m| format!(
-                "{:.3} / {:.3}",
-                m.mem_entropy, m.mem_entropy_max
-            )),
+            "| {name} | {} | {} | {} | {} | {} | {} | {} | {eff} | {delta} | {entropy} |\n",
+            variant(members[0]),
+            seeds.join(","),
+            members[0].config.steps,
+            column(&|r| Some(r.nll), 4),
+            column(&|r| Some(r.crps), 4),
+            column(&|r| r.err10, 4),
+            column(&|r| r.err100, 4),
         );
     }
     md += &format!(
@@ -137,7 +212,7 @@ pub fn section(runs: &[TrainRun], root: &Path) -> Result<Section> {
         if with_slots == 0 {
             "no slots.json found: not measured.".to_string()
         } else if focus.is_empty() {
-            format!("No (none of the {with_slots} runs with slots.json).")
+            format!("No (none of the {with_slots} variants with slots.json).")
         } else {
             format!("Yes: {}.", focus.join(", "))
         }

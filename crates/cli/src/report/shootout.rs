@@ -149,10 +149,22 @@ fn kind_markdown(kind: &KindShootout, root: &Path) -> String {
             })
             .collect();
         let dirs: Vec<String> = m.dirs.iter().map(|d| relative(d, root)).collect();
+        let edge = m.lr_grid.len() >= 3
+            && [m.lr_grid.first(), m.lr_grid.last()]
+                .into_iter()
+                .flatten()
+                .any(|(lr, _)| *lr == m.lr);
+        let grid = if edge {
+            format!(
+                "{}; best at the grid's edge: the optimum may lie outside it",
+                grid.join(", ")
+            )
+        } else {
+            grid.join(", ")
+        };
         md += &format!(
-            "- {}: {} (runs: {})\n",
+            "- {}: {grid} (runs: {})\n",
             m.method.name(),
-            grid.join(", "),
             dirs.join(", ")
         );
     }
