@@ -69,7 +69,11 @@ fn register_font() {
     });
 }
 
-fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Result<(), String>
+fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    chart: &Chart,
+    y_range: Option<(f64, f64)>,
+) -> Result<(), String>
 where
     DB::ErrorType: 'static,
 {
@@ -84,6 +88,9 @@ where
         (x0, x1) = (0.0, 1.0); // no finite points
     } else if x1 <= x0 {
         (x0, x1) = (x0 - 0.5, x0 + 0.5);
+    }
+    if let Some((low, high)) = y_range {
+        (y0, y1) = (low, high);
     }
     if y1 <= y0 {
         y1 = y0 + 1.0;
@@ -103,25 +110,20 @@ where
         .label_style(("sans-serif", 15))
         .draw()
         .map_err(|e| e.to_string())?;
+    let in_range =
+        |&(_, y): &(f64, f64)| y_range.is_none_or(|(low, high)| (low..=high).contains(&y));
     for (i, series) in chart.series.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()];
+        let points: Vec<(f64, f64)> = series.points.iter().copied().filter(in_range).collect();
         let legend = match series.mark {
             Mark::Line => context
-                .draw_series(LineSeries::new(
-                    series.points.iter().copied(),
-                    color.stroke_width(2),
-                ))
+                .draw_series(LineSeries::new(points, color.stroke_width(2)))
                 .map_err(|e| e.to_string())?,
             Mark::Dots => context
-                .draw_series(
-                    series
-                        .points
-                        .iter()
-                        .map(|&p| Circle::new(p, 3, color.filled())),
-                )
+                .draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))
                 .map_err(|e| e.to_string())?,
             Mark::Bars(width) => context
-                .draw_series(series.points.iter().map(|&(x, y)| {
+                .draw_series(points.iter().map(|&(x, y)| {
                     Rectangle::new(
                         [(x - width / 2.0, 0.0), (x + width / 2.0, y)],
                         color.mix(0.35).filled(),
@@ -146,12 +148,23 @@ where
 
 /// Writes `stem.svg` and `stem.png` (900×600); returns both paths.
 pub fn write_chart(stem: &Path, chart: &Chart) -> Result<[PathBuf; 2], PlotError> {
+    write_chart_in(stem, chart, None)
+}
+
+/// [`write_chart`] with the y axis over `y_range = (low, high)` instead of the data's span
+/// from 0 (points outside it are left out, e.g. the first steps of a loss curve).
+pub fn write_chart_in(
+    stem: &Path,
+    chart: &Chart,
+    y_range: Option<(f64, f64)>,
+) -> Result<[PathBuf; 2], PlotError> {
     register_font();
     let svg = stem.with_extension("svg");
     let png = stem.with_extension("png");
     draw(
         &SVGBackend::new(&svg, (900, 600)).into_drawing_area(),
         chart,
+        y_range,
     )
     .map_err(|message| PlotError::Draw {
         path: svg.clone(),
@@ -160,6 +173,7 @@ pub fn write_chart(stem: &Path, chart: &Chart) -> Result<[PathBuf; 2], PlotError
     draw(
         &BitMapBackend::new(&png, (900, 600)).into_drawing_area(),
         chart,
+        y_range,
     )
     .map_err(|message| PlotError::Draw {
         path: png.clone(),

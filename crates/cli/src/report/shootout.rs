@@ -4,7 +4,7 @@
 
 use super::{Section, Targets, pm, relative};
 use anyhow::Result;
-use spectral::plot::{Chart, Mark, Series, write_chart};
+use spectral::plot::{Chart, Mark, Series, write_chart_in};
 use std::path::Path;
 use train::runs::TrainRun;
 use train::shootout::{KindShootout, MethodResult, shootout, verdicts};
@@ -65,7 +65,7 @@ pub fn section(
                     .collect(),
             };
             let name = format!("{stem}_{suffix}");
-            figures += write_chart(&out.join(&name), &chart)?.len();
+            figures += write_chart_in(&out.join(&name), &chart, zoom(kind))?.len();
             md += &format!("![{} {suffix}]({name}.png)\n", kind.kind);
         }
         md += "\n";
@@ -77,6 +77,20 @@ pub fn section(
         },
         figures,
     ))
+}
+
+/// The loss axis of the curves: from the lowest point to the highest after the first tenth
+/// of the steps (a loss curve's first evaluations would squash the rest), 5 % margins.
+fn zoom(kind: &KindShootout) -> Option<(f64, f64)> {
+    let points = || kind.methods.iter().flat_map(|m| m.mean_curve.iter());
+    let last = points().map(|p| p.step).max()?;
+    let low = points().map(|p| p.val_loss).fold(f64::INFINITY, f64::min);
+    let high = points()
+        .filter(|p| p.step * 10 >= last)
+        .map(|p| p.val_loss)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let margin = 0.05 * (high - low);
+    (low.is_finite() && high > low).then_some((low - margin, high + margin))
 }
 
 fn method_row(m: &MethodResult, kind: &KindShootout, equal_wall: Option<f64>) -> String {
