@@ -9,6 +9,7 @@
 //! | [`memory`] | memory bank: learnable prefix slots and their readouts |
 //! | [`spacing_mdn`] | SpacingMDN: spacings → mixture over the next spacing |
 //! | [`gpt`] | char-level GPT (nanoGPT) |
+//! | [`frame_generator`] | the notes' frame-interpolation conv net (two frames → the middle one) |
 //! | [`generate`] | sampling text from the GPT |
 //! | [`names`] | the stable parameter-name scheme, and a visitor that lists it |
 //! | [`init`] | GPT-2 initialization of the layers |
@@ -21,6 +22,7 @@
 pub mod attention;
 pub mod block;
 pub mod error;
+pub mod frame_generator;
 pub mod init;
 pub mod mdn;
 pub mod memory;
@@ -31,6 +33,7 @@ pub mod gpt;
 pub mod names;
 pub mod spacing_mdn;
 
+pub use frame_generator::{FrameGenerator, FrameGeneratorConfig};
 pub use gpt::{Gpt, GptConfig};
 pub use mdn::{Mixture, MixtureHead, mixture_log_prob, mixture_mean, mixture_nll};
 pub use memory::{MemoryBank, MemoryConfig, MemoryEdit, SlotAblation};

@@ -13,7 +13,9 @@ use burn::tensor::backend::Backend;
 use spectral::CpuBackend;
 use spectral::linalg::{exact, from_faer, gaussian_matrix, to_faer};
 use spectral::optim::state::StateDict;
-use spectral::optim::{GroupRule, Method, OptimizerConfig, Role, SpectralOptimizer};
+use spectral::optim::{
+    GroupRule, MatrixExchange, Method, OptimizerConfig, Role, Shard, SpectralOptimizer,
+};
 
 type Ad = Autodiff<CpuBackend>;
 
@@ -237,4 +239,125 @@ fn rules_that_miss_the_model_fail_before_any_step() {
     let optimizer = SpectralOptimizer::<CpuBackend>::new(config);
     let error = optimizer.plan::<Ad, _>(&model).unwrap_err();
     assert!(error.to_string().contains("layers.0.weight"), "{error}");
+}
+
+/// The exchange of two device threads of one test: the owner writes its result, both wait,
+/// both read it, both wait again (so the next result cannot overwrite one still being read).
+/// It counts the results this device shaped itself.
+struct ThreadExchange {
+    rank: usize,
+    slot: std::sync::Arc<std::sync::Mutex<Option<burn::tensor::TensorData>>>,
+    barrier: std::sync::Arc<std::sync::Barrier>,
+    shaped_here: usize,
+}
+
+impl MatrixExchange<CpuBackend> for ThreadExchange {
+    fn share(
+        &mut self,
+        owner: usize,
+        tensor: Option<Tensor<CpuBackend, 2>>,
+    ) -> Result<Tensor<CpuBackend, 2>, spectral::optim::OptimError> {
+        assert_eq!(
+            tensor.is_some(),
+            owner == self.rank,
+            "only the owner shapes"
+        );
+        if let Some(tensor) = tensor {
+            *self.slot.lock().unwrap() = Some(tensor.into_data());
+            self.shaped_here += 1;
+        }
+        self.barrier.wait();
+        let data = self.slot.lock().unwrap().clone().expect("the owner wrote");
+        self.barrier.wait();
+        Ok(Tensor::from_data(data, &Default::default()))
+    }
+}
+
+/// The same gradients again (a `GradientsParams` cannot be cloned): what every device holds
+/// after the gradient all-reduce.
+fn copy_grads(grads: &GradientsParams, model: &DeepLinear<Ad>) -> GradientsParams {
+    let mut copy = GradientsParams::new();
+    for layer in &model.layers {
+        let w = grads.get::<CpuBackend, 2>(layer.weight.id).unwrap();
+        copy.register(layer.weight.id, w);
+        let bias = layer.bias.as_ref().unwrap();
+        copy.register(bias.id, grads.get::<CpuBackend, 1>(bias.id).unwrap());
+    }
+    copy
+}
+
+#[test]
+fn a_step_sharded_over_two_devices_equals_the_unsharded_step() {
+    let device = Default::default();
+    let (x, y) = task(&device);
+    for method in [
+        Method::Muon,
+        Method::Teon,
+        Method::Spectra,
+        Method::SpectraTeon,
+        Method::ManifoldMuon,
+    ] {
+        let mut reference = SpectralOptimizer::<CpuBackend>::new(config(method));
+        let mut optimizers = [0, 1].map(|_| SpectralOptimizer::<CpuBackend>::new(config(method)));
+        let slot = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let mut exchanges = [0, 1].map(|rank| ThreadExchange {
+            rank,
+            slot: slot.clone(),
+            barrier: barrier.clone(),
+            shaped_here: 0,
+        });
+        let mut model = DeepLinear::<Ad>::new(&device);
+        let mut replicas = [model.clone(), model.clone()];
+        for _ in 0..3 {
+            let grads = GradientsParams::from_grads(loss(&model, &x, &y).backward(), &model);
+            let copies = [0, 1].map(|_| copy_grads(&grads, &model));
+            model = reference.step(1.0, model, grads).unwrap();
+            replicas = std::thread::scope(|scope| {
+                let handles: Vec<_> = replicas
+                    .into_iter()
+                    .zip(copies)
+                    .zip(optimizers.iter_mut().zip(exchanges.iter_mut()))
+                    .enumerate()
+                    .map(|(rank, ((replica, grads), (optimizer, exchange)))| {
+                        scope.spawn(move || {
+                            let shard = Shard { rank, world: 2 };
+                            optimizer
+                                .step_sharded(1.0, replica, grads, shard, exchange)
+                                .unwrap()
+                        })
+                    })
+                    .collect();
+                let mut done = handles.into_iter().map(|h| h.join().unwrap());
+                [done.next().unwrap(), done.next().unwrap()]
+            });
+            // Both devices applied the same shared results to the same state: bit for bit.
+            assert_eq!(weights(&replicas[0]), weights(&replicas[1]), "{method:?}");
+            // Against one device: only the batching of msign by shape differs (f32 rounding).
+            let gap = max_difference(&replicas[0], &model);
+            assert!(gap < 1e-6, "{method:?}: sharded vs unsharded {gap}");
+        }
+        let [a, b] = &exchanges;
+        // Muon/Spectra: 4 single matrices; TEON: 2 stacks of K = 2; each device shaped half.
+        assert!(
+            a.shaped_here > 0 && b.shaped_here > 0,
+            "{method:?}: work split"
+        );
+        assert_eq!(
+            a.shaped_here, b.shaped_here,
+            "{method:?}: equal-cost groups split evenly"
+        );
+        let states = [
+            reference.state_dict(),
+            optimizers[0].state_dict(),
+            optimizers[1].state_dict(),
+        ];
+        for state in &states[1..] {
+            assert_eq!(
+                state.tensors.keys().collect::<Vec<_>>(),
+                states[0].tensors.keys().collect::<Vec<_>>(),
+                "{method:?}: every device holds the whole state"
+            );
+        }
+    }
 }

@@ -6,9 +6,9 @@
 
 use crate::aux::AuxConfig;
 use crate::data::{SpacingDataset, TextDataset};
-use crate::task::{Batching, SpacingTask, Task, TaskError, TextTask};
+use crate::task::{Batching, ConfiguredTask, SpacingTask, Task, TaskError, TextTask};
 use crate::trainer::{TrainError, clip_gradients};
-use burn::module::{AutodiffModule, ModuleVisitor, Param};
+use burn::module::{AutodiffModule, Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{ElementConversion, Tensor};
@@ -106,6 +106,93 @@ fn time_task<B: AutodiffBackend, T: Task<B>>(
     })
 }
 
+/// [`time_task`] data-parallel on `devices` through burn's collective: the step of
+/// [`crate::data_parallel`] (each device its share of the batch, loss and gradient
+/// all-reduce, clipping, sharded optimizer step). The clock runs on device 0 between two
+/// all-reduces that every device reaches after its queued work is done.
+fn time_task_parallel<B: AutodiffBackend, T: Task<B> + Sync>(
+    task: &T,
+    optimizer: &OptimizerConfig,
+    run: BenchRun,
+    devices: &[B::Device],
+    gpu_memory: &dyn Fn() -> Option<f64>,
+) -> Result<Timing, TrainError> {
+    use crate::collective::{Collective, Peer};
+    use crate::data_parallel::{share_rows, synced_step};
+    use spectral::optim::Shard;
+    let world = devices.len();
+    if world == 0 || !run.batch_size.is_multiple_of(world) {
+        return Err(crate::config::ConfigError::Invalid(format!(
+            "batch_size = {} does not divide among {world} devices",
+            run.batch_size
+        ))
+        .into());
+    }
+    B::seed(&devices[0], 0);
+    let model = task.build(&devices[0])?;
+    // Materializes the lazily initialized parameters once, so every replica starts equal.
+    let parameters: usize = SpectralOptimizer::<B::InnerBackend>::new(optimizer.clone())
+        .plan::<B, _>(&model)?
+        .iter()
+        .map(|s| s.shape.iter().product::<usize>())
+        .sum();
+    let _collective = Collective::join::<B::InnerBackend>();
+    let device_run = |rank: usize, device: &B::Device, mut model: T::Model| {
+        let peer = Peer {
+            shard: Shard { rank, world },
+        };
+        peer.register::<B::InnerBackend>(device)?;
+        let rows = share_rows(run.batch_size, peer.shard);
+        let mut opt = SpectralOptimizer::<B::InnerBackend>::new(optimizer.clone());
+        let mut step = |model: T::Model, i: usize| -> Result<T::Model, TrainError> {
+            let loss = task.train_loss_rows(&model, i as u64, rows.clone(), device)?;
+            let value = loss.clone().into_scalar().elem::<f64>();
+            peer.agree::<B::InnerBackend>(value, false, device)?;
+            let stepped = synced_step(peer, &mut opt, model, loss, 1.0, BENCH_GRAD_CLIP)?;
+            Ok(task.after_step(stepped.model))
+        };
+        for i in 0..run.warmup {
+            model = step(model, i)?;
+        }
+        wait_for_device::<B, _>(&model);
+        peer.agree::<B::InnerBackend>(0.0, false, device)?;
+        let started = Instant::now();
+        for i in 0..run.steps {
+            model = step(model, run.warmup + i)?;
+        }
+        wait_for_device::<B, _>(&model);
+        peer.agree::<B::InnerBackend>(0.0, false, device)?;
+        let seconds = started.elapsed().as_secs_f64();
+        peer.finish::<B::InnerBackend>()?;
+        Ok::<f64, TrainError>(seconds)
+    };
+    let seconds = std::thread::scope(|scope| {
+        let handles: Vec<_> = devices
+            .iter()
+            .enumerate()
+            .map(|(rank, device)| {
+                let replica = model.clone().fork(device);
+                let device_run = &device_run;
+                scope.spawn(move || device_run(rank, device, replica))
+            })
+            .collect();
+        let mut seconds = Vec::new();
+        for handle in handles {
+            seconds.push(
+                handle
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p))?,
+            );
+        }
+        Ok::<f64, TrainError>(seconds[0])
+    })?;
+    Ok(Timing {
+        parameters,
+        seconds,
+        gpu_memory_reserved_mib: gpu_memory(),
+    })
+}
+
 /// How much to run: batches of `batch_size` sequences of `seq_len` targets, `warmup` untimed
 /// steps (allocation, kernel compilation, autotuning), then `steps` timed ones.
 #[derive(Clone, Copy, Debug)]
@@ -124,41 +211,76 @@ pub fn bench_train<B: AutodiffBackend>(
     device: &B::Device,
     gpu_memory: &dyn Fn() -> Option<f64>,
 ) -> Result<TrainBench, TrainError> {
-    let BenchRun {
-        batch_size,
-        seq_len,
-        warmup,
-        steps,
-    } = run;
+    let BenchRun { warmup, steps, .. } = run;
+    let timing = match bench_task(model, run)? {
+        ConfiguredTask::Spacing(task) => {
+            time_task::<B, _>(&task, optimizer, warmup, steps, device, gpu_memory)?
+        }
+        ConfiguredTask::Text(task) => {
+            time_task::<B, _>(&task, optimizer, warmup, steps, device, gpu_memory)?
+        }
+    };
+    Ok(rates(run, timing))
+}
+
+/// [`bench_train`] data-parallel on `devices` (one peer each, through burn's collective),
+/// the batch split evenly among them: with one device, the cost of the collective path
+/// against [`bench_train`].
+pub fn bench_train_parallel<B: AutodiffBackend>(
+    model: &BenchModel,
+    optimizer: &OptimizerConfig,
+    run: BenchRun,
+    devices: &[B::Device],
+    gpu_memory: &dyn Fn() -> Option<f64>,
+) -> Result<TrainBench, TrainError> {
+    let timing = match bench_task(model, run)? {
+        ConfiguredTask::Spacing(task) => {
+            time_task_parallel::<B, _>(&task, optimizer, run, devices, gpu_memory)?
+        }
+        ConfiguredTask::Text(task) => {
+            time_task_parallel::<B, _>(&task, optimizer, run, devices, gpu_memory)?
+        }
+    };
+    Ok(rates(run, timing))
+}
+
+/// The task of the benchmark: GUE spacings for the SpacingMDN, the embedded text for the GPT.
+fn bench_task(model: &BenchModel, run: BenchRun) -> Result<ConfiguredTask, TaskError> {
     let batching = Batching {
-        batch_size,
-        seq_len,
+        batch_size: run.batch_size,
+        seq_len: run.seq_len,
         eval_windows: 1,
         seed: 0,
     };
-    let timing = match model {
+    Ok(match model {
         BenchModel::SpacingMdn(config) => {
-            let n = batch_size * (seq_len + 1) * 4 + 10_000;
+            let n = run.batch_size * (run.seq_len + 1) * 4 + 10_000;
             let values = zeta::stats::gue_sample::gue_spacings(n, 1);
-            let task = SpacingTask {
+            ConfiguredTask::Spacing(SpacingTask {
                 model: config.clone(),
-                data: SpacingDataset::from_values(values, 1, 0.1).map_err(TaskError::from)?,
+                data: SpacingDataset::from_values(values, 1, 0.1)?,
                 batching,
                 aux: AuxConfig::default(),
-            };
-            time_task::<B, _>(&task, optimizer, warmup, steps, device, gpu_memory)?
+            })
         }
-        BenchModel::Gpt(config) => {
-            let task = TextTask {
-                model: config.clone(),
-                data: TextDataset::embedded(),
-                batching,
-            };
-            time_task::<B, _>(&task, optimizer, warmup, steps, device, gpu_memory)?
-        }
-    };
+        BenchModel::Gpt(config) => ConfiguredTask::Text(TextTask {
+            model: config.clone(),
+            data: TextDataset::embedded(),
+            batching,
+        }),
+    })
+}
+
+/// Rates of the timed steps.
+fn rates(run: BenchRun, timing: Timing) -> TrainBench {
+    let BenchRun {
+        batch_size,
+        seq_len,
+        steps,
+        ..
+    } = run;
     let seconds = timing.seconds;
-    Ok(TrainBench {
+    TrainBench {
         parameters: timing.parameters,
         batch_size,
         seq_len,
@@ -167,7 +289,7 @@ pub fn bench_train<B: AutodiffBackend>(
         tokens_per_s: (steps * batch_size * seq_len) as f64 / seconds,
         peak_rss_mib: peak_rss_mib(),
         gpu_memory_reserved_mib: timing.gpu_memory_reserved_mib,
-    })
+    }
 }
 
 /// [`bench_train`] on a device named at run time.
@@ -194,6 +316,53 @@ pub fn bench_train_on(
                 run,
                 &device,
                 &|| cuda_memory_reserved_mib(&device),
+            )
+        }
+        #[cfg(not(feature = "cuda"))]
+        spectral::DeviceKind::Cuda(_) => {
+            unreachable!("check_built refuses cuda without the feature")
+        }
+    }
+}
+
+/// [`bench_train_parallel`] on devices named at run time (`cpu[:N]` or `cuda[:N]`, checked
+/// by [`crate::data_parallel::parse_devices`]).
+pub fn bench_train_parallel_on(
+    devices: &[String],
+    model: &BenchModel,
+    optimizer: &OptimizerConfig,
+    run: BenchRun,
+) -> Result<TrainBench, TrainError> {
+    let kinds = crate::data_parallel::parse_devices(devices)?;
+    match kinds[0] {
+        spectral::DeviceKind::Cpu => {
+            bench_train_parallel::<burn::backend::Autodiff<spectral::CpuBackend>>(
+                model,
+                optimizer,
+                run,
+                &vec![Default::default(); kinds.len()],
+                &|| None,
+            )
+        }
+        #[cfg(feature = "cuda")]
+        spectral::DeviceKind::Cuda(_) => {
+            let devices: Vec<_> = kinds
+                .iter()
+                .map(|k| match k {
+                    spectral::DeviceKind::Cuda(index) => {
+                        burn::backend::cuda::CudaDevice::new(*index)
+                    }
+                    spectral::DeviceKind::Cpu => unreachable!("parse_devices refuses mixed lists"),
+                })
+                .collect();
+            // No GPU memory figure: cubecl keeps pools per stream, and the device threads'
+            // streams are not this thread's.
+            bench_train_parallel::<burn::backend::Autodiff<spectral::device::CudaBackend>>(
+                model,
+                optimizer,
+                run,
+                &devices,
+                &|| None,
             )
         }
         #[cfg(not(feature = "cuda"))]
@@ -284,6 +453,34 @@ mod tests {
         );
         let result = tiny_bench(&model, 2, 16);
         check_rates(&result, &model, 2, 16);
+    }
+
+    #[test]
+    fn a_tiny_bench_on_two_cpu_devices_reports_positive_rates() {
+        let model = BenchModel::Gpt(
+            GptConfig::new()
+                .with_n_layer(1)
+                .with_n_head(2)
+                .with_n_embd(8)
+                .with_block_size(12),
+        );
+        let run = BenchRun {
+            batch_size: 4,
+            seq_len: 12,
+            warmup: 1,
+            steps: 2,
+        };
+        let devices = ["cpu:0".to_string(), "cpu:1".to_string()];
+        let result =
+            bench_train_parallel_on(&devices, &model, &OptimizerConfig::default(), run).unwrap();
+        check_rates(&result, &model, 4, 12);
+        let odd = BenchRun {
+            batch_size: 3,
+            ..run
+        };
+        let error = bench_train_parallel_on(&devices, &model, &OptimizerConfig::default(), odd)
+            .unwrap_err();
+        assert!(error.to_string().contains("does not divide"), "{error}");
     }
 
     #[test]

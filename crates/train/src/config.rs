@@ -130,6 +130,9 @@ pub struct TrainConfig {
     /// `cpu`, `cuda` or `cuda:N` (`backend = "cuda"` is read as the same key).
     #[serde(alias = "backend")]
     pub device: String,
+    /// Data-parallel devices (`["cpu:0", "cpu:1"]`, `["cuda:0", "cuda:1"]`), one peer each;
+    /// when not empty they replace `device` and the batch is split evenly among them.
+    pub devices: Vec<String>,
     /// Output directory: config.toml, metrics.jsonl, last.safetensors, best.safetensors.
     pub out: PathBuf,
     /// Auxiliary losses and regularizers of the SpacingMDN (all off by default).
@@ -153,6 +156,7 @@ impl Default for TrainConfig {
             grad_clip: 1.0,
             seed: 1337,
             device: "cpu".into(),
+            devices: Vec::new(),
             out: PathBuf::from("runs/train"),
             aux: AuxConfig::default(),
         }
@@ -257,6 +261,14 @@ impl TrainConfig {
             return Err(ConfigError::Invalid(
                 "aux.drift needs horizon and batch > 0".into(),
             ));
+        }
+        if !self.devices.is_empty() && !self.batch_size.is_multiple_of(self.devices.len()) {
+            return Err(ConfigError::Invalid(format!(
+                "batch_size = {} does not divide among the {} devices {:?}",
+                self.batch_size,
+                self.devices.len(),
+                self.devices
+            )));
         }
         if matches!(self.model, ModelConfig::SpacingMdn(_)) && self.data.spacings.is_none() {
             return Err(ConfigError::Invalid(

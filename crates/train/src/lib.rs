@@ -5,7 +5,9 @@
 //! | [`aux`] | auxiliary losses (window statistics, drift) and ramped regularizers |
 //! | [`bench`] | steps/s and peak memory of SpacingMDN training (`spectral bench train`) |
 //! | [`calibrate`] | Gram matrices of the block matrices' inputs on calibration windows |
+//! | [`collective`] | device threads as peers of burn's collective: all-reduce, broadcast |
 //! | [`compress`] | SVD compression of a checkpoint (`spectral compress`), its file, its loader |
+//! | [`data_parallel`] | training on several devices: batch shares, gradient all-reduce, sharded optimizer |
 //! | [`data`] | spacing and text datasets, leak-free splits, stateless window sampling |
 //! | [`config`] | a run's TOML config |
 //! | [`task`] | a (model, data) pair as the loop sees it |
@@ -21,9 +23,11 @@ pub mod aux;
 pub mod bench;
 pub mod calibrate;
 pub mod checkpoint;
+pub mod collective;
 pub mod compress;
 pub mod config;
 pub mod data;
+pub mod data_parallel;
 pub mod eval;
 pub mod metrics;
 pub mod runs;

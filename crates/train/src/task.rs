@@ -2,10 +2,12 @@
 //! training batch at a step, the validation loss. One implementation per model kind.
 
 use crate::aux::{AuxConfig, cap_rows, drift_loss, regularizer_loss, window_stats_loss};
+use crate::config::{ModelConfig, TrainConfig};
 use crate::data::{DataError, SpacingDataset, TextDataset};
 use burn::module::Param;
 use burn::tensor::TensorData;
 use models::MemoryEdit;
+use std::ops::Range;
 
 /// Mixed into the seed of the drift windows so they differ from the step's training windows.
 const DRIFT_SEED: u64 = 0xd71f_7d71_f7d7_1f7d;
@@ -34,6 +36,16 @@ pub trait Task<B: AutodiffBackend> {
         step: u64,
         device: &B::Device,
     ) -> Result<Tensor<B, 1>, TaskError>;
+    /// Mean loss of rows `rows` of the training batch of `step`: one device's share in
+    /// data-parallel training. With equal shares, the mean of the shares' losses is
+    /// [`train_loss`](Self::train_loss) for every term that is a mean over rows.
+    fn train_loss_rows(
+        &self,
+        model: &Self::Model,
+        step: u64,
+        rows: Range<usize>,
+        device: &B::Device,
+    ) -> Result<Tensor<B, 1>, TaskError>;
     /// Mean loss over the fixed validation windows, weighted by targets.
     fn val_loss(
         &self,
@@ -45,6 +57,47 @@ pub trait Task<B: AutodiffBackend> {
     /// A projection applied to the model after each optimizer step (the identity by default).
     fn after_step(&self, model: Self::Model) -> Self::Model {
         model
+    }
+}
+
+/// The task a run's config names, with its data loaded.
+pub enum ConfiguredTask {
+    Spacing(SpacingTask),
+    Text(TextTask),
+}
+
+impl ConfiguredTask {
+    /// Opens the config's data (the embedded text when a GPT run names no file); the config
+    /// must have passed [`TrainConfig::validate`].
+    pub fn from_config(config: &TrainConfig) -> Result<Self, TaskError> {
+        let batching = Batching {
+            batch_size: config.batch_size,
+            seq_len: config.seq_len,
+            eval_windows: config.eval_windows,
+            seed: config.seed,
+        };
+        Ok(match &config.model {
+            ModelConfig::SpacingMdn(model) => {
+                let path = config.data.spacings.as_ref().expect("validated");
+                Self::Spacing(SpacingTask {
+                    model: model.clone(),
+                    data: SpacingDataset::open(path, config.data.val_fraction)?,
+                    batching,
+                    aux: config.aux.clone(),
+                })
+            }
+            ModelConfig::Gpt(model) => {
+                let data = match &config.data.text {
+                    Some(path) => TextDataset::from_file(path)?,
+                    None => TextDataset::embedded(),
+                };
+                Self::Text(TextTask {
+                    model: model.clone(),
+                    data,
+                    batching,
+                })
+            }
+        })
     }
 }
 
@@ -65,6 +118,18 @@ fn weighted_mean<B: Backend>(losses: Vec<(Tensor<B, 1>, usize)>) -> f64 {
         .map(|(loss, n)| loss.into_scalar().elem::<f64>() * n as f64)
         .sum::<f64>()
         / total.max(1) as f64
+}
+
+/// Rows `rows` of a `[batch, T]` tensor (the tensor itself when that is all of them).
+fn take_rows<B: Backend, K: burn::tensor::TensorKind<B> + burn::tensor::BasicOps<B>>(
+    batch: Tensor<B, 2, K>,
+    rows: &Range<usize>,
+) -> Tensor<B, 2, K> {
+    if rows.start == 0 && rows.end == batch.dims()[0] {
+        batch
+    } else {
+        batch.narrow(0, rows.start, rows.len())
+    }
 }
 
 /// SpacingMDN on unfolded zeta spacings: NLL of the next spacing, plus the configured
@@ -89,10 +154,24 @@ impl<B: AutodiffBackend> Task<B> for SpacingTask {
         step: u64,
         device: &B::Device,
     ) -> Result<Tensor<B, 1>, TaskError> {
+        self.train_loss_rows(model, step, 0..self.batching.batch_size, device)
+    }
+
+    /// The NLL and the window-statistics and regularizer terms are computed on the rows;
+    /// the drift term on its own windows, whole, on every device. Terms that are not means
+    /// over rows (window statistics, attention regularizers) differ from the whole batch's.
+    fn train_loss_rows(
+        &self,
+        model: &SpacingMdn<B>,
+        step: u64,
+        rows: Range<usize>,
+        device: &B::Device,
+    ) -> Result<Tensor<B, 1>, TaskError> {
         let b = &self.batching;
         let (x, y) = self
             .data
             .train_batch::<B>(step, b.batch_size, b.seq_len, b.seed, device)?;
+        let (x, y) = (take_rows(x, &rows), take_rows(y, &rows));
         let aux = &self.aux;
         let (out, attention) = if aux.needs_attention() {
             model.forward_with_attention(x.clone(), &MemoryEdit::none())?
@@ -192,11 +271,21 @@ impl<B: AutodiffBackend> Task<B> for TextTask {
         step: u64,
         device: &B::Device,
     ) -> Result<Tensor<B, 1>, TaskError> {
+        self.train_loss_rows(model, step, 0..self.batching.batch_size, device)
+    }
+
+    fn train_loss_rows(
+        &self,
+        model: &Gpt<B>,
+        step: u64,
+        rows: Range<usize>,
+        device: &B::Device,
+    ) -> Result<Tensor<B, 1>, TaskError> {
         let b = &self.batching;
         let (x, y) = self
             .data
             .train_batch::<B>(step, b.batch_size, b.seq_len, b.seed, device)?;
-        Ok(model.loss(x, y)?)
+        Ok(model.loss(take_rows(x, &rows), take_rows(y, &rows))?)
     }
 
     fn val_loss(&self, model: &Gpt<B::InnerBackend>, device: &B::Device) -> Result<f64, TaskError> {

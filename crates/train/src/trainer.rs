@@ -7,10 +7,9 @@
 //! error naming the step, before that step touches the weights or any checkpoint.
 
 use crate::checkpoint::{self, Checkpoint, CheckpointError};
-use crate::config::{ConfigError, ModelConfig, TrainConfig};
-use crate::data::{SpacingDataset, TextDataset};
+use crate::config::{ConfigError, TrainConfig};
 use crate::metrics::{MetricsLog, Record};
-use crate::task::{Batching, SpacingTask, Task, TaskError, TextTask};
+use crate::task::{ConfiguredTask, Task, TaskError};
 use burn::module::{AutodiffModule, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::backend::{AutodiffBackend, Backend};
@@ -48,9 +47,11 @@ pub enum TrainError {
     Resume(String),
     #[error(transparent)]
     Device(#[from] spectral::DeviceError),
+    #[error(transparent)]
+    Collective(#[from] crate::collective::CollectiveFailure),
 }
 
-fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
+pub(crate) fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
     move |source| TrainError::Io {
         path: path.display().to_string(),
         source,
@@ -71,7 +72,7 @@ pub struct TrainSummary {
 
 /// burn's RNG is global per backend: model inits of concurrent runs in one process (tests)
 /// must not interleave, or equal seeds would not give equal models.
-static INIT_LOCK: Mutex<()> = Mutex::new(());
+pub(crate) static INIT_LOCK: Mutex<()> = Mutex::new(());
 
 /// Trains the model the config names; `resume` continues from `config.out/last.safetensors`.
 pub fn train<B: AutodiffBackend>(
@@ -80,41 +81,18 @@ pub fn train<B: AutodiffBackend>(
     device: &B::Device,
 ) -> Result<TrainSummary, TrainError> {
     config.validate()?;
-    let batching = Batching {
-        batch_size: config.batch_size,
-        seq_len: config.seq_len,
-        eval_windows: config.eval_windows,
-        seed: config.seed,
-    };
-    match &config.model {
-        ModelConfig::SpacingMdn(model) => {
-            let path = config.data.spacings.as_ref().expect("validated");
-            let task = SpacingTask {
-                model: model.clone(),
-                data: SpacingDataset::open(path, config.data.val_fraction)
-                    .map_err(TaskError::from)?,
-                batching,
-                aux: config.aux.clone(),
-            };
-            run::<B, _>(config, &task, resume, device)
-        }
-        ModelConfig::Gpt(model) => {
-            let data = match &config.data.text {
-                Some(path) => TextDataset::from_file(path).map_err(TaskError::from)?,
-                None => TextDataset::embedded(),
-            };
-            let task = TextTask {
-                model: model.clone(),
-                data,
-                batching,
-            };
-            run::<B, _>(config, &task, resume, device)
-        }
+    match ConfiguredTask::from_config(config)? {
+        ConfiguredTask::Spacing(task) => run::<B, _>(config, &task, resume, device),
+        ConfiguredTask::Text(task) => run::<B, _>(config, &task, resume, device),
     }
 }
 
-/// [`train`] on the device the config names (`cpu`, `cuda`, `cuda:N`).
+/// [`train`] on the device the config names (`cpu`, `cuda`, `cuda:N`), or data-parallel on
+/// its `devices` when it lists any ([`crate::data_parallel`]).
 pub fn train_on_device(config: &TrainConfig, resume: bool) -> Result<TrainSummary, TrainError> {
+    if !config.devices.is_empty() {
+        return crate::data_parallel::train_on_devices(config, resume);
+    }
     let device: spectral::DeviceKind = config.device.parse()?;
     match device.check_built()? {
         spectral::DeviceKind::Cpu => train::<burn::backend::Autodiff<spectral::CpuBackend>>(
@@ -355,7 +333,7 @@ pub fn clip_gradients<B: AutodiffBackend, M: AutodiffModule<B>>(
     norm
 }
 
-fn progress_bar(total: u64, start: u64) -> ProgressBar {
+pub(crate) fn progress_bar(total: u64, start: u64) -> ProgressBar {
     let bar = ProgressBar::new(total);
     bar.set_style(
         ProgressStyle::with_template(

@@ -6,7 +6,7 @@ use models::{GptConfig, MemoryConfig, SpacingMdnConfig};
 use spectral::DeviceKind;
 use spectral::optim::{Method, OptimizerConfig};
 use std::path::PathBuf;
-use train::bench::{BenchModel, BenchRun, TrainBench, bench_train_on};
+use train::bench::{BenchModel, BenchRun, TrainBench, bench_train_on, bench_train_parallel_on};
 use zeta::atomic_file::AtomicFile;
 
 /// The model `spectral bench train` times.
@@ -45,6 +45,11 @@ pub struct TrainArgs {
     #[arg(long, default_value = "cpu")]
     pub device: DeviceKind,
     /// Sequences per step [default: 512 for mdn, 64 for gpt; CPUs want far fewer].
+    /// Data-parallel through burn's collective on these devices, comma-separated
+    /// (`cuda:0,cuda:1`, `cpu:0,cpu:1`), the batch split among them; replaces `--device`.
+    /// `--devices cuda:0` against `--device cuda:0` is the cost of the collective path.
+    #[arg(long, value_delimiter = ',')]
+    pub devices: Option<Vec<String>>,
     #[arg(long)]
     pub batch_size: Option<usize>,
     /// Targets per sequence T [default: 255 for mdn (8 memory slots + 255 = 263 positions),
@@ -113,7 +118,17 @@ pub fn train(args: TrainArgs) -> Result<()> {
         run.warmup,
         run.steps
     );
-    let result: TrainBench = bench_train_on(device, &model, &optimizer, run)?;
+    let result: TrainBench = match &args.devices {
+        Some(devices) => {
+            eprintln!("data-parallel on {}", devices.join(","));
+            bench_train_parallel_on(devices, &model, &optimizer, run)?
+        }
+        None => bench_train_on(device, &model, &optimizer, run)?,
+    };
+    let device = args
+        .devices
+        .as_ref()
+        .map_or(device.to_string(), |d| format!("parallel:{}", d.join(",")));
     let mib = |m: Option<f64>| m.map_or("n/a".into(), |m| format!("{m:.0}"));
     println!(
         "{:>10} {:>12} {:>14} {:>14} {:>14}  device",

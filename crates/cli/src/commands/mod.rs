@@ -1,4 +1,5 @@
 pub mod bench;
+pub mod bench_frames;
 pub mod bench_init;
 pub mod bench_train;
 pub mod compress;

@@ -19,6 +19,10 @@ pub struct Args {
     /// `cpu`, `cuda` or `cuda:N`.
     #[arg(long)]
     pub device: Option<String>,
+    /// Data-parallel on these devices, comma-separated (`cpu:0,cpu:1`, `cuda:0,cuda:1`):
+    /// the batch is split among them; replaces `--device`.
+    #[arg(long, value_delimiter = ',')]
+    pub devices: Option<Vec<String>>,
     /// Output directory.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -46,6 +50,9 @@ pub fn run(args: Args) -> Result<()> {
     }
     if let Some(device) = args.device {
         config.device = device;
+    }
+    if let Some(devices) = args.devices {
+        config.devices = devices;
     }
     if let Some(out) = args.out {
         config.out = out;

@@ -1,6 +1,7 @@
 //! Weight initializations, all acting on matrices in burn's `[d_in, d_out]` layout
 //! (`fan_in = d_in`, the rows): M23-Spectrum ([`m23`]), and the baselines Xavier ([`xavier`]),
-//! He ([`he`]) and orthogonal ([`orthogonal`]); [`apply`] redraws every Linear and Conv2d
+//! He ([`he`]) and orthogonal ([`orthogonal`]), and two controls with M23-seed's Frobenius
+//! norm but other spectra ([`m23_scale_controls`]); [`apply`] redraws every Linear and Conv2d
 //! weight of a burn module.
 //!
 //! Every matrix is drawn on the host in f64 from a `u64` seed, so an init is the same on
@@ -9,6 +10,7 @@
 pub mod apply;
 pub mod he;
 pub mod m23;
+pub mod m23_scale_controls;
 pub mod orthogonal;
 pub mod xavier;
 
@@ -35,15 +37,21 @@ pub enum Init {
     Xavier,
     /// Haar orthogonal with gain 1.
     Orthogonal,
+    /// Control: Gaussian, rescaled to M23-seed's Frobenius norm at that shape.
+    GaussianM23Scale,
+    /// Control: Haar (semi-)orthogonal, rescaled to M23-seed's Frobenius norm (flat spectrum).
+    OrthogonalM23Scale,
 }
 
 impl Init {
-    pub const ALL: [Init; 5] = [
+    pub const ALL: [Init; 7] = [
         Init::M23Seed,
         Init::M23Preserving,
         Init::He,
         Init::Xavier,
         Init::Orthogonal,
+        Init::GaussianM23Scale,
+        Init::OrthogonalM23Scale,
     ];
 
     /// The name used in configs and on the command line (`m23_seed`, `he`, ...).
@@ -54,6 +62,8 @@ impl Init {
             Init::He => "he",
             Init::Xavier => "xavier",
             Init::Orthogonal => "orthogonal",
+            Init::GaussianM23Scale => "gaussian_m23_scale",
+            Init::OrthogonalM23Scale => "orthogonal_m23_scale",
         }
     }
 }
@@ -86,6 +96,8 @@ pub fn init_matrix(init: Init, d_in: usize, d_out: usize, seed: u64) -> Mat<f64>
         Init::He => he::he_host(d_in, d_out, seed),
         Init::Xavier => xavier::xavier_host(d_in, d_out, seed),
         Init::Orthogonal => orthogonal::orthogonal_host(d_in, d_out, 1.0, seed),
+        Init::GaussianM23Scale => m23_scale_controls::gaussian_m23_scale(d_in, d_out, seed),
+        Init::OrthogonalM23Scale => m23_scale_controls::orthogonal_m23_scale(d_in, d_out, seed),
     }
 }
 
@@ -96,4 +108,24 @@ pub fn split_seed(seed: u64, k: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_init_name_round_trips_through_str_and_serde() {
+        for init in Init::ALL {
+            assert_eq!(init.name().parse::<Init>(), Ok(init));
+            let json = serde_json::to_string(&init).unwrap();
+            assert_eq!(json, format!("\"{}\"", init.name()));
+        }
+        assert!(
+            "m23"
+                .parse::<Init>()
+                .unwrap_err()
+                .contains("gaussian_m23_scale")
+        );
+    }
 }

@@ -11,7 +11,8 @@
 //!
 //! [`SpectralOptimizer`] routes a module's parameters by [`groups`] (name rules), runs the
 //! chosen method on the matrices and AdamW on everything else, and saves and restores all of
-//! its state ([`state`]).
+//! its state ([`state`]). In data-parallel training it shards the shaping across devices
+//! ([`shard`]).
 
 pub mod bench;
 pub mod groups;
@@ -20,6 +21,7 @@ pub mod muon;
 pub mod optimizer;
 pub mod pattern;
 pub mod schedule;
+pub mod shard;
 pub mod spectra;
 pub mod state;
 pub mod teon;
@@ -27,6 +29,7 @@ pub mod teon;
 pub use groups::{GroupRule, ParamSlot, Role, param_groups, transformer_rules};
 pub use optimizer::{AdamWSettings, Method, OptimizerConfig, RoleOverride, SpectralOptimizer};
 pub use schedule::Schedule;
+pub use shard::{MatrixExchange, Shard, SingleDevice};
 
 /// What can go wrong when routing parameters or restoring optimizer state.
 #[derive(Debug, thiserror::Error)]
@@ -47,4 +50,6 @@ pub enum OptimError {
     },
     #[error("optimizer state: {0}")]
     State(String),
+    #[error("sharded step: {0}")]
+    Exchange(String),
 }

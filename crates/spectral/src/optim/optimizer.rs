@@ -6,6 +6,7 @@
 use super::groups::{ParamSlot, Role, param_groups, transformer_rules};
 use super::manifold_muon::{ManifoldMuonConfig, manifold_muon_step};
 use super::muon::{MuonConfig, apply_update, momentum_direction, msign_all};
+use super::shard::{MatrixExchange, Shard, SingleDevice, assign_owners, shaping_cost};
 use super::spectra::{SpectraConfig, spectra_direction};
 use super::state::StateDict;
 use super::teon::{TeonConfig, split_mode1, stack_mode1, teon_groups};
@@ -227,11 +228,34 @@ impl<B: Backend> SpectralOptimizer<B> {
         &mut self,
         lr_factor: f64,
         module: M,
-        mut grads: GradientsParams,
+        grads: GradientsParams,
     ) -> Result<M, OptimError>
     where
         AB: AutodiffBackend<InnerBackend = B>,
         M: AutodiffModule<AB>,
+    {
+        self.step_sharded(lr_factor, module, grads, Shard::SINGLE, &mut SingleDevice)
+    }
+
+    /// [`step`](Self::step) as device `shard.rank` of `shard.world` devices that hold the same
+    /// weights, gradients (already all-reduced) and optimizer state. Momenta and AdamW are
+    /// elementwise and run on every device; the shaping of each matrix group (`msign`,
+    /// Spectra, the Manifold Muon retraction) runs only on the group's owner
+    /// ([`assign_owners`]) and reaches the other devices through `exchange`, together with
+    /// the group's state (Spectra's V, Manifold Muon's Λ). Every device ends the step with
+    /// the same weights and state as an unsharded step.
+    pub fn step_sharded<AB, M, X>(
+        &mut self,
+        lr_factor: f64,
+        module: M,
+        mut grads: GradientsParams,
+        shard: Shard,
+        exchange: &mut X,
+    ) -> Result<M, OptimError>
+    where
+        AB: AutodiffBackend<InnerBackend = B>,
+        M: AutodiffModule<AB>,
+        X: MatrixExchange<B>,
     {
         let slots = param_groups::<AB, M>(&module, &self.config.rules)?;
         let spectral = self.config.method != Method::AdamW;
@@ -249,7 +273,8 @@ impl<B: Backend> SpectralOptimizer<B> {
                     grads_2d.insert(slot.id, grad);
                 }
             }
-            new_matrices = self.matrix_step(lr_factor, &matrix_slots, weights, grads_2d);
+            new_matrices =
+                self.matrix_step(lr_factor, &matrix_slots, weights, grads_2d, shard, exchange)?;
         }
         let adamw_slots: HashMap<ParamId, ParamSlot> = slots
             .into_iter()
@@ -269,14 +294,17 @@ impl<B: Backend> SpectralOptimizer<B> {
         Ok(module)
     }
 
-    /// New values of the matrix parameters that have gradients.
+    /// New values of the matrix parameters that have gradients; each group is shaped on its
+    /// owner among `shard.world` devices and shared through `exchange`.
     fn matrix_step(
         &mut self,
         lr_factor: f64,
         slots: &[ParamSlot],
         mut weights: HashMap<ParamId, Tensor<B, 2>>,
         mut grads: HashMap<ParamId, Tensor<B, 2>>,
-    ) -> HashMap<ParamId, Tensor<B, 2>> {
+        shard: Shard,
+        exchange: &mut impl MatrixExchange<B>,
+    ) -> Result<HashMap<ParamId, Tensor<B, 2>>, OptimError> {
         let config = self.config.clone();
         let lr = config.lr * lr_factor;
         let (momentum, nesterov) = match config.method {
@@ -318,11 +346,32 @@ impl<B: Backend> SpectralOptimizer<B> {
                 stack_mode1(parts)
             });
         }
+        let costs: Vec<f64> = directions
+            .iter()
+            .map(|d| {
+                let [rows, cols] = d.dims();
+                shaping_cost(rows, cols)
+            })
+            .collect();
+        let owners = assign_owners(&costs, shard.world);
+        let mine = |g: usize| owners[g] == shard.rank;
         let mut out = HashMap::new();
         match config.method {
             Method::Muon | Method::Teon => {
-                let shaped = msign_all(directions, config.muon.msign);
-                for (group, update) in groups.iter().zip(shaped) {
+                // This device's groups, orthogonalized in one batch per shape.
+                let owned: Vec<usize> = (0..groups.len()).filter(|&g| mine(g)).collect();
+                let mut directions: Vec<Option<Tensor<B, 2>>> =
+                    directions.into_iter().map(Some).collect();
+                let owned_directions = owned
+                    .iter()
+                    .map(|&g| directions[g].take().expect("each group once"))
+                    .collect();
+                let mut shaped: HashMap<usize, Tensor<B, 2>> = owned
+                    .into_iter()
+                    .zip(msign_all(owned_directions, config.muon.msign))
+                    .collect();
+                for (g, group) in groups.iter().enumerate() {
+                    let update = exchange.share(owners[g], shaped.remove(&g))?;
                     let k = group.len();
                     for (&i, part) in group.iter().zip(split_mode1(update, k)) {
                         let slot = &slots[i];
@@ -337,10 +386,17 @@ impl<B: Backend> SpectralOptimizer<B> {
                 }
             }
             Method::Spectra | Method::SpectraTeon => {
-                for (group, direction) in groups.iter().zip(directions) {
+                for (g, (group, direction)) in groups.iter().zip(directions).enumerate() {
                     let key = group_key(slots, group);
                     let cache = self.state.v_cache.remove(&key);
-                    let (update, v) = spectra_direction(direction, &config.spectra, cache);
+                    let (update, v) = if mine(g) {
+                        let (update, v) = spectra_direction(direction, &config.spectra, cache);
+                        (Some(update), Some(v))
+                    } else {
+                        (None, None)
+                    };
+                    let update = exchange.share(owners[g], update)?;
+                    let v = exchange.share(owners[g], v)?;
                     self.state.v_cache.insert(key, v);
                     for (&i, part) in group.iter().zip(split_mode1(update, group.len())) {
                         let slot = &slots[i];
@@ -354,19 +410,31 @@ impl<B: Backend> SpectralOptimizer<B> {
                 }
             }
             Method::ManifoldMuon => {
-                for (group, direction) in groups.iter().zip(directions) {
+                for (g, (group, direction)) in groups.iter().zip(directions).enumerate() {
                     let slot = &slots[group[0]];
                     let weight = weights.remove(&slot.id).expect("weight collected");
                     let lambda = self.state.lambda.remove(&slot.path);
-                    let step =
-                        manifold_muon_step(weight, direction, lambda, lr, &config.manifold_muon);
-                    self.state.lambda.insert(slot.path.clone(), step.lambda);
-                    out.insert(slot.id, step.weight);
+                    let (weight, lambda) = if mine(g) {
+                        let step = manifold_muon_step(
+                            weight,
+                            direction,
+                            lambda,
+                            lr,
+                            &config.manifold_muon,
+                        );
+                        (Some(step.weight), Some(step.lambda))
+                    } else {
+                        (None, None)
+                    };
+                    let weight = exchange.share(owners[g], weight)?;
+                    let lambda = exchange.share(owners[g], lambda)?;
+                    self.state.lambda.insert(slot.path.clone(), lambda);
+                    out.insert(slot.id, weight);
                 }
             }
             Method::AdamW => unreachable!(),
         }
-        out
+        Ok(out)
     }
 
     /// All state, for a checkpoint.

@@ -10,12 +10,15 @@
 //!   `spectral unfold` writes or from memory; keeps the absolute index of its first spacing.
 //! - [`TextDataset`]: bytes (Int tensors `[B, T]`, vocabulary 256), by default the embedded
 //!   Shakespeare slice in `data/shakespeare/`.
+//! - [`synthetic_video`]: seeded clips of moving, rotating textured shapes (64×64 RGB) and
+//!   their frame triplets, for frame interpolation (`spectral bench frames`).
 //! - [`sampling`]: training windows as a pure function of `(seed, step, row)`, so a run resumes
 //!   from its step number alone; validation windows are fixed and consecutive.
 
 pub mod sampling;
 pub mod spacings;
 pub mod split;
+pub mod synthetic_video;
 pub mod text;
 
 pub use spacings::{SpacingBatch, SpacingDataset};
