@@ -3,6 +3,7 @@
 //! into every checkpoint.
 
 use crate::aux::AuxConfig;
+use crate::model_init::ModelInit;
 use models::{GptConfig, MemoryConfig, SpacingMdnConfig};
 use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -137,6 +138,9 @@ pub struct TrainConfig {
     pub out: PathBuf,
     /// Auxiliary losses and regularizers of the SpacingMDN (all off by default).
     pub aux: AuxConfig,
+    /// `"default"` (the model's own init) or a `spectral::init` name (`"m23_seed"`, `"he"`,
+    /// …): redraws every Linear/Conv2d weight from `seed` before step 1.
+    pub init: ModelInit,
 }
 
 impl Default for TrainConfig {
@@ -159,6 +163,7 @@ impl Default for TrainConfig {
             devices: Vec::new(),
             out: PathBuf::from("runs/train"),
             aux: AuxConfig::default(),
+            init: ModelInit::default(),
         }
     }
 }
@@ -291,6 +296,7 @@ impl TrainConfig {
             "grad_clip": self.grad_clip,
             "seed": self.seed,
             "aux": self.aux,
+            "init": self.init,
         })
     }
 }

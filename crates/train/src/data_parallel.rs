@@ -181,7 +181,7 @@ fn run_parallel<B: AutodiffBackend, T: Task<B> + Sync>(
     let mut model = {
         let _guard = INIT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         B::seed(&devices[0], config.seed);
-        task.build(&devices[0])?
+        config.init.apply(task.build(&devices[0])?, config.seed)
     };
     let mut start = Start {
         config,

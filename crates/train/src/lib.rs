@@ -10,9 +10,12 @@
 //! | [`data_parallel`] | training on several devices: batch shares, gradient all-reduce, sharded optimizer |
 //! | [`data`] | spacing and text datasets, leak-free splits, stateless window sampling |
 //! | [`config`] | a run's TOML config |
+//! | [`model_init`] | a config's `init`: the model's own, or a `spectral::init` redraw |
 //! | [`task`] | a (model, data) pair as the loop sees it |
 //! | [`trainer`] | the loop: clip, step, log, evaluate, checkpoint, resume |
 //! | [`checkpoint`] | one atomic safetensors file: model, optimizer state, step, config |
+//! | [`image_quality`] | PSNR and SSIM (Wang et al. 2004) of images in `[0, 1]` |
+//! | [`frame_bench`] | frame interpolation with each init: train, PSNR/SSIM on held-out clips (`spectral bench frames`) |
 //! | [`eval`] | SpacingMDN evaluation: CRPS, PIT, Err@H, mem_entropy, slot ablations, diagnostics |
 //! | [`metrics`] | `metrics.jsonl` |
 //! | [`runs`] | finished run directories read back (config + metrics) |
@@ -29,7 +32,10 @@ pub mod config;
 pub mod data;
 pub mod data_parallel;
 pub mod eval;
+pub mod frame_bench;
+pub mod image_quality;
 pub mod metrics;
+pub mod model_init;
 pub mod runs;
 pub mod shootout;
 pub mod spacing_eval;

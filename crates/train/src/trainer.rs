@@ -145,7 +145,7 @@ fn run<B: AutodiffBackend, T: Task<B>>(
     let mut model = {
         let _guard = INIT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         B::seed(device, config.seed);
-        task.build(device)?
+        config.init.apply(task.build(device)?, config.seed)
     };
     let mut start = 0;
     let mut best_val = f64::INFINITY;

@@ -41,6 +41,10 @@ pub struct Args {
     /// Spacing file (SpacingMDN runs).
     #[arg(long)]
     pub spacings: Option<PathBuf>,
+    /// Weight init: `default` (the model's own) or m23_seed, m23_preserving, he, xavier,
+    /// orthogonal, gaussian_m23_scale, orthogonal_m23_scale (redrawn from the seed).
+    #[arg(long)]
+    pub init: Option<train::model_init::ModelInit>,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -71,6 +75,9 @@ pub fn run(args: Args) -> Result<()> {
     }
     if let Some(spacings) = args.spacings {
         config.data.spacings = Some(spacings);
+    }
+    if let Some(init) = args.init {
+        config.init = init;
     }
     let summary = train::train_on_device(&config, args.resume)?;
     println!(
