@@ -7,7 +7,8 @@
 #
 # Stages, in this order (the training ones carry the bars, so they go first):
 #   mdn  SpacingMDN with memory, defaults (6 × 256, 8 heads, 8 slots, K = 8), batch 512, T 255:
-#        `spectral bench train --model mdn --device cuda` vs bench/train_ref.py eager in f32,
+#        `spectral bench train --model mdn --device cuda` (f32, then `--precision bf16`) vs
+#        bench/train_ref.py eager in f32,
 #        TF32 and bf16 autocast, and torch.compile'd (precisions in COMPILED).
 #   gpt  char-GPT 12 × 768, 12 heads, context 256, batch 64: the same five runs.
 #   optim  one optimizer step over GPT-2 small's matrices: bench/optim_ref.py with NS5 in
@@ -76,6 +77,10 @@ for model in mdn gpt; do
     if [ "$model" = mdn ]; then shape=(--batch-size 512 --seq-len 255); else shape=(--batch-size 64 --seq-len 256); fi
     stage "$BIN" bench train --model "$model" --device cuda "${shape[@]}" --steps "$STEPS" \
         --warmup "$WARMUP" --json "$OUT/${model}_rust.json"
+    # burn's bf16: the device's default float dtype (weights, activations, gradients, optimizer
+    # state all bf16; no autocast, so no f32 master weights).
+    stage "$BIN" bench train --model "$model" --device cuda "${shape[@]}" --steps "$STEPS" \
+        --warmup "$WARMUP" --precision bf16 --json "$OUT/${model}_rust_bf16.json"
     for precision in f32 tf32 bf16; do
         stage "$PYTHON" bench/train_ref.py --model "$model" --device cuda "${shape[@]}" \
             --precision "$precision" --steps "$STEPS" --warmup "$WARMUP" \
@@ -130,7 +135,7 @@ workloads = [
     ("gpt", "char-GPT 12x768 b64 ctx256", "tokens_per_s", "tokens/s"),
 ]
 print("\nTraining (ratio = Rust rate / PyTorch rate: above 1 Rust is faster, bar >= 1.0 at equal "
-      "precision;\nRust is one run, f32 on TF32 tensor cores, repeated in every row; memory MiB: "
+      "precision;\nRust f32 runs on TF32 tensor cores and fills the f32 and tf32 rows; the bf16 row is Rust's bf16 run; memory MiB: "
       "Rust = burn's pool reservation, PyTorch = eager peak allocated / reserved)")
 head = (f"{'workload':<28} {'prec':<5} {'metric':<9} {'rust':>11} {'eager':>11} {'compiled':>11} "
         f"{'r/eager':>8} {'r/comp':>8} {'rust MiB':>9} {'eager MiB':>17}")
@@ -138,7 +143,9 @@ print(head)
 for model, label, key, metric in workloads:
     rust = result(load(f"{model}_rust.json"))
     digits = 3 if key == "steps_per_s" else 0
+    rust_f32 = rust
     for p in ["f32", "tf32", "bf16"]:
+        rust = result(load(f"{model}_rust_bf16.json")) if p == "bf16" else rust_f32
         eager = result(load(f"{model}_torch_{p}.json"))
         compiled_report = load(f"{model}_torch_{p}_compiled.json")
         compiled = result(compiled_report)
@@ -151,6 +158,7 @@ for model, label, key, metric in workloads:
         print(f"{label:<28} {p:<5} {metric:<9} {fmt(r, 11, digits)} {fmt(e, 11, digits)} {c_text} "
               f"{fmt(ratio(r, e), 8, 2)} {fmt(ratio(r, c if not isinstance(c, str) else None), 8, 2)} "
               f"{fmt(rust.get('gpu_memory_reserved_mib'), 9, 0)} {mem_e:>17}")
+    rust = rust_f32
     counts = {rust.get("parameters")} | {result(load(f"{model}_torch_{p}.json")).get("parameters")
                                           for p in ["f32", "tf32", "bf16"]}
     counts.discard(None)

@@ -22,6 +22,48 @@ pub enum DeviceError {
     CudaNotBuilt(String),
     #[error("device {device} cannot be used: {reason}")]
     CudaUnavailable { device: String, reason: String },
+    #[error("unknown precision {0:?}: expected `f32` or `bf16`")]
+    UnknownPrecision(String),
+    #[error("precision {precision} cannot be set on {device}: {reason}")]
+    Precision {
+        device: String,
+        precision: Precision,
+        reason: String,
+    },
+}
+
+/// The float type of every tensor a run creates on its device.
+///
+/// `Bf16` uses burn 0.21's per-device default dtype: the backend type stays `Cuda<f32>`, but
+/// weights, activations, gradients and optimizer state are all stored and computed in bf16
+/// (burn has no autocast, so there are no f32 master weights). CUDA only: NdArray computes in
+/// f32/f64.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Precision {
+    #[default]
+    F32,
+    Bf16,
+}
+
+impl FromStr for Precision {
+    type Err = DeviceError;
+
+    fn from_str(text: &str) -> Result<Self, DeviceError> {
+        match text.trim() {
+            "f32" => Ok(Self::F32),
+            "bf16" => Ok(Self::Bf16),
+            other => Err(DeviceError::UnknownPrecision(other.to_string())),
+        }
+    }
+}
+
+impl fmt::Display for Precision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::F32 => "f32",
+            Self::Bf16 => "bf16",
+        })
+    }
 }
 
 /// A device named on the command line or in a config.
@@ -72,6 +114,36 @@ impl DeviceKind {
     }
 }
 
+impl DeviceKind {
+    /// Makes `precision` the float type of every tensor created on this device from now on.
+    /// Call it before anything touches the device ([`DeviceKind::check_built`] does: call this
+    /// first); burn fixes a device's default dtypes at its first tensor.
+    pub fn set_precision(self, precision: Precision) -> Result<(), DeviceError> {
+        let refuse = |reason: &str| DeviceError::Precision {
+            device: self.to_string(),
+            precision,
+            reason: reason.to_string(),
+        };
+        match (self, precision) {
+            (_, Precision::F32) => Ok(()),
+            (Self::Cpu, Precision::Bf16) => Err(refuse(
+                "burn's NdArray backend computes in f32/f64; bf16 runs on cuda",
+            )),
+            #[cfg(feature = "cuda")]
+            (Self::Cuda(index), Precision::Bf16) => {
+                burn::tensor::set_default_dtypes::<CudaBackend>(
+                    &burn::backend::cuda::CudaDevice::new(index),
+                    burn::tensor::FloatDType::BF16,
+                    burn::tensor::IntDType::I32,
+                )
+                .map_err(|error| refuse(&error.to_string()))
+            }
+            #[cfg(not(feature = "cuda"))]
+            (Self::Cuda(_), Precision::Bf16) => Err(DeviceError::CudaNotBuilt(self.to_string())),
+        }
+    }
+}
+
 /// Opens CUDA device `index` and round-trips one value through it. burn's CUDA runtime panics
 /// when the driver library is missing or the ordinal does not exist; the panic is caught here
 /// (its default report silenced) and returned as [`DeviceError::CudaUnavailable`].
@@ -84,6 +156,7 @@ fn probe_cuda(index: usize) -> Result<(), DeviceError> {
     let outcome = std::panic::catch_unwind(|| {
         Tensor::<CudaBackend, 1>::ones([1], &device)
             .into_data()
+            .convert::<f32>()
             .to_vec::<f32>()
     });
     std::panic::set_hook(quiet);
@@ -139,6 +212,19 @@ mod tests {
         } else {
             assert!(result.unwrap_err().to_string().contains("--features cuda"));
         }
+    }
+
+    #[test]
+    fn precisions_parse_and_bf16_is_refused_on_the_cpu() {
+        assert_eq!("f32".parse(), Ok(Precision::F32));
+        assert_eq!("bf16".parse(), Ok(Precision::Bf16));
+        assert!(matches!(
+            "fp8".parse::<Precision>(),
+            Err(DeviceError::UnknownPrecision(_))
+        ));
+        assert_eq!(DeviceKind::Cpu.set_precision(Precision::F32), Ok(()));
+        let error = DeviceKind::Cpu.set_precision(Precision::Bf16).unwrap_err();
+        assert!(error.to_string().contains("bf16 runs on cuda"), "{error}");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use anyhow::Result;
 use models::{GptConfig, MemoryConfig, SpacingMdnConfig};
 use spectral::DeviceKind;
+use spectral::device::Precision;
 use spectral::optim::{Method, OptimizerConfig};
 use std::path::PathBuf;
 use train::bench::{BenchModel, BenchRun, TrainBench, bench_train_on, bench_train_parallel_on};
@@ -44,12 +45,12 @@ pub struct TrainArgs {
     /// `cpu`, or `cuda[:N]` in a binary built with `--features cuda`.
     #[arg(long, default_value = "cpu")]
     pub device: DeviceKind,
-    /// Sequences per step [default: 512 for mdn, 64 for gpt; CPUs want far fewer].
     /// Data-parallel through burn's collective on these devices, comma-separated
     /// (`cuda:0,cuda:1`, `cpu:0,cpu:1`), the batch split among them; replaces `--device`.
     /// `--devices cuda:0` against `--device cuda:0` is the cost of the collective path.
     #[arg(long, value_delimiter = ',')]
     pub devices: Option<Vec<String>>,
+    /// Sequences per step [default: 512 for mdn, 64 for gpt; CPUs want far fewer].
     #[arg(long)]
     pub batch_size: Option<usize>,
     /// Targets per sequence T [default: 255 for mdn (8 memory slots + 255 = 263 positions),
@@ -65,6 +66,10 @@ pub struct TrainArgs {
     /// Optimizer of the matrices.
     #[arg(long, default_value = "muon")]
     pub optimizer: Method,
+    /// Float type of the run's tensors on the device: `f32`, or `bf16` (cuda only; weights,
+    /// activations, gradients and optimizer state all in bf16: burn has no autocast).
+    #[arg(long, default_value = "f32")]
+    pub precision: Precision,
     /// Leave the memory bank out (mdn only; the default model has 8 slots).
     #[arg(long)]
     pub no_memory: bool,
@@ -93,6 +98,7 @@ fn bench_model(kind: ModelKind, seq_len: usize, memory: bool) -> BenchModel {
 }
 
 pub fn train(args: TrainArgs) -> Result<()> {
+    args.device.set_precision(args.precision)?;
     let device = args.device.check_built()?;
     if args.no_memory && args.model != ModelKind::Mdn {
         anyhow::bail!("--no-memory applies to --model mdn only");
@@ -110,9 +116,10 @@ pub fn train(args: TrainArgs) -> Result<()> {
         ..Default::default()
     };
     eprintln!(
-        "bench train: {} ({} parameters) on {device}, batch {} × T {}, {} warmup + {} timed steps ...",
+        "bench train: {} ({} parameters) on {device} in {}, batch {} × T {}, {} warmup + {} timed steps ...",
         args.model.name(),
         model.param_count(),
+        args.precision,
         run.batch_size,
         run.seq_len,
         run.warmup,
@@ -147,6 +154,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
             "device": device.to_string(),
             "model": args.model.name(),
             "optimizer": args.optimizer.name(),
+            "precision": args.precision.to_string(),
             "result": result,
         });
         let mut file = AtomicFile::create(path)?;
