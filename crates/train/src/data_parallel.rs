@@ -21,7 +21,7 @@ use crate::config::{ConfigError, TrainConfig};
 use crate::metrics::{MetricsLog, Record};
 use crate::task::{ConfiguredTask, Task};
 use crate::trainer::{
-    INIT_LOCK, TrainError, TrainSummary, clip_gradients, describe_groups, io_error, progress_bar,
+    TrainError, TrainSummary, build_seeded, clip_gradients, describe_groups, io_error, progress_bar,
 };
 use burn::module::{AutodiffModule, Module};
 use burn::optim::GradientsParams;
@@ -178,11 +178,7 @@ fn run_parallel<B: AutodiffBackend, T: Task<B> + Sync>(
     }
     std::fs::create_dir_all(&config.out).map_err(io_error(&config.out))?;
     let last_path = config.out.join("last.safetensors");
-    let mut model = {
-        let _guard = INIT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        B::seed(&devices[0], config.seed);
-        config.init.apply(task.build(&devices[0])?, config.seed)
-    };
+    let mut model = build_seeded::<B, T>(config, task, &devices[0])?;
     let mut start = Start {
         config,
         task,
@@ -212,10 +208,8 @@ fn run_parallel<B: AutodiffBackend, T: Task<B> + Sync>(
         start.best_val = saved.best_val_loss.unwrap_or(f64::INFINITY);
         start.optimizer = Some(saved.optimizer);
     }
-    // burn initializes parameters lazily, and each clone of a lazy parameter draws its own
-    // values: materialize them here, in the order the single-device trainer does (its
-    // `plan` reads every parameter), so that all replicas start from this one model. This
-    // also checks the optimizer's routing before any thread starts.
+    // The parameters are drawn (build_seeded), so all replicas clone this one model. The
+    // plan checks the optimizer's routing before any thread starts.
     SpectralOptimizer::<B::InnerBackend>::new(config.optimizer.clone()).plan::<B, _>(&model)?;
     let world = devices.len();
     let _collective = Collective::join::<B::InnerBackend>();

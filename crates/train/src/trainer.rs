@@ -10,7 +10,7 @@ use crate::checkpoint::{self, Checkpoint, CheckpointError};
 use crate::config::{ConfigError, TrainConfig};
 use crate::metrics::{MetricsLog, Record};
 use crate::task::{ConfiguredTask, Task, TaskError};
-use burn::module::{AutodiffModule, ModuleVisitor, Param};
+use burn::module::{AutodiffModule, Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ElementConversion, Tensor};
@@ -72,7 +72,28 @@ pub struct TrainSummary {
 
 /// burn's RNG is global per backend: model inits of concurrent runs in one process (tests)
 /// must not interleave, or equal seeds would not give equal models.
-pub(crate) static INIT_LOCK: Mutex<()> = Mutex::new(());
+static INIT_LOCK: Mutex<()> = Mutex::new(());
+
+/// The task's model drawn from `config.seed` (and `config.init`), every parameter drawn
+/// before [`INIT_LOCK`] is released: burn initializes parameters lazily, on first read, from
+/// its global RNG, so a model read after the lock could draw between another run's draws.
+pub(crate) fn build_seeded<B: AutodiffBackend, T: Task<B>>(
+    config: &TrainConfig,
+    task: &T,
+    device: &B::Device,
+) -> Result<T::Model, TrainError> {
+    struct Materialize;
+    impl<B: Backend> ModuleVisitor<B> for Materialize {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            let _ = param.val();
+        }
+    }
+    let _guard = INIT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    B::seed(device, config.seed);
+    let model = config.init.apply(task.build(device)?, config.seed);
+    model.visit(&mut Materialize);
+    Ok(model)
+}
 
 /// Trains the model the config names; `resume` continues from `config.out/last.safetensors`.
 pub fn train<B: AutodiffBackend>(
@@ -142,11 +163,7 @@ fn run<B: AutodiffBackend, T: Task<B>>(
     let last_path = config.out.join("last.safetensors");
     let best_path = config.out.join("best.safetensors");
     let mut optimizer = SpectralOptimizer::<B::InnerBackend>::new(config.optimizer.clone());
-    let mut model = {
-        let _guard = INIT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        B::seed(device, config.seed);
-        config.init.apply(task.build(device)?, config.seed)
-    };
+    let mut model = build_seeded::<B, T>(config, task, device)?;
     let mut start = 0;
     let mut best_val = f64::INFINITY;
     if resume {
@@ -293,18 +310,18 @@ pub fn clip_gradients<B: AutodiffBackend, M: AutodiffModule<B>>(
     grads: &mut GradientsParams,
     max_norm: f64,
 ) -> f64 {
+    // One [1] sum of squares per parameter, concatenated and summed once. Not a running
+    // `total + s` chain: on burn's CUDA backend the fusion layer merges such a chain over a
+    // hundred parameters into one element-wise kernel with a hundred inputs, whose
+    // compilation held the host for minutes per step (measured on an H100).
     struct SumSquares<'a, IB: Backend> {
         grads: &'a GradientsParams,
-        total: Option<Tensor<IB, 1>>,
+        sums: Vec<Tensor<IB, 1>>,
     }
     impl<B: AutodiffBackend> ModuleVisitor<B> for SumSquares<'_, B::InnerBackend> {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
             if let Some(g) = self.grads.get::<B::InnerBackend, D>(param.id) {
-                let s = g.powf_scalar(2.0).sum();
-                self.total = Some(match self.total.take() {
-                    Some(t) => t + s,
-                    None => s,
-                });
+                self.sums.push(g.powf_scalar(2.0).sum());
             }
         }
     }
@@ -319,11 +336,20 @@ pub fn clip_gradients<B: AutodiffBackend, M: AutodiffModule<B>>(
             }
         }
     }
-    let mut sum = SumSquares::<B::InnerBackend> { grads, total: None };
-    model.visit(&mut sum);
-    let norm = sum
-        .total
-        .map_or(0.0, |t| t.into_scalar().elem::<f64>().sqrt());
+    let mut squares = SumSquares::<B::InnerBackend> {
+        grads,
+        sums: Vec::new(),
+    };
+    model.visit(&mut squares);
+    let norm = if squares.sums.is_empty() {
+        0.0
+    } else {
+        Tensor::cat(squares.sums, 0)
+            .sum()
+            .into_scalar()
+            .elem::<f64>()
+            .sqrt()
+    };
     if max_norm > 0.0 && norm > max_norm {
         model.visit(&mut Scale {
             grads,
