@@ -166,16 +166,20 @@ fn report_assembles_every_section_with_the_hand_computed_numbers() {
     );
     write(
         &runs.join("mem/v1/slots.json"),
-        r#"{"horizons": [10, 100], "max_eff_pct": 12.5, "label": "STRONG", "max_rollout_delta_pct": 6.25, "reading": "HOLDS_FOCUS"}"#,
+        r#"{"horizons": [10, 100], "rows": [
+            {"ablation": "zero", "eff_pct": 150.0, "rollout_delta_pct": [30.0, 5.0]},
+            {"ablation": "mean", "eff_pct": 12.5, "rollout_delta_pct": [6.25, 1.0]},
+            {"ablation": "zero", "eff_pct": 90.0, "rollout_delta_pct": [-3.0, 2.0]},
+            {"ablation": "mean", "eff_pct": 3.0, "rollout_delta_pct": [-2.0, 0.0]}]}"#,
     );
 
     // A variant over two seeds: mean ± sample std per column.
     let e1_config = format!(
         "{mdn_config}[model.memory]\nn_slots = 8\nslot_id = true\naux_head = true\n[aux]\nwindow_stats_weight = 0.1\n[aux.drift]\nweight = 0.01\nevery = 10\nhorizon = 20\nbatch = 16\n"
     );
-    for (seed, nll, crps, e10, e100, eff, delta, entropy) in [
-        (0, -0.3, 0.11, 0.28, 0.34, 10.0, 4.0, 2.0),
-        (1, -0.2, 0.13, 0.30, 0.36, 20.0, 6.0, 1.8),
+    for (seed, nll, crps, e10, e100, eff, delta, zero_eff, zero_delta, entropy) in [
+        (0, -0.3, 0.11, 0.28, 0.34, 10.0, 4.0, 100.0, 20.0, 2.0),
+        (1, -0.2, 0.13, 0.30, 0.36, 20.0, 6.0, 120.0, 30.0, 1.8),
     ] {
         let dir = runs.join(format!("mem/e1_s{seed}"));
         write(
@@ -192,7 +196,9 @@ fn report_assembles_every_section_with_the_hand_computed_numbers() {
         write(
             &dir.join("slots.json"),
             &format!(
-                r#"{{"horizons": [10, 100], "max_eff_pct": {eff}, "label": "STRONG", "max_rollout_delta_pct": {delta}, "reading": "PARTIAL"}}"#
+                r#"{{"horizons": [10, 100], "rows": [
+                    {{"ablation": "mean", "eff_pct": {eff}, "rollout_delta_pct": [{delta}, 0.0]}},
+                    {{"ablation": "zero", "eff_pct": {zero_eff}, "rollout_delta_pct": [{zero_delta}, 0.0]}}]}}"#
             ),
         );
     }
@@ -282,7 +288,7 @@ fn report_assembles_every_section_with_the_hand_computed_numbers() {
 
     // Memory bank.
     assert!(
-        page.contains("| mem/v1 | 8 slots + slot-ID, window-stats aux 0.1 | 1337 | 1500 | -0.2500 | 0.1200 | 0.3000 | 0.3500 | 12.5 (STRONG) | 6.25 % @10 (HOLDS_FOCUS) | 1.900 / 2.079 |"),
+        page.contains("| mem/v1 | 8 slots + slot-ID, window-stats aux 0.1 | 1337 | 1500 | -0.2500 | 0.1200 | 0.3000 | 0.3500 | 12.5 (150.0) | 6.25 % (30.00 %) @10; 1/1 > 5 % | 1.900 / 2.079 |"),
         "{page}"
     );
     assert!(
@@ -292,11 +298,11 @@ fn report_assembles_every_section_with_the_hand_computed_numbers() {
     // Seeds 0 and 1 of e1: NLL −0.3, −0.2 → −0.25 ± 0.0707; eff% 10, 20 → 15.0 ± 7.1;
     // Δ 4, 6 → 5.00 ± 1.41, one of two above 5 %; entropy 2.0, 1.8 → 1.900 ± 0.141.
     assert!(
-        page.contains("| mem/e1 | 8 slots + slot-ID, window-stats aux 0.1, drift 0.01/10/20/16 | 0,1 | 1500 | -0.2500 ± 0.0707 | 0.1200 ± 0.0141 | 0.2900 ± 0.0141 | 0.3500 ± 0.0141 | 15.0 ± 7.1 | 5.00 ± 1.41 % @10 (1/2 > 5 %) | 1.900 ± 0.141 / 2.079 |"),
+        page.contains("| mem/e1 | 8 slots + slot-ID, window-stats aux 0.1, drift 0.01/10/20/16 | 0,1 | 1500 | -0.2500 ± 0.0707 | 0.1200 ± 0.0141 | 0.2900 ± 0.0141 | 0.3500 ± 0.0141 | 15.0 ± 7.1 (110.0 ± 14.1) | 5.00 ± 1.41 % (25.00 ± 7.07 %) @10; 1/2 > 5 % | 1.900 ± 0.141 / 2.079 |"),
         "{page}"
     );
     assert!(
-        page.contains("Yes: mem/e1 (1 of 2 seeds), mem/v1 (6.25 %)."),
+        page.contains("under mean-ablation? Yes: mem/e1 (1 of 2 seeds), mem/v1 (1 of 1 seeds)."),
         "{page}"
     );
 
