@@ -21,7 +21,8 @@ use crate::config::{ConfigError, TrainConfig};
 use crate::metrics::{MetricsLog, Record};
 use crate::task::{ConfiguredTask, Task};
 use crate::trainer::{
-    TrainError, TrainSummary, build_seeded, clip_gradients, describe_groups, io_error, progress_bar,
+    TrainError, TrainSummary, build_seeded, clip_gradients, describe_groups, io_error,
+    progress_bar, resume_checkpoint,
 };
 use burn::module::{AutodiffModule, Module};
 use burn::optim::GradientsParams;
@@ -188,22 +189,8 @@ fn run_parallel<B: AutodiffBackend, T: Task<B> + Sync>(
         resume,
     };
     if resume {
-        let (model_dict, saved) = checkpoint::load(&last_path)?;
-        let saved_config =
-            TrainConfig::from_toml(&saved.config_toml, &last_path.display().to_string())?;
-        if saved_config.trajectory_key() != config.trajectory_key() {
-            return Err(TrainError::Resume(format!(
-                "{} was written by a run with another model, data, optimizer, schedule, batch or seed",
-                last_path.display()
-            )));
-        }
+        let (model_dict, saved) = resume_checkpoint(config, &last_path)?;
         model = checkpoint::load_module_state(model, &model_dict).map_err(TrainError::Resume)?;
-        if saved.step >= config.steps {
-            return Err(TrainError::Resume(format!(
-                "the checkpoint is at step {}, the run asks for {} steps",
-                saved.step, config.steps
-            )));
-        }
         start.step = saved.step;
         start.best_val = saved.best_val_loss.unwrap_or(f64::INFINITY);
         start.optimizer = Some(saved.optimizer);

@@ -15,6 +15,7 @@ use burn::optim::GradientsParams;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ElementConversion, Tensor};
 use indicatif::{ProgressBar, ProgressStyle};
+use spectral::optim::state::StateDict;
 use spectral::optim::{ParamSlot, Role, SpectralOptimizer};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -73,6 +74,31 @@ pub struct TrainSummary {
 /// burn's RNG is global per backend: model inits of concurrent runs in one process (tests)
 /// must not interleave, or equal seeds would not give equal models.
 static INIT_LOCK: Mutex<()> = Mutex::new(());
+
+/// The checkpoint `last_path` a resumed run continues from, refused when another trajectory
+/// (model, data, optimizer, schedule, batch, seed) wrote it or when it already holds
+/// `config.steps` steps.
+pub(crate) fn resume_checkpoint(
+    config: &TrainConfig,
+    last_path: &Path,
+) -> Result<(StateDict, Checkpoint), TrainError> {
+    let (model_dict, saved) = checkpoint::load(last_path)?;
+    let saved_config =
+        TrainConfig::from_toml(&saved.config_toml, &last_path.display().to_string())?;
+    if saved_config.trajectory_key() != config.trajectory_key() {
+        return Err(TrainError::Resume(format!(
+            "{} was written by a run with another model, data, optimizer, schedule, batch or seed",
+            last_path.display()
+        )));
+    }
+    if saved.step >= config.steps {
+        return Err(TrainError::Resume(format!(
+            "the checkpoint is at step {}, the run asks for {} steps",
+            saved.step, config.steps
+        )));
+    }
+    Ok((model_dict, saved))
+}
 
 /// The task's model drawn from `config.seed` (and `config.init`), every parameter drawn
 /// before [`INIT_LOCK`] is released: burn initializes parameters lazily, on first read, from
@@ -167,25 +193,11 @@ fn run<B: AutodiffBackend, T: Task<B>>(
     let mut start = 0;
     let mut best_val = f64::INFINITY;
     if resume {
-        let (model_dict, saved) = checkpoint::load(&last_path)?;
-        let saved_config =
-            TrainConfig::from_toml(&saved.config_toml, &last_path.display().to_string())?;
-        if saved_config.trajectory_key() != config.trajectory_key() {
-            return Err(TrainError::Resume(format!(
-                "{} was written by a run with another model, data, optimizer, schedule, batch or seed",
-                last_path.display()
-            )));
-        }
+        let (model_dict, saved) = resume_checkpoint(config, &last_path)?;
         model = checkpoint::load_module_state(model, &model_dict).map_err(TrainError::Resume)?;
         optimizer.load_state_dict(&saved.optimizer, device)?;
         start = saved.step;
         best_val = saved.best_val_loss.unwrap_or(f64::INFINITY);
-        if start >= config.steps {
-            return Err(TrainError::Resume(format!(
-                "the checkpoint is at step {start}, the run asks for {} steps",
-                config.steps
-            )));
-        }
     }
     let slots = optimizer.plan::<B, _>(&model)?;
     let params: usize = slots
