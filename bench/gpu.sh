@@ -23,7 +23,10 @@
 # (adamw,muon,teon,spectra,spectra_teon), COMPILED (precisions to run compiled: "tf32"),
 # STAGE_TIMEOUT (seconds per stage, 240), BUDGET (seconds for the whole script, 510: a stage
 # gets at most what is left, and is skipped when less than 20 s is), PYTHON (python3), STAGES
-# (which of "mdn gpt optim" to run; all by default: run a part again with STAGES=optim etc.).
+# (which of "mdn gpt optim" to run; all by default: run a part again with STAGES=optim etc.),
+# RUST_PRECISIONS (the Rust training runs, "f32 bf16"; each new precision or shape compiles
+# and autotunes its kernels cold, ~6 min for the SpacingMDN at batch 512 on an H100, unless
+# cubecl's caches under target/ already hold them: see the README's GPU recipe).
 # Each stage writes its own JSON into OUT; a failed, cut or skipped stage leaves a gap in the
 # table. On an H100 the whole script stays under 9 minutes.
 set -uo pipefail
@@ -42,8 +45,11 @@ STAGE_TIMEOUT=${STAGE_TIMEOUT:-240}
 BUDGET=${BUDGET:-510}
 PYTHON=${PYTHON:-python3}
 STAGES=${STAGES:-mdn gpt optim}
+RUST_PRECISIONS=${RUST_PRECISIONS:-f32 bf16}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
+# libcublas for `--msign-gemm cublas-*` (the CUDA 13.0 toolkit's place on the GPU host).
+export LD_LIBRARY_PATH=${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}/usr/local/cuda-13.0/targets/x86_64-linux/lib
 START=$(date +%s)
 
 # Seconds a stage may still run: the smaller of STAGE_TIMEOUT and what is left of BUDGET
@@ -75,12 +81,13 @@ for model in mdn gpt; do
     wanted "$model" || continue
     # The reference batches: 512 sequences of 255 spacings; 64 sequences of 256 bytes.
     if [ "$model" = mdn ]; then shape=(--batch-size 512 --seq-len 255); else shape=(--batch-size 64 --seq-len 256); fi
-    stage "$BIN" bench train --model "$model" --device cuda "${shape[@]}" --steps "$STEPS" \
-        --warmup "$WARMUP" --json "$OUT/${model}_rust.json"
-    # burn's bf16: the device's default float dtype (weights, activations, gradients, optimizer
-    # state all bf16; no autocast, so no f32 master weights).
-    stage "$BIN" bench train --model "$model" --device cuda "${shape[@]}" --steps "$STEPS" \
-        --warmup "$WARMUP" --precision bf16 --json "$OUT/${model}_rust_bf16.json"
+    # bf16 is burn's: the device's default float dtype (weights, activations, gradients,
+    # optimizer state all bf16; no autocast, so no f32 master weights).
+    for precision in $RUST_PRECISIONS; do
+        suffix=$([ "$precision" = f32 ] && echo "" || echo "_$precision")
+        stage "$BIN" bench train --model "$model" --device cuda "${shape[@]}" --steps "$STEPS" \
+            --warmup "$WARMUP" --precision "$precision" --json "$OUT/${model}_rust${suffix}.json"
+    done
     for precision in f32 tf32 bf16; do
         stage "$PYTHON" bench/train_ref.py --model "$model" --device cuda "${shape[@]}" \
             --precision "$precision" --steps "$STEPS" --warmup "$WARMUP" \
@@ -170,11 +177,15 @@ def medians(name):
     return {r["method"]: r["median_ms"] for r in report["results"]} if report else {}
 
 rust = medians("optim/rust.json")
+rust_cublas = medians("optim/rust_cublas-bf16.json")
 columns = [("torch f32", medians("optim/torch_f32.json")), ("torch tf32", medians("optim/torch_tf32.json")),
            ("torch bf16", medians("optim_torch_bf16.json"))]
 print("\nOptimizer step, GPT-2 small matrices (median ms; ratio = Rust ms / PyTorch ms: below 1 Rust "
       "is faster; bar <= 1.2 against bf16)")
-print(f"{'method':<30} {'rust':>9}" + "".join(f" {label:>11} {'ratio':>6}" for label, _ in columns))
+print("(rust = burn's matmuls; cuBLAS bf16 = `--msign-gemm cublas-bf16`, its ratio against torch bf16 "
+      "in the last column)")
+print(f"{'method':<30} {'rust':>9}" + "".join(f" {label:>11} {'ratio':>6}" for label, _ in columns)
+      + f" {'cuBLAS bf16':>11} {'ratio':>6}")
 rows = [(m, m) for m in rust] + [("muon", t) for t in
                                   ["muon_looped", "muon_compiled", "muon_looped_compiled", "muon_torch_bf16"]]
 for mine, theirs in rows:
@@ -184,6 +195,8 @@ for mine, theirs in rows:
     for _, c in columns:
         x = c.get(theirs)
         line += f" {fmt(x, 11, 2)} {fmt(ratio(rust[mine], x), 6, 2)}"
+    mine_cublas = rust_cublas.get(mine)
+    line += f" {fmt(mine_cublas, 11, 2)} {fmt(ratio(mine_cublas, columns[2][1].get(theirs)), 6, 2)}"
     print(line)
 if not rust:
     print("(no Rust optimizer results)")

@@ -7,7 +7,10 @@
 #
 # Environment: BIN (default target/release/spectral), OUT (default bench-out), STEPS (10),
 # WARMUP (5), STAGE_TIMEOUT (seconds per stage, 400), CPU (1: also a short CPU run of both,
-# 0: skip), METHODS (comma-separated methods of the GPU stages; default: all). PyTorch runs twice on the GPU: true f32 matmuls (its default, `highest`) and TF32
+# 0: skip), METHODS (comma-separated methods of the GPU stages; default: all), MSIGN_GEMMS
+# (where the Rust runs' Newton–Schulz matmuls run, one Rust GPU run each: "burn" writes
+# rust.json, any other `--msign-gemm` value rust_<value>.json; default "burn cublas-bf16";
+# cuBLAS needs LD_LIBRARY_PATH to reach libcublas, set below for the CUDA 13.0 toolkit). PyTorch runs twice on the GPU: true f32 matmuls (its default, `highest`) and TF32
 # (`high`), because burn's CUDA matmul runs f32 inputs on TF32 tensor cores where the GPU has
 # them (cubek-matmul's adjust_dtypes). Each stage writes its own JSON; a stage that fails or
 # times out leaves a gap in the table, not an empty one.
@@ -19,6 +22,8 @@ WARMUP=${WARMUP:-5}
 STAGE_TIMEOUT=${STAGE_TIMEOUT:-400}
 CPU=${CPU:-1}
 METHODS=${METHODS:-}
+MSIGN_GEMMS=${MSIGN_GEMMS:-burn cublas-bf16}
+export LD_LIBRARY_PATH=${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}/usr/local/cuda-13.0/targets/x86_64-linux/lib
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
 stage() { timeout "$STAGE_TIMEOUT" "$@" || echo "gpu_optim: stage failed or timed out: $*" >&2; }
@@ -26,8 +31,11 @@ stage() { timeout "$STAGE_TIMEOUT" "$@" || echo "gpu_optim: stage failed or time
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv
 python3 -c 'import torch; print("torch", torch.__version__, torch.cuda.get_device_name(0))'
 
-stage "$BIN" bench optim --device cuda --steps "$STEPS" --warmup "$WARMUP" \
-    ${METHODS:+--methods "$METHODS"} --json "$OUT/rust.json"
+for gemm in $MSIGN_GEMMS; do
+    name=$([ "$gemm" = burn ] && echo rust || echo "rust_$gemm")
+    stage "$BIN" bench optim --device cuda --steps "$STEPS" --warmup "$WARMUP" --msign-gemm "$gemm" \
+        ${METHODS:+--methods "$METHODS"} --json "$OUT/$name.json"
+done
 stage python3 bench/optim_ref.py --device cuda --steps "$STEPS" --warmup "$WARMUP" \
     ${METHODS:+--methods "$METHODS"} --matmul-precision highest --compile --json "$OUT/torch_f32.json"
 stage python3 bench/optim_ref.py --device cuda --steps "$STEPS" --warmup "$WARMUP" \
@@ -79,6 +87,7 @@ def table(title, rust, refs):
 _, ref = medians("torch_f32")
 if ref:
     print(f"\nGPU: {ref['gpu']}; torch {ref['torch']}")
-table("GPU", "rust", [("torch f32", "torch_f32"), ("torch tf32", "torch_tf32")])
+for name in sorted(f[:-5] for f in os.listdir(out) if f.startswith("rust") and f != "rust_cpu.json"):
+    table(f"GPU, {name}", name, [("torch f32", "torch_f32"), ("torch tf32", "torch_tf32")])
 table("CPU", "rust_cpu", [("torch cpu", "torch_cpu")])
 EOF

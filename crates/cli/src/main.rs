@@ -14,6 +14,11 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Where the optimizers' Newton–Schulz (msign) matmuls run on a GPU: `burn` (burn's own
+    /// kernels), `cublas-bf16` (bf16 operands, f32 accumulation, as muon.py), `cublas-tf32` or
+    /// `cublas-f32`. The cuBLAS choices need a `--features cuda` build; CPU runs ignore this.
+    #[arg(long, global = true, default_value = "burn")]
+    msign_gemm: spectral::linalg::MsignGemm,
 }
 
 #[derive(Subcommand)]
@@ -46,6 +51,14 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
+    if cli.msign_gemm != spectral::linalg::MsignGemm::Burn && !cfg!(feature = "cuda") {
+        eprintln!(
+            "error: --msign-gemm {} needs a build with `--features cuda` (this one has no cuBLAS)",
+            cli.msign_gemm
+        );
+        std::process::exit(1);
+    }
+    spectral::linalg::set_msign_gemm(cli.msign_gemm);
     let result = match cli.command {
         Command::Run(args) => commands::run::run(args),
         Command::Zeros(args) => commands::zeros::run(args),

@@ -294,3 +294,62 @@ fn bench_train_prints_its_table_and_json() {
         serde_json::from_slice(&std::fs::read(dir.path().join("t.json")).unwrap()).unwrap();
     assert!(json["result"]["steps_per_s"].as_f64().unwrap() > 0.0);
 }
+
+/// `--msign-gemm`: an unknown value and, in a build without the `cuda` feature, any cuBLAS
+/// value are refused with one line before any work; `burn` (the default) runs.
+#[test]
+fn msign_gemm_is_checked_before_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let unknown = spectral(
+        &[
+            "--msign-gemm",
+            "cutlass",
+            "zeros",
+            "--start",
+            "1",
+            "--count",
+            "3",
+        ],
+        dir.path(),
+    );
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown msign gemm \"cutlass\""));
+    let burn = spectral(
+        &[
+            "zeros",
+            "--start",
+            "1",
+            "--count",
+            "3",
+            "--msign-gemm",
+            "burn",
+        ],
+        dir.path(),
+    );
+    assert!(
+        burn.status.success(),
+        "{}",
+        String::from_utf8_lossy(&burn.stderr)
+    );
+    if !cfg!(feature = "cuda") {
+        let cublas = spectral(
+            &[
+                "--msign-gemm",
+                "cublas-bf16",
+                "zeros",
+                "--start",
+                "1",
+                "--count",
+                "3",
+            ],
+            dir.path(),
+        );
+        assert!(!cublas.status.success());
+        let line = stderr_line(&cublas);
+        assert!(
+            line.contains("needs a build with `--features cuda`"),
+            "{line}"
+        );
+        assert_eq!(String::from_utf8_lossy(&cublas.stdout), "");
+    }
+}

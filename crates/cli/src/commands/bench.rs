@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 use spectral::DeviceKind;
 use spectral::optim::Method;
-use spectral::optim::bench::{BenchOptions, bench_optimizer_on};
+use spectral::optim::bench::{BenchOptions, StepTiming, bench_optimizer_on};
 use std::path::PathBuf;
 use zeta::atomic_file::AtomicFile;
 
@@ -92,6 +92,10 @@ fn optim(args: OptimArgs) -> Result<()> {
             timing.median_ms
         );
         timings.push(timing);
+        // Rewritten after every method, so a run cut short keeps the methods it finished.
+        if let Some(path) = &args.json {
+            write_optim_json(path, device, &options, &timings)?;
+        }
     }
     println!(
         "{:<14} {:>12} {:>12} {:>12}  device",
@@ -107,15 +111,27 @@ fn optim(args: OptimArgs) -> Result<()> {
         );
     }
     if let Some(path) = &args.json {
-        let report = serde_json::json!({
-            "device": device.to_string(),
-            "options": options,
-            "results": timings,
-        });
-        let mut file = AtomicFile::create(path)?;
-        file.write_all(serde_json::to_string_pretty(&report)?.as_bytes())?;
-        file.commit()?;
         eprintln!("bench optim: wrote {}", path.display());
     }
+    Ok(())
+}
+
+/// The `--json` report of `bench optim`: the device, where msign's matmuls ran
+/// (`--msign-gemm`), the options and one record per finished method.
+fn write_optim_json(
+    path: &std::path::Path,
+    device: DeviceKind,
+    options: &BenchOptions,
+    timings: &[StepTiming],
+) -> Result<()> {
+    let report = serde_json::json!({
+        "device": device.to_string(),
+        "msign_gemm": spectral::linalg::msign_gemm().to_string(),
+        "options": options,
+        "results": timings,
+    });
+    let mut file = AtomicFile::create(path)?;
+    file.write_all(serde_json::to_string_pretty(&report)?.as_bytes())?;
+    file.commit()?;
     Ok(())
 }

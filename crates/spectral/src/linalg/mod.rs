@@ -18,6 +18,8 @@
 //! caller's own check sees. The host-side `exact` functions check at the door and return
 //! [`LinalgError`].
 
+#[cfg(feature = "cuda")]
+pub mod cublas_msign;
 pub mod exact;
 pub mod newton_schulz;
 pub mod orthonormalize;
@@ -28,7 +30,7 @@ mod test_util;
 pub mod topk_svd;
 
 pub use exact::{Svd, from_faer, singular_values, svd, to_faer};
-pub use newton_schulz::{MsignMethod, msign, msign_batched};
+pub use newton_schulz::{MsignGemm, MsignMethod, msign, msign_batched, msign_gemm, set_msign_gemm};
 pub use orthonormalize::orthonormalize_columns;
 pub use random::gaussian_matrix;
 pub use spectra::{spectra_rank, spectra_shape};
