@@ -1,19 +1,30 @@
 //! `spectral bench optim` end to end at a tiny size: the table on stdout and the JSON file.
 
-use std::process::Command;
+mod common;
+
+use common::{error_line, spectral};
 
 #[test]
 fn bench_optim_prints_a_table_and_writes_json() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("optim.json");
-    let output = Command::new(env!("CARGO_BIN_EXE_spectral"))
-        .args([
-            "bench", "optim", "--layers", "1", "--width", "16", "--steps", "1", "--warmup", "0",
+    let output = spectral(
+        &[
+            "bench",
+            "optim",
+            "--layers",
+            "1",
+            "--width",
+            "16",
+            "--steps",
+            "1",
+            "--warmup",
+            "0",
             "--json",
-        ])
-        .arg(&json)
-        .output()
-        .expect("spawn spectral");
+            "optim.json",
+        ],
+        dir.path(),
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -43,6 +54,7 @@ fn bench_optim_prints_a_table_and_writes_json() {
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(report["device"], "cpu");
+    assert_eq!(report["msign_gemm"], "burn");
     assert_eq!(report["options"]["width"], 16);
     let results = report["results"].as_array().unwrap();
     assert_eq!(results.len(), methods.len());
@@ -56,12 +68,10 @@ fn bench_optim_prints_a_table_and_writes_json() {
 
 #[test]
 fn bench_optim_names_an_unknown_method() {
-    let output = Command::new(env!("CARGO_BIN_EXE_spectral"))
-        .args(["bench", "optim", "--methods", "muon,sgd", "--steps", "1"])
-        .output()
-        .expect("spawn spectral");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("\"sgd\""), "{stderr}");
-    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    let dir = tempfile::tempdir().unwrap();
+    let line = error_line(spectral(
+        &["bench", "optim", "--methods", "muon,sgd", "--steps", "1"],
+        dir.path(),
+    ));
+    assert!(line.contains("\"sgd\""), "{line}");
 }

@@ -1,16 +1,11 @@
 //! The `spectral` binary end to end: outputs, and one clear error line (and no partial file)
 //! for each kind of bad input.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn spectral(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_spectral"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("spawn spectral")
-}
+use common::spectral;
+use std::path::Path;
+use std::process::Output;
 
 fn stderr_line(output: &Output) -> String {
     let text = String::from_utf8_lossy(&output.stderr).trim().to_string();

@@ -1,16 +1,9 @@
 //! `spectral spectrum` and `spectral compress` end to end: a PyTorch state_dict fixture, and
 //! one clear error line (and no output file) for bad input.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn spectral(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_spectral"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("spawn spectral")
-}
+use common::spectral;
 
 fn fixture() -> String {
     format!(

@@ -1,33 +1,11 @@
 //! `spectral eval`, `slots` and `diagnose` end to end on a SpacingMDN trained here for a few
 //! steps (1006 parameters, 3 memory slots) on the first 6000 zeros; and their clear errors.
 
+mod common;
+
+use common::{error_line, ok, spectral};
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn spectral(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_spectral"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("spawn spectral")
-}
-
-fn ok(output: Output) -> String {
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn error_line(output: Output) -> String {
-    assert!(!output.status.success());
-    let text = String::from_utf8_lossy(&output.stderr).trim().to_string();
-    assert_eq!(text.lines().count(), 1, "one error line expected: {text}");
-    text
-}
 
 const TRAINING: &str = r#"
 batch_size = 8

@@ -3,25 +3,10 @@
 //! a compression sweep), the committed init records, a `spectral stats` report and two tiny
 //! real `spectral train` runs; and the errors for an empty or malformed directory.
 
+mod common;
+
+use common::{ok, spectral};
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn spectral(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_spectral"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("spawn spectral")
-}
-
-fn ok(output: Output) -> String {
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
 
 fn write(path: &Path, text: &str) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
