@@ -51,15 +51,7 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
-    if cli.msign_gemm != spectral::linalg::MsignGemm::Burn && !cfg!(feature = "cuda") {
-        eprintln!(
-            "error: --msign-gemm {} needs a build with `--features cuda` (this one has no cuBLAS)",
-            cli.msign_gemm
-        );
-        std::process::exit(1);
-    }
-    spectral::linalg::set_msign_gemm(cli.msign_gemm);
-    let result = match cli.command {
+    let result = use_msign_gemm(cli.msign_gemm).and_then(|()| match cli.command {
         Command::Run(args) => commands::run::run(args),
         Command::Zeros(args) => commands::zeros::run(args),
         Command::Unfold(args) => commands::unfold::run(args),
@@ -72,9 +64,21 @@ fn main() {
         Command::Compress(args) => commands::compress::run(args),
         Command::Spectrum(args) => commands::spectrum::run(args),
         Command::Report(args) => commands::report::run(args),
-    };
+    });
     if let Err(error) = result {
         eprintln!("error: {error:#}");
         std::process::exit(1);
     }
+}
+
+/// Applies `--msign-gemm` for the whole process, before any work; a cuBLAS choice in a build
+/// without the `cuda` feature is an error.
+fn use_msign_gemm(gemm: spectral::linalg::MsignGemm) -> anyhow::Result<()> {
+    if gemm != spectral::linalg::MsignGemm::Burn && !cfg!(feature = "cuda") {
+        anyhow::bail!(
+            "--msign-gemm {gemm} needs a build with `--features cuda` (this one has no cuBLAS)"
+        );
+    }
+    spectral::linalg::set_msign_gemm(gemm);
+    Ok(())
 }

@@ -21,8 +21,8 @@
 //! only after that stream has finished. Two host round trips per call; the optimizers call it
 //! once per group of same-shape matrices.
 
-use super::newton_schulz::{MsignGemm, MsignMethod, NORM_EPS, msign_gemm};
-use burn::backend::Cuda;
+use super::newton_schulz::{MsignGemm, MsignMethod, msign_gemm, normalize};
+use crate::device::CudaBackend;
 use burn::tensor::backend::Backend;
 use burn::tensor::{DType, FloatDType, Tensor, TensorPrimitive};
 use cudarc::cublas::{result as cublas, sys as blas};
@@ -30,8 +30,6 @@ use cudarc::driver::{result as driver, sys as cu};
 use std::cell::RefCell;
 use std::ffi::c_void;
 
-/// burn's CUDA backend as the optimizers see it (the autodiff backend's inner backend).
-type CudaBackend = Cuda<f32, i32>;
 /// The backend under burn's fusion layer: resolved tensors carry cubecl buffers.
 type CubeBackend = burn_cubecl::CubeBackend<burn::cubecl::cuda::CudaRuntime, f32, i32, u8>;
 
@@ -71,8 +69,7 @@ pub fn msign_batched_cublas(
     let input_dtype = x.dtype();
     let (r, c) = (m.min(n), m.max(n));
     // Normalization in burn, in the input's precision (as msign_batched).
-    let norm = x.clone().square().sum_dim(2).sum_dim(1).sqrt(); // [batch, 1, 1]
-    let x = x.div(norm.mul_scalar(method.norm_factor()).add_scalar(NORM_EPS));
+    let x = normalize(x, method);
     let (work, data_type, compute) = match gemm {
         MsignGemm::CublasBf16 => (
             DType::BF16,
@@ -90,7 +87,7 @@ pub fn msign_batched_cublas(
             blas::cublasComputeType_t::CUBLAS_COMPUTE_32F_PEDANTIC,
         ),
     };
-    let x = cast(x, work);
+    let x = x.cast(FloatDType::from(work));
     // The iterates ping-pong between two fresh buffers; G and P are [batch, r, r]. `zeros`, not
     // `empty`: with `empty`, `dispatch_follows_the_switch` (6 steps: the result in the second
     // buffer) read back a result 100 % off on an H100 while the 5-step test passed; with
@@ -214,20 +211,7 @@ pub fn msign_batched_cublas(
             .nth((steps - 1) % 2)
             .expect("two buffers"),
     };
-    cast(out, input_dtype)
-}
-
-/// `x` in `dtype` (a no-op when it already is).
-fn cast(x: Tensor<CudaBackend, 3>, dtype: DType) -> Tensor<CudaBackend, 3> {
-    if x.dtype() == dtype {
-        return x;
-    }
-    let float = match dtype {
-        DType::BF16 => FloatDType::BF16,
-        DType::F16 => FloatDType::F16,
-        _ => FloatDType::F32,
-    };
-    x.cast(float)
+    out.cast(FloatDType::from(input_dtype))
 }
 
 /// One gemm operand: a batch of column-major matrices at `ptr`, leading dimension `ld`, `stride`

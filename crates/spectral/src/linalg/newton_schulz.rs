@@ -205,14 +205,21 @@ pub fn msign_batched<B: Backend>(x: Tensor<B, 3>, method: MsignMethod) -> Tensor
     // Canonicalise to wide (rows ≤ cols): A = X Xᵀ is then the smaller Gram matrix.
     let tall = m > n;
     let x = if tall { x.swap_dims(1, 2) } else { x };
-    let norm = x.clone().square().sum_dim(2).sum_dim(1).sqrt(); // [batch, 1, 1]
-    let mut x = x.div(norm.mul_scalar(method.norm_factor()).add_scalar(NORM_EPS));
+    let mut x = normalize(x, method);
     for (a, b, c) in method.coefficients() {
         let gram = x.clone().matmul(x.clone().swap_dims(1, 2)); // [batch, r, r], r = min(m, n)
         let poly = gram.clone().mul_scalar(b) + gram.clone().matmul(gram).mul_scalar(c);
         x = x.clone().mul_scalar(a) + poly.matmul(x);
     }
     if tall { x.swap_dims(1, 2) } else { x }
+}
+
+/// Each matrix of `x: [batch, m, n]` divided by `f ‖X‖_F + 1e-7` (`f` the method's
+/// [`norm_factor`](MsignMethod::norm_factor)): the start of every iteration here, its singular
+/// values in `(0, 1]`.
+pub(crate) fn normalize<B: Backend>(x: Tensor<B, 3>, method: MsignMethod) -> Tensor<B, 3> {
+    let norm = x.clone().square().sum_dim(2).sum_dim(1).sqrt(); // [batch, 1, 1]
+    x.div(norm.mul_scalar(method.norm_factor()).add_scalar(NORM_EPS))
 }
 
 #[cfg(test)]
