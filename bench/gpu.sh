@@ -26,7 +26,9 @@
 # (which of "mdn gpt optim" to run; all by default: run a part again with STAGES=optim etc.),
 # RUST_PRECISIONS (the Rust training runs, "f32 bf16"; each new precision or shape compiles
 # and autotunes its kernels cold, ~6 min for the SpacingMDN at batch 512 on an H100, unless
-# cubecl's caches under target/ already hold them: see the README's GPU recipe).
+# cubecl's caches under target/ already hold them: see the README's GPU recipe), MATMUL_GEMMS
+# (the f32 runs again with `--matmul-gemm` each of these, "cublas-f32 cublas-tf32 cublas-bf16":
+# the table's cuBLAS column takes the one of each row's precision).
 # Each stage writes its own JSON into OUT; a failed, cut or skipped stage leaves a gap in the
 # table. On an H100 the whole script stays under 9 minutes.
 set -uo pipefail
@@ -46,6 +48,7 @@ BUDGET=${BUDGET:-510}
 PYTHON=${PYTHON:-python3}
 STAGES=${STAGES:-mdn gpt optim}
 RUST_PRECISIONS=${RUST_PRECISIONS:-f32 bf16}
+MATMUL_GEMMS=${MATMUL_GEMMS:-cublas-f32 cublas-tf32 cublas-bf16}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
 # libcublas for `--msign-gemm cublas-*` (the CUDA 13.0 toolkit's place on the GPU host).
@@ -87,6 +90,12 @@ for model in mdn gpt; do
         suffix=$([ "$precision" = f32 ] && echo "" || echo "_$precision")
         stage "$BIN" bench train --model "$model" --device cuda "${shape[@]}" --steps "$STEPS" \
             --warmup "$WARMUP" --precision "$precision" --json "$OUT/${model}_rust${suffix}.json"
+    done
+    # The same f32 model with its products on cuBLAS (f32 weights, activations and gradients;
+    # the gemm's math is the row's precision).
+    for gemm in $MATMUL_GEMMS; do
+        stage "$BIN" --matmul-gemm "$gemm" bench train --model "$model" --device cuda "${shape[@]}" \
+            --steps "$STEPS" --warmup "$WARMUP" --json "$OUT/${model}_rust_${gemm}.json"
     done
     for precision in f32 tf32 bf16; do
         stage "$PYTHON" bench/train_ref.py --model "$model" --device cuda "${shape[@]}" \
@@ -142,32 +151,35 @@ workloads = [
     ("gpt", "char-GPT 12x768 b64 ctx256", "tokens_per_s", "tokens/s"),
 ]
 print("\nTraining (ratio = Rust rate / PyTorch rate: above 1 Rust is faster, bar >= 1.0 at equal "
-      "precision;\nRust f32 runs on TF32 tensor cores and fills the f32 and tf32 rows; the bf16 row is Rust's bf16 run; memory MiB: "
-      "Rust = burn's pool reservation, PyTorch = eager peak allocated / reserved)")
-head = (f"{'workload':<28} {'prec':<5} {'metric':<9} {'rust':>11} {'eager':>11} {'compiled':>11} "
-        f"{'r/eager':>8} {'r/comp':>8} {'rust MiB':>9} {'eager MiB':>17}")
+      "precision).\nburn = burn's own kernels: its f32 runs on TF32 tensor cores and fills the f32 and "
+      "tf32 rows, its bf16 row is `--precision bf16`.\ncuBLAS = f32 tensors with `--matmul-gemm "
+      "cublas-<row>`: true f32, TF32, or bf16 tensor-core products with f32 master weights.\n"
+      "memory MiB: Rust = burn's pool reservation of the cuBLAS run, PyTorch = eager peak "
+      "allocated / reserved")
+head = (f"{'workload':<28} {'prec':<5} {'metric':<9} {'burn':>10} {'cuBLAS':>10} {'eager':>10} "
+        f"{'compiled':>10} {'burn/eag':>8} {'cub/eag':>8} {'cub/comp':>8} {'rust MiB':>9} {'eager MiB':>17}")
 print(head)
 for model, label, key, metric in workloads:
-    rust = result(load(f"{model}_rust.json"))
     digits = 3 if key == "steps_per_s" else 0
-    rust_f32 = rust
     for p in ["f32", "tf32", "bf16"]:
-        rust = result(load(f"{model}_rust_bf16.json")) if p == "bf16" else rust_f32
+        burn = result(load(f"{model}_rust_bf16.json" if p == "bf16" else f"{model}_rust.json"))
+        cublas = result(load(f"{model}_rust_cublas-{p}.json"))
         eager = result(load(f"{model}_torch_{p}.json"))
         compiled_report = load(f"{model}_torch_{p}_compiled.json")
         compiled = result(compiled_report)
-        r, e, c = rust.get(key), eager.get(key), compiled.get(key)
+        b, cu, e, c = burn.get(key), cublas.get(key), eager.get(key), compiled.get(key)
         if compiled_report and compiled_report.get("error"):
             c = "failed"
         mem_e = (f"{eager['peak_memory_allocated_mib']:.0f} / {eager['peak_memory_reserved_mib']:.0f}"
                  if eager.get("peak_memory_allocated_mib") is not None else "-")
-        c_text = f"{c:>11}" if isinstance(c, str) else fmt(c, 11, digits)
-        print(f"{label:<28} {p:<5} {metric:<9} {fmt(r, 11, digits)} {fmt(e, 11, digits)} {c_text} "
-              f"{fmt(ratio(r, e), 8, 2)} {fmt(ratio(r, c if not isinstance(c, str) else None), 8, 2)} "
-              f"{fmt(rust.get('gpu_memory_reserved_mib'), 9, 0)} {mem_e:>17}")
-    rust = rust_f32
-    counts = {rust.get("parameters")} | {result(load(f"{model}_torch_{p}.json")).get("parameters")
-                                          for p in ["f32", "tf32", "bf16"]}
+        c_text = f"{c:>10}" if isinstance(c, str) else fmt(c, 10, digits)
+        c_num = c if not isinstance(c, str) else None
+        print(f"{label:<28} {p:<5} {metric:<9} {fmt(b, 10, digits)} {fmt(cu, 10, digits)} "
+              f"{fmt(e, 10, digits)} {c_text} {fmt(ratio(b, e), 8, 2)} {fmt(ratio(cu, e), 8, 2)} "
+              f"{fmt(ratio(cu, c_num), 8, 2)} {fmt(cublas.get('gpu_memory_reserved_mib'), 9, 0)} "
+              f"{mem_e:>17}")
+    counts = {result(load(f"{model}_rust.json")).get("parameters")} | {
+        result(load(f"{model}_torch_{p}.json")).get("parameters") for p in ["f32", "tf32", "bf16"]}
     counts.discard(None)
     if len(counts) > 1:
         print(f"  WARNING: parameter counts differ between Rust and PyTorch: {sorted(counts)}")

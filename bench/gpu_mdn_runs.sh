@@ -15,7 +15,8 @@
 #
 # Environment: BIN (default target/release/spectral), OUT (default runs/gpu_mdn), BUDGET
 # (training seconds, 330), ZEROS (2000000), RUNS ("baseline v1 e1 e2"), EVAL_TIMEOUT (s, 150),
-# ROLLOUTS (16), WINDOWS (64).
+# ROLLOUTS (16), WINDOWS (64), MATMUL_GEMM (the training's `--matmul-gemm`, burn; cublas-tf32
+# is PyTorch's TF32 precision on cuBLAS).
 set -uo pipefail
 BIN=${BIN:-target/release/spectral}
 OUT=${OUT:-runs/gpu_mdn}
@@ -25,6 +26,7 @@ RUNS=${RUNS:-baseline v1 e1 e2}
 EVAL_TIMEOUT=${EVAL_TIMEOUT:-150}
 ROLLOUTS=${ROLLOUTS:-16}
 WINDOWS=${WINDOWS:-64}
+MATMUL_GEMM=${MATMUL_GEMM:-burn}
 mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 
@@ -35,7 +37,7 @@ if [ ! -f "$SPACINGS" ]; then
     rm -f "$OUT/zeros.f64"
 fi
 
-"$BIN" bench train --device cuda --batch-size 128 --seq-len 255 --steps 10 --warmup 4 \
+"$BIN" --matmul-gemm "$MATMUL_GEMM" bench train --device cuda --batch-size 128 --seq-len 255 --steps 10 --warmup 4 \
     --json "$OUT/speed.json" || exit 1
 N_RUNS=$(echo $RUNS | wc -w)
 STEPS=$(python3 -c "
@@ -55,7 +57,7 @@ for run in $RUNS; do
     mkdir -p "$OUT/$run"
     sed -e "s/^steps = .*/steps = $STEPS/" -e "s/^total_steps = .*/total_steps = $STEPS/" \
         "configs/gpu/mdn_$run.toml" > "$OUT/$run.toml"
-    timeout $((BUDGET * 2)) "$BIN" train --config "$OUT/$run.toml" --spacings "$SPACINGS" \
+    timeout $((BUDGET * 2)) "$BIN" --matmul-gemm "$MATMUL_GEMM" train --config "$OUT/$run.toml" --spacings "$SPACINGS" \
         --out "$OUT/$run" > "$OUT/$run/train.log" 2>&1
     echo "exit $?" >> "$OUT/$run/train.log"
     tail -2 "$OUT/$run/train.log"
@@ -79,6 +81,6 @@ for run in runs:
         row["last_metrics"] = lines[-1]
         row["val"] = [l for l in lines if l.get("val_loss") is not None][-1:]
     rows[run] = row
-json.dump({"steps": steps, "speed": speed, "runs": rows}, open(f"{out}/summary.json", "w"), indent=1)
+json.dump({"steps": steps, "matmul_gemm": speed.get("matmul_gemm"), "speed": speed, "runs": rows}, open(f"{out}/summary.json", "w"), indent=1)
 print(json.dumps({r: {k: v for k, v in rows[r].items() if k in ("val",)} for r in rows}, indent=1))
 EOF

@@ -18,7 +18,13 @@ struct Cli {
     /// kernels), `cublas-bf16` (bf16 operands, f32 accumulation, as muon.py), `cublas-tf32` or
     /// `cublas-f32`. The cuBLAS choices need a `--features cuda` build; CPU runs ignore this.
     #[arg(long, global = true, default_value = "burn")]
-    msign_gemm: spectral::linalg::MsignGemm,
+    msign_gemm: spectral::linalg::Gemm,
+    /// Where the models' matrix products (linear layers, attention; forward and backward) run
+    /// on a GPU: `burn`, `cublas-tf32` (f32 tensors, TF32 tensor cores: PyTorch's
+    /// `allow_tf32`), `cublas-bf16` (f32 tensors, bf16 tensor-core products) or `cublas-f32`.
+    /// The cuBLAS choices need a `--features cuda` build; CPU runs ignore this.
+    #[arg(long, global = true, default_value = "burn")]
+    matmul_gemm: spectral::linalg::Gemm,
 }
 
 #[derive(Subcommand)]
@@ -51,7 +57,7 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
-    let result = use_msign_gemm(cli.msign_gemm).and_then(|()| match cli.command {
+    let result = use_gemms(cli.msign_gemm, cli.matmul_gemm).and_then(|()| match cli.command {
         Command::Run(args) => commands::run::run(args),
         Command::Zeros(args) => commands::zeros::run(args),
         Command::Unfold(args) => commands::unfold::run(args),
@@ -71,14 +77,17 @@ fn main() {
     }
 }
 
-/// Applies `--msign-gemm` for the whole process, before any work; a cuBLAS choice in a build
-/// without the `cuda` feature is an error.
-fn use_msign_gemm(gemm: spectral::linalg::MsignGemm) -> anyhow::Result<()> {
-    if gemm != spectral::linalg::MsignGemm::Burn && !cfg!(feature = "cuda") {
-        anyhow::bail!(
-            "--msign-gemm {gemm} needs a build with `--features cuda` (this one has no cuBLAS)"
-        );
+/// Applies `--msign-gemm` and `--matmul-gemm` for the whole process, before any work; a
+/// cuBLAS choice in a build without the `cuda` feature is an error.
+fn use_gemms(msign: spectral::linalg::Gemm, matmul: spectral::linalg::Gemm) -> anyhow::Result<()> {
+    for (flag, gemm) in [("--msign-gemm", msign), ("--matmul-gemm", matmul)] {
+        if gemm != spectral::linalg::Gemm::Burn && !cfg!(feature = "cuda") {
+            anyhow::bail!(
+                "{flag} {gemm} needs a build with `--features cuda` (this one has no cuBLAS)"
+            );
+        }
     }
-    spectral::linalg::set_msign_gemm(gemm);
+    spectral::linalg::set_msign_gemm(msign);
+    spectral::linalg::set_matmul_gemm(matmul);
     Ok(())
 }

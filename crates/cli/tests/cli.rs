@@ -277,61 +277,42 @@ fn bench_train_prints_its_table_and_json() {
     assert!(json["result"]["steps_per_s"].as_f64().unwrap() > 0.0);
 }
 
-/// `--msign-gemm`: an unknown value and, in a build without the `cuda` feature, any cuBLAS
-/// value are refused with one line before any work; `burn` (the default) runs.
+/// `--msign-gemm` and `--matmul-gemm`: an unknown value and, in a build without the `cuda`
+/// feature, any cuBLAS value are refused with one line before any work; `burn` (the default)
+/// runs.
 #[test]
-fn msign_gemm_is_checked_before_work() {
+fn gemm_flags_are_checked_before_work() {
     let dir = tempfile::tempdir().unwrap();
-    let unknown = spectral(
-        &[
-            "--msign-gemm",
-            "cutlass",
-            "zeros",
-            "--start",
-            "1",
-            "--count",
-            "3",
-        ],
-        dir.path(),
-    );
-    assert!(!unknown.status.success());
-    assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown msign gemm \"cutlass\""));
-    let burn = spectral(
-        &[
-            "zeros",
-            "--start",
-            "1",
-            "--count",
-            "3",
-            "--msign-gemm",
-            "burn",
-        ],
-        dir.path(),
-    );
-    assert!(
-        burn.status.success(),
-        "{}",
-        String::from_utf8_lossy(&burn.stderr)
-    );
-    if !cfg!(feature = "cuda") {
-        let cublas = spectral(
-            &[
-                "--msign-gemm",
-                "cublas-bf16",
-                "zeros",
-                "--start",
-                "1",
-                "--count",
-                "3",
-            ],
-            dir.path(),
-        );
-        let stdout = String::from_utf8_lossy(&cublas.stdout).into_owned();
-        let line = error_line(cublas);
+    let zeros = ["zeros", "--start", "1", "--count", "3"];
+    for flag in ["--msign-gemm", "--matmul-gemm"] {
+        let with = |value: &str| {
+            let mut args = vec![flag, value];
+            args.extend(zeros);
+            spectral(&args, dir.path())
+        };
+        let unknown = with("cutlass");
+        assert!(!unknown.status.success());
         assert!(
-            line.contains("needs a build with `--features cuda`"),
-            "{line}"
+            String::from_utf8_lossy(&unknown.stderr).contains("unknown gemm \"cutlass\""),
+            "{flag}"
         );
-        assert_eq!(stdout, "");
+        let burn = with("burn");
+        assert!(
+            burn.status.success(),
+            "{flag}: {}",
+            String::from_utf8_lossy(&burn.stderr)
+        );
+        if !cfg!(feature = "cuda") {
+            let cublas = with("cublas-tf32");
+            let stdout = String::from_utf8_lossy(&cublas.stdout).into_owned();
+            let line = error_line(cublas);
+            assert!(
+                line.contains(&format!(
+                    "{flag} cublas-tf32 needs a build with `--features cuda`"
+                )),
+                "{line}"
+            );
+            assert_eq!(stdout, "");
+        }
     }
 }

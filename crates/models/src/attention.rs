@@ -22,6 +22,7 @@ use burn::nn::{Dropout, DropoutConfig, Linear, RotaryEncoding, RotaryEncodingCon
 use burn::tensor::activation::softmax;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Bool, Tensor};
+use spectral::linalg::{linear, matmul};
 
 use crate::block::BlockConfig;
 use crate::init;
@@ -99,19 +100,19 @@ impl<B: Backend> CausalSelfAttention<B> {
         let h = self.n_head;
         let d = c / h;
         let heads = |y: Tensor<B, 3>| y.reshape([b, t, h, d]).swap_dims(1, 2); // [B, H, T, D]
-        let mut q = heads(self.q.forward(x.clone())); // [B, H, T, D]
-        let mut k = heads(self.k.forward(x.clone())); // [B, H, T, D]
-        let v = heads(self.v.forward(x)); // [B, H, T, D]
+        let mut q = heads(linear(&self.q, x.clone())); // [B, H, T, D]
+        let mut k = heads(linear(&self.k, x.clone())); // [B, H, T, D]
+        let v = heads(linear(&self.v, x)); // [B, H, T, D]
         if let Some(rope) = &self.rope {
             q = rope.forward(q);
             k = rope.forward(k);
         }
-        let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((d as f64).sqrt()); // [B, H, T, T]
+        let scores = matmul(q, k.swap_dims(2, 3)).div_scalar((d as f64).sqrt()); // [B, H, T, T]
         let scores = scores + mask.clone().reshape([1, 1, t, t]);
         let att = softmax(scores, 3); // [B, H, T, T]
-        let y = self.attn_dropout.forward(att.clone()).matmul(v); // [B, H, T, D]
+        let y = matmul(self.attn_dropout.forward(att.clone()), v); // [B, H, T, D]
         let y = y.swap_dims(1, 2).reshape([b, t, c]); // [B, T, C]
-        (self.resid_dropout.forward(self.o.forward(y)), att)
+        (self.resid_dropout.forward(linear(&self.o, y)), att)
     }
 }
 

@@ -10,6 +10,7 @@ use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear};
 use burn::tensor::Tensor;
 use burn::tensor::activation::gelu;
 use burn::tensor::backend::Backend;
+use spectral::linalg::linear;
 
 use crate::attention::CausalSelfAttention;
 use crate::error::{ModelError, nonzero, probability};
@@ -86,8 +87,8 @@ impl<B: Backend> Mlp<B> {
 
     /// `[B, T, C]` → `[B, T, C]`.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        let h = gelu(self.fc.forward(x)); // [B, T, 4C]
-        self.dropout.forward(self.proj.forward(h)) // [B, T, C]
+        let h = gelu(linear(&self.fc, x)); // [B, T, 4C]
+        self.dropout.forward(linear(&self.proj, h)) // [B, T, C]
     }
 }
 

@@ -29,6 +29,7 @@ use burn::nn::{Embedding, LayerNorm, LayerNormConfig, Linear};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor};
+use spectral::linalg::{linear, matmul};
 
 use crate::attention::causal_mask;
 use crate::block::{self, Block, BlockConfig};
@@ -174,11 +175,11 @@ impl<B: Backend> Gpt<B> {
         let (h, _) = block::forward_stack(&self.blocks, h, &mask, false);
         let h = self.ln_f.forward(h); // [B, T, C]
         let logits = match &self.lm_head {
-            Some(head) => head.forward(h), // [B, T, V]
+            Some(head) => linear(head, h), // [B, T, V]
             None => {
                 let v = self.vocab_size();
                 let w = self.tok_emb.weight.val().transpose(); // [C, V]
-                h.reshape([b * t, c]).matmul(w).reshape([b, t, v]) // [B, T, V]
+                matmul(h.reshape([b * t, c]), w).reshape([b, t, v]) // [B, T, V]
             }
         };
         Ok(logits)

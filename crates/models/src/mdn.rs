@@ -21,6 +21,7 @@ use burn::nn::Linear;
 use burn::tensor::Tensor;
 use burn::tensor::activation::log_softmax;
 use burn::tensor::backend::Backend;
+use spectral::linalg::linear;
 
 use crate::error::{ModelError, nonzero};
 use crate::init;
@@ -90,7 +91,7 @@ impl<B: Backend> MixtureHead<B> {
 
     /// `h` `[B, T, C]` → the mixture at every position, each part `[B, T, K]`.
     pub fn forward(&self, h: Tensor<B, 3>) -> Mixture<B> {
-        let raw = self.linear.forward(h); // [B, T, 3K]
+        let raw = linear(&self.linear, h); // [B, T, 3K]
         let mut parts = raw.chunk(3, 2).into_iter(); // 3 × [B, T, K]
         let (logits, mu, r) = match (parts.next(), parts.next(), parts.next()) {
             (Some(a), Some(m), Some(r)) => (a, m, r),

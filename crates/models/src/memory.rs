@@ -28,6 +28,7 @@ use burn::nn::{Embedding, Linear};
 use burn::tensor::Tensor;
 use burn::tensor::activation::sigmoid;
 use burn::tensor::backend::Backend;
+use spectral::linalg::linear;
 
 use crate::error::{ModelError, nonzero};
 use crate::init;
@@ -217,7 +218,7 @@ impl<B: Backend> MemoryBank<B> {
         }
         if let Some(gate) = &self.gate {
             let s = summary.clone().expand([b, t, c]); // [B, T, C]
-            let g = sigmoid(gate.forward(Tensor::cat(vec![x.clone(), s.clone()], 2))); // [B, T, C]
+            let g = sigmoid(linear(gate, Tensor::cat(vec![x.clone(), s.clone()], 2))); // [B, T, C]
             x = (g.clone().neg().add_scalar(1.0)) * x + g * s; // [B, T, C]
         }
         if let Some(proj) = &self.summary_proj {

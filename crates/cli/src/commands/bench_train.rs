@@ -155,6 +155,8 @@ pub fn train(args: TrainArgs) -> Result<()> {
             "model": args.model.name(),
             "optimizer": args.optimizer.name(),
             "precision": args.precision.to_string(),
+            "matmul_gemm": spectral::linalg::matmul_gemm().to_string(),
+            "msign_gemm": spectral::linalg::msign_gemm().to_string(),
             "result": result,
         });
         let mut file = AtomicFile::create(path)?;

@@ -11,6 +11,7 @@
 //!   iteration or by Halko–Martinsson–Tropp, both finished by a Rayleigh–Ritz step.
 //! - [`spectra_shape`]: Spectra's spike shaping (top-`k` singular values replaced by the tail's
 //!   RMS singular value, the tail kept).
+//! - [`matmul`] / [`linear`]: the models' products, on cuBLAS on a GPU when [`Gemm`] says so.
 //! - [`exact`]: exact CPU linear algebra in f64 through faer, for tests and analysis.
 //!
 //! The device-side functions keep the fixed signatures the optimizers call (tensors in, tensors
@@ -19,8 +20,13 @@
 //! [`LinalgError`].
 
 #[cfg(feature = "cuda")]
+mod cublas;
+#[cfg(feature = "cuda")]
+mod cublas_matmul;
+#[cfg(feature = "cuda")]
 pub mod cublas_msign;
 pub mod exact;
+pub mod gemm;
 pub mod newton_schulz;
 pub mod orthonormalize;
 pub mod random;
@@ -30,7 +36,8 @@ mod test_util;
 pub mod topk_svd;
 
 pub use exact::{Svd, from_faer, singular_values, svd, to_faer};
-pub use newton_schulz::{MsignGemm, MsignMethod, msign, msign_batched, msign_gemm, set_msign_gemm};
+pub use gemm::{Gemm, linear, matmul, matmul_gemm, msign_gemm, set_matmul_gemm, set_msign_gemm};
+pub use newton_schulz::{MsignMethod, msign, msign_batched};
 pub use orthonormalize::orthonormalize_columns;
 pub use random::gaussian_matrix;
 pub use spectra::{spectra_rank, spectra_shape};

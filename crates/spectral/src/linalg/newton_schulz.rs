@@ -16,7 +16,6 @@
 
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
-use std::sync::atomic::{AtomicU8, Ordering};
 
 /// Keller Jordan's quintic `(a, b, c)`, the same at every step ([muon.py]).
 ///
@@ -124,66 +123,6 @@ impl MsignMethod {
     }
 }
 
-/// Where `msign`'s matmuls run when the backend is burn's CUDA backend (other backends always
-/// use burn's matmul).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum MsignGemm {
-    /// burn's own (fused, autotuned) matmul kernels. The default.
-    #[default]
-    Burn,
-    /// cuBLAS on bf16 operands with f32 accumulation, as Keller Jordan's muon.py runs
-    /// Newton–Schulz; the result is cast back to the input's dtype.
-    CublasBf16,
-    /// cuBLAS on f32 operands with TF32 tensor-core math (burn's f32 matmul precision).
-    CublasTf32,
-    /// cuBLAS in full f32 (no tensor cores): the reference the tests compare against.
-    CublasF32,
-}
-
-impl std::str::FromStr for MsignGemm {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "burn" => Ok(Self::Burn),
-            "cublas-bf16" => Ok(Self::CublasBf16),
-            "cublas-tf32" => Ok(Self::CublasTf32),
-            "cublas-f32" => Ok(Self::CublasF32),
-            other => Err(format!(
-                "unknown msign gemm {other:?}: expected burn, cublas-bf16, cublas-tf32 or cublas-f32"
-            )),
-        }
-    }
-}
-
-impl std::fmt::Display for MsignGemm {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Burn => "burn",
-            Self::CublasBf16 => "cublas-bf16",
-            Self::CublasTf32 => "cublas-tf32",
-            Self::CublasF32 => "cublas-f32",
-        })
-    }
-}
-
-/// The process-wide choice, set once from the command line (`--msign-gemm`) before training.
-static MSIGN_GEMM: AtomicU8 = AtomicU8::new(0);
-
-/// Sets where `msign`'s matmuls run on the CUDA backend, for the whole process.
-pub fn set_msign_gemm(gemm: MsignGemm) {
-    MSIGN_GEMM.store(gemm as u8, Ordering::Relaxed);
-}
-
-/// The current choice (see [`set_msign_gemm`]).
-pub fn msign_gemm() -> MsignGemm {
-    match MSIGN_GEMM.load(Ordering::Relaxed) {
-        1 => MsignGemm::CublasBf16,
-        2 => MsignGemm::CublasTf32,
-        3 => MsignGemm::CublasF32,
-        _ => MsignGemm::Burn,
-    }
-}
-
 /// `msign(X) = U Vᵀ` (approximately, see [`MsignMethod`]) of `X: [m, n]`, `[m, n]` out, any
 /// orientation: `msign(Xᵀ) = msign(X)ᵀ`.
 pub fn msign<B: Backend>(x: Tensor<B, 2>, method: MsignMethod) -> Tensor<B, 2> {
@@ -194,7 +133,7 @@ pub fn msign<B: Backend>(x: Tensor<B, 2>, method: MsignMethod) -> Tensor<B, 2> {
 /// `msign` of each matrix of `X: [batch, m, n]`, `[batch, m, n]` out: the matrices are
 /// normalised by their own Frobenius norms and iterated together (one batched matmul per
 /// product per step), so the result equals [`msign`] of each slice. On burn's CUDA backend the
-/// products run on cuBLAS instead when [`set_msign_gemm`] asks for it (`cublas_msign`).
+/// products run on cuBLAS instead when [`set_msign_gemm`](super::set_msign_gemm) asks for it (`cublas_msign`).
 pub fn msign_batched<B: Backend>(x: Tensor<B, 3>, method: MsignMethod) -> Tensor<B, 3> {
     #[cfg(feature = "cuda")]
     let x = match super::cublas_msign::dispatch(x, method) {
@@ -229,21 +168,6 @@ mod tests {
     use crate::linalg::test_util::*;
     use faer::Mat;
     use proptest::prelude::*;
-
-    /// Every `--msign-gemm` value parses back from its name; the process starts on burn's path.
-    #[test]
-    fn msign_gemm_names_round_trip() {
-        for gemm in [
-            MsignGemm::Burn,
-            MsignGemm::CublasBf16,
-            MsignGemm::CublasTf32,
-            MsignGemm::CublasF32,
-        ] {
-            assert_eq!(gemm.to_string().parse::<MsignGemm>(), Ok(gemm));
-        }
-        assert!("cublas".parse::<MsignGemm>().is_err());
-        assert_eq!(msign_gemm(), MsignGemm::Burn);
-    }
 
     /// Shapes: square, tall, wide, and 768 × 3072 / 12 (a GPT MLP matrix, scaled down).
     const SHAPES: [(usize, usize); 5] = [(48, 48), (96, 40), (40, 96), (64, 256), (256, 64)];
