@@ -27,7 +27,8 @@
 # RUST_PRECISIONS (the Rust training runs, "f32 bf16"; each new precision or shape compiles
 # and autotunes its kernels cold, ~6 min for the SpacingMDN at batch 512 on an H100, unless
 # cubecl's caches under target/ already hold them: see the README's GPU recipe), MATMUL_GEMMS
-# (the f32 runs again with `--matmul-gemm` each of these, "cublas-f32 cublas-tf32 cublas-bf16":
+# (the f32 runs again with `--matmul-gemm` and `--msign-gemm` each of these, "cublas-f32
+# cublas-tf32 cublas-bf16":
 # the table's cuBLAS column takes the one of each row's precision).
 # Each stage writes its own JSON into OUT; a failed, cut or skipped stage leaves a gap in the
 # table. On an H100 the whole script stays under 9 minutes.
@@ -91,11 +92,13 @@ for model in mdn gpt; do
         stage "$BIN" bench train --model "$model" --device cuda "${shape[@]}" --steps "$STEPS" \
             --warmup "$WARMUP" --precision "$precision" --json "$OUT/${model}_rust${suffix}.json"
     done
-    # The same f32 model with its products on cuBLAS (f32 weights, activations and gradients;
-    # the gemm's math is the row's precision).
+    # The same f32 model with its products and Muon's Newton–Schulz on cuBLAS (f32 weights,
+    # activations and gradients; the gemms' math is the row's precision, as PyTorch's is:
+    # train_ref.py runs NS5 in bf16 in its bf16 row).
     for gemm in $MATMUL_GEMMS; do
-        stage "$BIN" --matmul-gemm "$gemm" bench train --model "$model" --device cuda "${shape[@]}" \
-            --steps "$STEPS" --warmup "$WARMUP" --json "$OUT/${model}_rust_${gemm}.json"
+        stage "$BIN" --matmul-gemm "$gemm" --msign-gemm "$gemm" bench train --model "$model" \
+            --device cuda "${shape[@]}" --steps "$STEPS" --warmup "$WARMUP" \
+            --json "$OUT/${model}_rust_${gemm}.json"
     done
     for precision in f32 tf32 bf16; do
         stage "$PYTHON" bench/train_ref.py --model "$model" --device cuda "${shape[@]}" \
@@ -153,7 +156,7 @@ workloads = [
 print("\nTraining (ratio = Rust rate / PyTorch rate: above 1 Rust is faster, bar >= 1.0 at equal "
       "precision).\nburn = burn's own kernels: its f32 runs on TF32 tensor cores and fills the f32 and "
       "tf32 rows, its bf16 row is `--precision bf16`.\ncuBLAS = f32 tensors with `--matmul-gemm "
-      "cublas-<row>`: true f32, TF32, or bf16 tensor-core products with f32 master weights.\n"
+      "cublas-<row> --msign-gemm cublas-<row>`: true f32, TF32, or bf16 tensor-core products with f32 master weights.\n"
       "memory MiB: Rust = burn's pool reservation of the cuBLAS run, PyTorch = eager peak "
       "allocated / reserved")
 head = (f"{'workload':<28} {'prec':<5} {'metric':<9} {'burn':>10} {'cuBLAS':>10} {'eager':>10} "

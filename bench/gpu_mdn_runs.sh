@@ -9,14 +9,17 @@
 #
 # The step count is the same for all four runs (equal steps is the comparison the notes make)
 # and comes from the speed measured here: `spectral bench train` at the runs' batch and T gives
-# r steps/s; the aux losses, validation and kernel compilation cost about half again, so
-# steps = BUDGET · r / (number of runs) / 1.5, rounded down to 50. The script prints r and the
+# r steps/s (the baseline model, no aux losses). The memory variants cost more per step: on an
+# H100 with cuBLAS (450 steps, batch 128) the baseline took 52 s, v1 107 s, E1 176 s and E2
+# 209 s (the memory's aux losses, E2's drift rollouts), 2.7x the baseline's time on average,
+# validation included, so steps = BUDGET · r / (number of runs) / 2.7, rounded down to 50. The script prints r and the
 # steps it chose; summary.json records them.
 #
 # Environment: BIN (default target/release/spectral), OUT (default runs/gpu_mdn), BUDGET
 # (training seconds, 330), ZEROS (2000000), RUNS ("baseline v1 e1 e2"), EVAL_TIMEOUT (s, 150),
-# ROLLOUTS (16), WINDOWS (64), MATMUL_GEMM (the training's `--matmul-gemm`, burn; cublas-tf32
-# is PyTorch's TF32 precision on cuBLAS).
+# ROLLOUTS (16), WINDOWS (64), MATMUL_GEMM and MSIGN_GEMM (the training's `--matmul-gemm` and
+# `--msign-gemm`, burn; cublas-tf32 is PyTorch's TF32 precision on cuBLAS, cublas-bf16 muon.py's
+# Newton–Schulz).
 set -uo pipefail
 BIN=${BIN:-target/release/spectral}
 OUT=${OUT:-runs/gpu_mdn}
@@ -27,6 +30,8 @@ EVAL_TIMEOUT=${EVAL_TIMEOUT:-150}
 ROLLOUTS=${ROLLOUTS:-16}
 WINDOWS=${WINDOWS:-64}
 MATMUL_GEMM=${MATMUL_GEMM:-burn}
+MSIGN_GEMM=${MSIGN_GEMM:-burn}
+export LD_LIBRARY_PATH=${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}/usr/local/cuda-13.0/targets/x86_64-linux/lib
 mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 
@@ -37,12 +42,12 @@ if [ ! -f "$SPACINGS" ]; then
     rm -f "$OUT/zeros.f64"
 fi
 
-"$BIN" --matmul-gemm "$MATMUL_GEMM" bench train --device cuda --batch-size 128 --seq-len 255 --steps 10 --warmup 4 \
+"$BIN" --matmul-gemm "$MATMUL_GEMM" --msign-gemm "$MSIGN_GEMM" bench train --device cuda --batch-size 128 --seq-len 255 --steps 10 --warmup 4 \
     --json "$OUT/speed.json" || exit 1
 N_RUNS=$(echo $RUNS | wc -w)
 STEPS=$(python3 -c "
 import json; r = json.load(open('$OUT/speed.json'))['result']['steps_per_s']
-print(max(50, int($BUDGET * r / $N_RUNS / 1.5) // 50 * 50))")
+print(max(50, int($BUDGET * r / $N_RUNS / 2.7) // 50 * 50))")
 echo "gpu_mdn_runs: $STEPS steps per run (budget $BUDGET s for $RUNS, one at a time)"
 
 evaluate() {  # on the CPU (burn NdArray), while the GPU trains the next run
@@ -57,7 +62,7 @@ for run in $RUNS; do
     mkdir -p "$OUT/$run"
     sed -e "s/^steps = .*/steps = $STEPS/" -e "s/^total_steps = .*/total_steps = $STEPS/" \
         "configs/gpu/mdn_$run.toml" > "$OUT/$run.toml"
-    timeout $((BUDGET * 2)) "$BIN" --matmul-gemm "$MATMUL_GEMM" train --config "$OUT/$run.toml" --spacings "$SPACINGS" \
+    timeout $((BUDGET * 2)) "$BIN" --matmul-gemm "$MATMUL_GEMM" --msign-gemm "$MSIGN_GEMM" train --config "$OUT/$run.toml" --spacings "$SPACINGS" \
         --out "$OUT/$run" > "$OUT/$run/train.log" 2>&1
     echo "exit $?" >> "$OUT/$run/train.log"
     tail -2 "$OUT/$run/train.log"

@@ -198,3 +198,20 @@ fn a_gpt_checkpoint_is_refused() {
         );
     }
 }
+
+/// `--device cuda` in a build without the `cuda` feature is refused with one line, for each of
+/// the three commands, before the checkpoint is read.
+#[test]
+fn a_cuda_device_needs_a_cuda_build() {
+    if cfg!(feature = "cuda") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for sub in ["eval", "slots", "diagnose"] {
+        let line = error_line(spectral(
+            &[sub, "--ckpt", "none.safetensors", "--device", "cuda"],
+            dir.path(),
+        ));
+        assert!(line.contains("built without CUDA"), "{sub}: {line}");
+    }
+}

@@ -1,10 +1,10 @@
 //! `spectral diagnose --ckpt FILE`: the six memory phenomena, a number and a reading each
 //! (`train::eval::diagnostics`).
 
-use crate::commands::eval::{CkptArgs, write_json};
+use crate::commands::eval::{CkptArgs, Job, on_device, write_json};
 use anyhow::Result;
 use burn::backend::Autodiff;
-use spectral::CpuBackend;
+use burn::tensor::backend::Backend;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -13,10 +13,17 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let device = Default::default();
-    let (loaded, data, settings) = args.ckpt.open::<Autodiff<CpuBackend>>(&device)?;
-    loaded.require_memory("diagnose")?;
-    let report = train::eval::diagnostics::diagnose(&loaded.model, &data, &settings, &device)?;
-    print!("{}", train::eval::report::diagnostics_table(&report));
-    write_json(args.ckpt.json.as_deref(), &report)
+    on_device(&args.ckpt, Diagnose)
+}
+
+struct Diagnose;
+
+impl Job for Diagnose {
+    fn run<B: Backend>(self, args: &CkptArgs, device: &B::Device) -> Result<()> {
+        let (loaded, data, settings) = args.open::<Autodiff<B>>(device)?;
+        loaded.require_memory("diagnose")?;
+        let report = train::eval::diagnostics::diagnose(&loaded.model, &data, &settings, device)?;
+        print!("{}", train::eval::report::diagnostics_table(&report));
+        write_json(args.json.as_deref(), &report)
+    }
 }

@@ -2,7 +2,8 @@
 //! mem_entropy of a SpacingMDN on its validation split (`train::eval::suite`).
 
 use anyhow::Result;
-use spectral::CpuBackend;
+use burn::tensor::backend::Backend;
+use spectral::{CpuBackend, DeviceKind};
 use std::path::{Path, PathBuf};
 use train::eval::{EvalSettings, Loaded, load_spacing_mdn};
 
@@ -24,6 +25,30 @@ pub struct CkptArgs {
     /// Validation windows scored one step ahead; default the run's eval_windows.
     #[arg(long)]
     pub windows: Option<usize>,
+    /// `cpu`, or `cuda[:N]` in a binary built with `--features cuda` (a full-size model's
+    /// rollouts take many minutes on a CPU).
+    #[arg(long, default_value = "cpu")]
+    pub device: DeviceKind,
+}
+
+/// An evaluation command's work, generic over the backend [`on_device`] picks.
+pub trait Job {
+    fn run<B: Backend>(self, args: &CkptArgs, device: &B::Device) -> Result<()>;
+}
+
+/// Runs `job` on `args.device`: burn's NdArray for `cpu`, burn's CUDA backend for `cuda[:N]`.
+/// `B` is the plain backend; a job that needs gradients wraps it in `Autodiff` itself.
+pub fn on_device(args: &CkptArgs, job: impl Job) -> Result<()> {
+    match args.device.check_built()? {
+        DeviceKind::Cpu => job.run::<CpuBackend>(args, &Default::default()),
+        #[cfg(feature = "cuda")]
+        DeviceKind::Cuda(index) => job.run::<spectral::device::CudaBackend>(
+            args,
+            &burn::backend::cuda::CudaDevice::new(index),
+        ),
+        #[cfg(not(feature = "cuda"))]
+        DeviceKind::Cuda(_) => unreachable!("check_built refuses cuda without the feature"),
+    }
 }
 
 impl CkptArgs {
@@ -50,12 +75,18 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let device = Default::default();
-    let (loaded, data, settings) = args.ckpt.open::<CpuBackend>(&device)?;
-    let report = train::eval::suite::evaluate(&loaded.model, &data, &settings, &device)?;
-    print!("{}", train::eval::report::eval_table(&report));
-    write_json(args.ckpt.json.as_deref(), &report)?;
-    Ok(())
+    on_device(&args.ckpt, Evaluate)
+}
+
+struct Evaluate;
+
+impl Job for Evaluate {
+    fn run<B: Backend>(self, args: &CkptArgs, device: &B::Device) -> Result<()> {
+        let (loaded, data, settings) = args.open::<B>(device)?;
+        let report = train::eval::suite::evaluate(&loaded.model, &data, &settings, device)?;
+        print!("{}", train::eval::report::eval_table(&report));
+        write_json(args.json.as_deref(), &report)
+    }
 }
 
 /// Writes `value` as pretty JSON to `path` atomically, when asked.

@@ -1,9 +1,9 @@
 //! `spectral slots --ckpt FILE`: zero- and mean-ablate every memory slot; eff%, rollout Δ
 //! and their labels (`train::eval::slots`).
 
-use crate::commands::eval::{CkptArgs, write_json};
+use crate::commands::eval::{CkptArgs, Job, on_device, write_json};
 use anyhow::Result;
-use spectral::CpuBackend;
+use burn::tensor::backend::Backend;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -12,10 +12,17 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let device = Default::default();
-    let (loaded, data, settings) = args.ckpt.open::<CpuBackend>(&device)?;
-    loaded.require_memory("ablate")?;
-    let report = train::eval::slots::slot_ablations(&loaded.model, &data, &settings, &device)?;
-    print!("{}", train::eval::report::slots_table(&report));
-    write_json(args.ckpt.json.as_deref(), &report)
+    on_device(&args.ckpt, Ablate)
+}
+
+struct Ablate;
+
+impl Job for Ablate {
+    fn run<B: Backend>(self, args: &CkptArgs, device: &B::Device) -> Result<()> {
+        let (loaded, data, settings) = args.open::<B>(device)?;
+        loaded.require_memory("ablate")?;
+        let report = train::eval::slots::slot_ablations(&loaded.model, &data, &settings, device)?;
+        print!("{}", train::eval::report::slots_table(&report));
+        write_json(args.json.as_deref(), &report)
+    }
 }
