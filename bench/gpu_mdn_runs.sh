@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The memory-bank experiments (baseline, v1, E1, E2) at full size (6 × 256, 8 heads, T = 255,
 # batch 128) on the spacings of the first 2M zeros, one after another on one GPU, for a fixed
-# wall-time budget; each run's evaluation and slot ablation runs on the CPU while the next run
+# wall-time budget; each run's evaluation and slot ablation run on the GPU while the next run
 # trains. (Four runs at once do not fit: burn's CUDA memory pool and autotuning grow each
 # process past a quarter of an 80 GB H100 — measured, every run died allocating.)
 #
@@ -16,7 +16,7 @@
 # steps it chose; summary.json records them.
 #
 # Environment: BIN (default target/release/spectral), OUT (default runs/gpu_mdn), BUDGET
-# (training seconds, 330), ZEROS (2000000), RUNS ("baseline v1 e1 e2"), EVAL_TIMEOUT (s, 150),
+# (training seconds, 330), ZEROS (2000000), RUNS ("baseline v1 e1 e2"), EVAL_TIMEOUT (s, 240),
 # ROLLOUTS (16), WINDOWS (64), MATMUL_GEMM and MSIGN_GEMM (the training's `--matmul-gemm` and
 # `--msign-gemm`, burn; cublas-tf32 is PyTorch's TF32 precision on cuBLAS, cublas-bf16 muon.py's
 # Newton–Schulz).
@@ -26,7 +26,7 @@ OUT=${OUT:-runs/gpu_mdn}
 BUDGET=${BUDGET:-330}
 ZEROS=${ZEROS:-2000000}
 RUNS=${RUNS:-baseline v1 e1 e2}
-EVAL_TIMEOUT=${EVAL_TIMEOUT:-150}
+EVAL_TIMEOUT=${EVAL_TIMEOUT:-240}
 ROLLOUTS=${ROLLOUTS:-16}
 WINDOWS=${WINDOWS:-64}
 MATMUL_GEMM=${MATMUL_GEMM:-burn}
@@ -50,12 +50,12 @@ import json; r = json.load(open('$OUT/speed.json'))['result']['steps_per_s']
 print(max(50, int($BUDGET * r / $N_RUNS / 2.7) // 50 * 50))")
 echo "gpu_mdn_runs: $STEPS steps per run (budget $BUDGET s for $RUNS, one at a time)"
 
-evaluate() {  # on the CPU (burn NdArray), while the GPU trains the next run
+evaluate() {  # on the GPU beside the next run's training (on a CPU: 7+ min per run, measured)
     local run=$1 ckpt="$OUT/$1/best.safetensors"
     [ -f "$ckpt" ] || return
-    timeout "$EVAL_TIMEOUT" "$BIN" eval --ckpt "$ckpt" --spacings "$SPACINGS" \
+    timeout "$EVAL_TIMEOUT" "$BIN" eval --device cuda --ckpt "$ckpt" --spacings "$SPACINGS" \
         --rollouts "$ROLLOUTS" --windows "$WINDOWS" --json "$OUT/$run/eval.json" > "$OUT/$run/eval.log" 2>&1
-    [ "$run" = baseline ] || timeout "$EVAL_TIMEOUT" "$BIN" slots --ckpt "$ckpt" --spacings "$SPACINGS" \
+    [ "$run" = baseline ] || timeout "$EVAL_TIMEOUT" "$BIN" slots --device cuda --ckpt "$ckpt" --spacings "$SPACINGS" \
         --rollouts "$ROLLOUTS" --windows "$WINDOWS" --json "$OUT/$run/slots.json" > "$OUT/$run/slots.log" 2>&1
 }
 for run in $RUNS; do
