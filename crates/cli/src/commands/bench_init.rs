@@ -18,19 +18,18 @@ use burn::backend::Autodiff;
 use burn::module::AutodiffModule;
 use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
 use burn::prelude::*;
+use burn::tensor::backend::AutodiffBackend;
 use models::block::forward_stack;
 use models::{Gpt, GptConfig};
 use serde::{Deserialize, Serialize};
-use spectral::CpuBackend;
 use spectral::init::{Init, M23Scale, apply_init, mgi_init_stable};
 use spectral::linalg::exact::{from_row_major, singular_values, to_faer};
 use spectral::optim::Schedule;
+use spectral::{CpuBackend, DeviceKind};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use train::data::TextDataset;
 use zeta::atomic_file::AtomicFile;
-
-type B = Autodiff<CpuBackend>;
 
 #[derive(clap::Args, Clone, Debug, Serialize)]
 pub struct InitArgs {
@@ -79,6 +78,11 @@ pub struct InitArgs {
     /// Output directory.
     #[arg(long, default_value = "runs/bench_init")]
     pub out: PathBuf,
+    /// `cpu`, or `cuda[:N]` in a binary built with `--features cuda` (training and validation
+    /// there; the Jacobian's and weights' SVDs stay on the host, in f64).
+    #[arg(long, default_value = "cpu")]
+    #[serde(skip)]
+    pub device: DeviceKind,
     /// Only summarize the runs already in OUT/runs.
     #[arg(long)]
     pub summarize: bool,
@@ -130,7 +134,7 @@ pub fn init(args: InitArgs) -> Result<()> {
                         eprintln!("bench init: {} exists, skipped", path.display());
                         continue;
                     }
-                    let record = run_one(&args, &data, init, lr, seed)?;
+                    let record = run_on_device(&args, &data, init, lr, seed)?;
                     eprintln!(
                         "bench init: {} lr {lr:e} seed {seed}: final val {:.4}, grad-norm cv {:.3}, cond {:.1} -> {:.1}, jacobian spread {:.3e} ({:.0} s)",
                         init.name(),
@@ -181,23 +185,50 @@ fn model_config(args: &InitArgs) -> GptConfig {
         .with_block_size(args.seq_len)
 }
 
-fn run_one(
+/// [`run_one`] on `args.device`.
+fn run_on_device(
     args: &InitArgs,
     data: &TextDataset,
     init: Init,
     lr: f64,
     seed: u64,
 ) -> Result<RunRecord> {
+    match args.device.check_built()? {
+        DeviceKind::Cpu => {
+            run_one::<Autodiff<CpuBackend>>(args, data, init, lr, seed, &Default::default())
+        }
+        #[cfg(feature = "cuda")]
+        DeviceKind::Cuda(index) => run_one::<Autodiff<spectral::device::CudaBackend>>(
+            args,
+            data,
+            init,
+            lr,
+            seed,
+            &burn::backend::cuda::CudaDevice::new(index),
+        ),
+        #[cfg(not(feature = "cuda"))]
+        DeviceKind::Cuda(_) => unreachable!("check_built refuses cuda without the feature"),
+    }
+}
+
+fn run_one<B: AutodiffBackend>(
+    args: &InitArgs,
+    data: &TextDataset,
+    init: Init,
+    lr: f64,
+    seed: u64,
+    device: &B::Device,
+) -> Result<RunRecord> {
     let started = Instant::now();
-    let device = Default::default();
-    <B as Backend>::seed(&device, seed);
-    let model: Gpt<B> = model_config(args).init(&device)?;
+    <B as Backend>::seed(device, seed);
+    let model: Gpt<B> = model_config(args).init(device)?;
     let mut model = apply_init(model, init, seed);
-    let jacobian_sv = jacobian_singular_values(&model, data, args.jacobian_len.min(args.seq_len))?;
+    let jacobian_sv =
+        jacobian_singular_values(&model, data, args.jacobian_len.min(args.seq_len), device)?;
     let cond_init = conditions(&model)?;
     let val_batches =
-        data.val_batches::<CpuBackend>(args.batch, args.seq_len, args.eval_windows, &device)?;
-    let val_loss = |m: &Gpt<CpuBackend>| -> Result<f64> {
+        data.val_batches::<B::InnerBackend>(args.batch, args.seq_len, args.eval_windows, device)?;
+    let val_loss = |m: &Gpt<B::InnerBackend>| -> Result<f64> {
         let mut total = 0.0;
         for (x, y) in &val_batches {
             total += m.loss(x.clone(), y.clone())?.into_scalar().elem::<f64>();
@@ -216,7 +247,7 @@ fn run_one(
     let mut val_curve = vec![(0, val_loss(&model.valid())?)];
     let mut grad_norms = Vec::with_capacity(args.steps as usize);
     for step in 0..args.steps {
-        let (x, y) = data.train_batch::<B>(step, args.batch, args.seq_len, seed, &device)?;
+        let (x, y) = data.train_batch::<B>(step, args.batch, args.seq_len, seed, device)?;
         let loss = model.loss(x, y)?;
         let value = loss.clone().into_scalar().elem::<f64>();
         if !value.is_finite() {
@@ -284,16 +315,20 @@ fn conditions<BB: Backend>(model: &Gpt<BB>) -> Result<(f64, f64)> {
 /// Singular values of `∂h_L[T−1, :] / ∂h_0[0..T, :]` (`[C, T·C]`) for the first validation
 /// window of length `t`, `h_0` the embedded input of the block stack and `h_L` its output
 /// (before the final LayerNorm): one backward pass per output channel.
-fn jacobian_singular_values(model: &Gpt<B>, data: &TextDataset, t: usize) -> Result<Vec<f64>> {
-    let device = Default::default();
-    let (idx, _) = data.val_batches::<B>(1, t, 1, &device)?.remove(0); // [1, T]
+fn jacobian_singular_values<B: AutodiffBackend>(
+    model: &Gpt<B>,
+    data: &TextDataset,
+    t: usize,
+    device: &B::Device,
+) -> Result<Vec<f64>> {
+    let (idx, _) = data.val_batches::<B>(1, t, 1, device)?.remove(0); // [1, T]
     let mut h0 = model.tok_emb.forward(idx); // [1, T, C]
     let c = model.blocks[0].attn.q.weight.dims()[0];
     if let Some(pos) = &model.pos_emb {
         h0 = h0 + pos.weight.val().narrow(0, 0, t).reshape([1, t, c]);
     }
     let h0 = h0.detach();
-    let mask = models::attention::causal_mask::<B>(t, &device); // [T, T]
+    let mask = models::attention::causal_mask::<B>(t, device); // [T, T]
     let mut rows = Vec::with_capacity(c * t * c);
     for i in 0..c {
         let x = h0.clone().require_grad();
@@ -304,7 +339,7 @@ fn jacobian_singular_values(model: &Gpt<B>, data: &TextDataset, t: usize) -> Res
         rows.extend(g.into_data().iter::<f64>());
     }
     // Gradients are f32: the rounding in from_row_major loses nothing.
-    let j = from_row_major::<CpuBackend>(&rows, c, t * c, &device); // [C, T·C]
+    let j = from_row_major::<CpuBackend>(&rows, c, t * c, &Default::default()); // [C, T·C]
     Ok(singular_values(&to_faer(j))?)
 }
 
@@ -494,7 +529,23 @@ mod tests {
             summarize: false,
             qr_cost: false,
             qr_sizes: vec![],
+            device: DeviceKind::Cpu,
         }
+    }
+
+    /// `--device cuda` in a build without the feature fails before any run is written.
+    #[test]
+    fn a_cuda_device_needs_a_cuda_build() {
+        if cfg!(feature = "cuda") {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut args = tiny(dir.path());
+        args.device = DeviceKind::Cuda(0);
+        let error = init(args).unwrap_err().to_string();
+        assert!(error.contains("built without CUDA"), "{error}");
+        let runs = std::fs::read_dir(dir.path().join("runs")).unwrap().count();
+        assert_eq!(runs, 0);
     }
 
     #[test]
