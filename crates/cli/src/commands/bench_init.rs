@@ -13,6 +13,7 @@
 //! This lives in the CLI crate rather than `train` only because `train` was being edited by
 //! another change at the time; the loop is self-contained and can move there as is.
 
+use crate::commands::backend::{Job, on_device};
 use anyhow::{Context, Result, bail};
 use burn::backend::Autodiff;
 use burn::module::AutodiffModule;
@@ -134,7 +135,14 @@ pub fn init(args: InitArgs) -> Result<()> {
                         eprintln!("bench init: {} exists, skipped", path.display());
                         continue;
                     }
-                    let record = run_on_device(&args, &data, init, lr, seed)?;
+                    let run = Run {
+                        args: &args,
+                        data: &data,
+                        init,
+                        lr,
+                        seed,
+                    };
+                    let record = on_device(args.device, run)?;
                     eprintln!(
                         "bench init: {} lr {lr:e} seed {seed}: final val {:.4}, grad-norm cv {:.3}, cond {:.1} -> {:.1}, jacobian spread {:.3e} ({:.0} s)",
                         init.name(),
@@ -185,29 +193,19 @@ fn model_config(args: &InitArgs) -> GptConfig {
         .with_block_size(args.seq_len)
 }
 
-/// [`run_one`] on `args.device`.
-fn run_on_device(
-    args: &InitArgs,
-    data: &TextDataset,
+/// One run of [`run_one`], as a [`Job`] for `args.device`'s backend.
+struct Run<'a> {
+    args: &'a InitArgs,
+    data: &'a TextDataset,
     init: Init,
     lr: f64,
     seed: u64,
-) -> Result<RunRecord> {
-    match args.device.check_built()? {
-        DeviceKind::Cpu => {
-            run_one::<Autodiff<CpuBackend>>(args, data, init, lr, seed, &Default::default())
-        }
-        #[cfg(feature = "cuda")]
-        DeviceKind::Cuda(index) => run_one::<Autodiff<spectral::device::CudaBackend>>(
-            args,
-            data,
-            init,
-            lr,
-            seed,
-            &burn::backend::cuda::CudaDevice::new(index),
-        ),
-        #[cfg(not(feature = "cuda"))]
-        DeviceKind::Cuda(_) => unreachable!("check_built refuses cuda without the feature"),
+}
+
+impl Job for Run<'_> {
+    type Output = RunRecord;
+    fn run<B: Backend>(self, device: &B::Device) -> Result<RunRecord> {
+        run_one::<Autodiff<B>>(self.args, self.data, self.init, self.lr, self.seed, device)
     }
 }
 

@@ -1,7 +1,8 @@
 //! `spectral diagnose --ckpt FILE`: the six memory phenomena, a number and a reading each
 //! (`train::eval::diagnostics`).
 
-use crate::commands::eval::{CkptArgs, Job, on_device, write_json};
+use crate::commands::backend::{Job, on_device};
+use crate::commands::eval::{CkptArgs, write_json};
 use anyhow::Result;
 use burn::backend::Autodiff;
 use burn::tensor::backend::Backend;
@@ -13,13 +14,15 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    on_device(&args.ckpt, Diagnose)
+    on_device(args.ckpt.device, Diagnose(&args.ckpt))
 }
 
-struct Diagnose;
+struct Diagnose<'a>(&'a CkptArgs);
 
-impl Job for Diagnose {
-    fn run<B: Backend>(self, args: &CkptArgs, device: &B::Device) -> Result<()> {
+impl Job for Diagnose<'_> {
+    type Output = ();
+    fn run<B: Backend>(self, device: &B::Device) -> Result<()> {
+        let args = self.0;
         let (loaded, data, settings) = args.open::<Autodiff<B>>(device)?;
         loaded.require_memory("diagnose")?;
         let report = train::eval::diagnostics::diagnose(&loaded.model, &data, &settings, device)?;

@@ -1,9 +1,10 @@
 //! `spectral eval --ckpt FILE`: NLL, MAE, CRPS, PIT, Err@H, rollout distribution and
 //! mem_entropy of a SpacingMDN on its validation split (`train::eval::suite`).
 
+use crate::commands::backend::{Job, on_device};
 use anyhow::Result;
 use burn::tensor::backend::Backend;
-use spectral::{CpuBackend, DeviceKind};
+use spectral::DeviceKind;
 use std::path::{Path, PathBuf};
 use train::eval::{EvalSettings, Loaded, load_spacing_mdn};
 
@@ -31,26 +32,6 @@ pub struct CkptArgs {
     pub device: DeviceKind,
 }
 
-/// An evaluation command's work, generic over the backend [`on_device`] picks.
-pub trait Job {
-    fn run<B: Backend>(self, args: &CkptArgs, device: &B::Device) -> Result<()>;
-}
-
-/// Runs `job` on `args.device`: burn's NdArray for `cpu`, burn's CUDA backend for `cuda[:N]`.
-/// `B` is the plain backend; a job that needs gradients wraps it in `Autodiff` itself.
-pub fn on_device(args: &CkptArgs, job: impl Job) -> Result<()> {
-    match args.device.check_built()? {
-        DeviceKind::Cpu => job.run::<CpuBackend>(args, &Default::default()),
-        #[cfg(feature = "cuda")]
-        DeviceKind::Cuda(index) => job.run::<spectral::device::CudaBackend>(
-            args,
-            &burn::backend::cuda::CudaDevice::new(index),
-        ),
-        #[cfg(not(feature = "cuda"))]
-        DeviceKind::Cuda(_) => unreachable!("check_built refuses cuda without the feature"),
-    }
-}
-
 impl CkptArgs {
     /// The checkpoint's model, its data and the settings.
     pub fn open<B: burn::tensor::backend::Backend>(
@@ -75,13 +56,15 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    on_device(&args.ckpt, Evaluate)
+    on_device(args.ckpt.device, Evaluate(&args.ckpt))
 }
 
-struct Evaluate;
+struct Evaluate<'a>(&'a CkptArgs);
 
-impl Job for Evaluate {
-    fn run<B: Backend>(self, args: &CkptArgs, device: &B::Device) -> Result<()> {
+impl Job for Evaluate<'_> {
+    type Output = ();
+    fn run<B: Backend>(self, device: &B::Device) -> Result<()> {
+        let args = self.0;
         let (loaded, data, settings) = args.open::<B>(device)?;
         let report = train::eval::suite::evaluate(&loaded.model, &data, &settings, device)?;
         print!("{}", train::eval::report::eval_table(&report));

@@ -1,3 +1,4 @@
+pub mod backend;
 pub mod bench;
 pub mod bench_frames;
 pub mod bench_init;

@@ -1,7 +1,8 @@
 //! `spectral slots --ckpt FILE`: zero- and mean-ablate every memory slot; eff%, rollout Δ
 //! and their labels (`train::eval::slots`).
 
-use crate::commands::eval::{CkptArgs, Job, on_device, write_json};
+use crate::commands::backend::{Job, on_device};
+use crate::commands::eval::{CkptArgs, write_json};
 use anyhow::Result;
 use burn::tensor::backend::Backend;
 
@@ -12,13 +13,15 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    on_device(&args.ckpt, Ablate)
+    on_device(args.ckpt.device, Ablate(&args.ckpt))
 }
 
-struct Ablate;
+struct Ablate<'a>(&'a CkptArgs);
 
-impl Job for Ablate {
-    fn run<B: Backend>(self, args: &CkptArgs, device: &B::Device) -> Result<()> {
+impl Job for Ablate<'_> {
+    type Output = ();
+    fn run<B: Backend>(self, device: &B::Device) -> Result<()> {
+        let args = self.0;
         let (loaded, data, settings) = args.open::<B>(device)?;
         loaded.require_memory("ablate")?;
         let report = train::eval::slots::slot_ablations(&loaded.model, &data, &settings, device)?;

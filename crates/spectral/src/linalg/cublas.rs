@@ -28,6 +28,16 @@ type CubeBackend = burn_cubecl::CubeBackend<burn::cubecl::cuda::CudaRuntime, f32
 type Runtime = <CubeBackend as FusionBackend>::FusionRuntime;
 type Handles = HandleContainer<<Runtime as FusionRuntime>::FusionHandle>;
 
+/// `value` as a `To` when `From` is `To`, else `value` back: how a function generic over
+/// burn's backend reaches its CUDA-only path (the backend is a type parameter there).
+pub(crate) fn same_type<From: 'static, To: 'static>(value: From) -> Result<To, From> {
+    let boxed: Box<dyn std::any::Any> = Box::new(value);
+    match boxed.downcast::<To>() {
+        Ok(value) => Ok(*value),
+        Err(boxed) => Err(*boxed.downcast::<From>().expect("a value of its own type")),
+    }
+}
+
 /// `op(a) · op(b)` for each matrix of a batch: `a: [batch_a, ra, ca]`, `b: [batch_b, rb, cb]`,
 /// `op` the transpose where `transpose_*` says so; `[batch, m, n]` out with `batch` the larger
 /// of the two batches (the other must be equal or 1: one matrix used for the whole batch).

@@ -11,7 +11,7 @@
 //! A weight shared by the whole batch (`B: [1, k, n]`) folds the batch into rows, so each of
 //! the three is a single gemm and `∂B = Aᵀ ∂C` sums over the batch inside the gemm's reduction.
 
-use super::cublas::gemm;
+use super::cublas::{gemm, same_type};
 use super::gemm::{Gemm, matmul_gemm};
 use crate::device::CudaBackend;
 use burn::backend::Autodiff;
@@ -22,7 +22,6 @@ use burn_autodiff::NodeId;
 use burn_autodiff::checkpoint::base::Checkpointer;
 use burn_autodiff::grads::Gradients;
 use burn_autodiff::ops::{Backward, Ops, OpsKind, binary};
-use std::any::Any;
 
 type Trained = Autodiff<CudaBackend>;
 
@@ -62,63 +61,35 @@ fn dispatch_with<B: Backend, const D: usize>(
     out_dims[D - 1] = n;
     let a3 = a.clone().reshape([batch, m, k]);
     let b3 = b.clone().reshape([if shared_b { 1 } else { batch }, k, n]);
-    let product: Box<dyn Any> = match downcast::<B, Trained>(a3, b3) {
-        Ok((a, b)) => Box::new(matmul_trained(a, b, engine)),
-        Err((a3, b3)) => match downcast::<B, CudaBackend>(a3, b3) {
-            Ok((a, b)) => Box::new(matmul_untracked(a, b, engine)),
+    let product = match same_type::<_, (Tensor<Trained, 3>, Tensor<Trained, 3>)>((a3, b3)) {
+        Ok((a, b)) => same_type(matmul_trained(a, b, engine)).ok(),
+        Err(pair) => match same_type::<_, (Tensor<CudaBackend, 3>, Tensor<CudaBackend, 3>)>(pair) {
+            Ok((a, b)) => same_type(times_rhs(a, b, false, engine)).ok(),
             Err(_) => return Err((a, b)),
         },
     };
-    let product = *product
-        .downcast::<Tensor<B, 3>>()
-        .expect("the product has the operands' backend");
+    let product: Tensor<B, 3> = product.expect("the product has the operands' backend");
     Ok(product.reshape(out_dims))
 }
 
-/// `(a, b)` as tensors of backend `T` when `B` is `T`.
-#[allow(clippy::type_complexity)]
-fn downcast<B: Backend, T: Backend>(
-    a: Tensor<B, 3>,
-    b: Tensor<B, 3>,
-) -> Result<(Tensor<T, 3>, Tensor<T, 3>), (Tensor<B, 3>, Tensor<B, 3>)> {
-    let pair: Box<dyn Any> = Box::new((a, b));
-    match pair.downcast::<(Tensor<T, 3>, Tensor<T, 3>)>() {
-        Ok(pair) => Ok(*pair),
-        Err(pair) => Err(*pair
-            .downcast::<(Tensor<B, 3>, Tensor<B, 3>)>()
-            .expect("the operands' own type")),
-    }
-}
-
-/// `a · b` with `a: [batch, m, k]`, `b: [batch | 1, k, n]`, on cuBLAS: `[batch, m, n]`.
-fn forward(
+/// `a · op(b)` on cuBLAS, `op` the transpose when `transpose_b`: `a: [batch, m, k]`,
+/// `b: [batch | 1, k, n]` (or `[batch | 1, n, k]` transposed) → `[batch, m, n]`. A `b` shared
+/// by the batch folds the batch into rows: one `[batch·m, k] · [k, n]` gemm. The forward
+/// product is `a · b`, and `∂A = ∂C · Bᵀ` is the same with `transpose_b`.
+fn times_rhs(
     a: Tensor<CudaBackend, 3>,
     b: Tensor<CudaBackend, 3>,
+    transpose_b: bool,
     engine: Gemm,
 ) -> Tensor<CudaBackend, 3> {
     let [batch, m, k] = a.dims();
-    let n = b.dims()[2];
-    if b.dims()[0] == 1 && batch > 1 {
-        let rows = gemm(a.reshape([1, batch * m, k]), false, b, false, engine);
+    let [batch_b, rows_b, cols_b] = b.dims();
+    let n = if transpose_b { rows_b } else { cols_b };
+    if batch_b == 1 && batch > 1 {
+        let rows = gemm(a.reshape([1, batch * m, k]), false, b, transpose_b, engine);
         rows.reshape([batch, m, n])
     } else {
-        gemm(a, false, b, false, engine)
-    }
-}
-
-/// `∂A = ∂C Bᵀ`: `grad: [batch, m, n]`, `b: [batch | 1, k, n]` → `[batch, m, k]`.
-fn grad_lhs(
-    grad: Tensor<CudaBackend, 3>,
-    b: Tensor<CudaBackend, 3>,
-    engine: Gemm,
-) -> Tensor<CudaBackend, 3> {
-    let [batch, m, n] = grad.dims();
-    let k = b.dims()[1];
-    if b.dims()[0] == 1 && batch > 1 {
-        let rows = gemm(grad.reshape([1, batch * m, n]), false, b, true, engine);
-        rows.reshape([batch, m, k])
-    } else {
-        gemm(grad, false, b, true, engine)
+        gemm(a, false, b, transpose_b, engine)
     }
 }
 
@@ -138,14 +109,6 @@ fn grad_rhs(
     } else {
         gemm(a, true, grad, false, engine)
     }
-}
-
-fn matmul_untracked(
-    a: Tensor<CudaBackend, 3>,
-    b: Tensor<CudaBackend, 3>,
-    engine: Gemm,
-) -> Tensor<CudaBackend, 3> {
-    forward(a, b, engine)
 }
 
 fn tensor(primitive: FloatTensor<CudaBackend>) -> Tensor<CudaBackend, 3> {
@@ -178,7 +141,14 @@ impl Backward<CudaBackend, 2> for CublasMatmul {
             ops.parents,
             ops.node,
             grads,
-            |grad| primitive(grad_lhs(tensor(grad), b.expect("b kept for ∂A"), engine)),
+            |grad| {
+                primitive(times_rhs(
+                    tensor(grad),
+                    b.expect("b kept for ∂A"),
+                    true,
+                    engine,
+                ))
+            },
             |grad| {
                 primitive(grad_rhs(
                     a.expect("a kept for ∂B"),
@@ -200,7 +170,7 @@ fn matmul_trained(
     let a = a.into_primitive().tensor();
     let b = b.into_primitive().tensor();
     let product = |a: FloatTensor<CudaBackend>, b: FloatTensor<CudaBackend>| {
-        primitive(forward(tensor(a), tensor(b), engine))
+        primitive(times_rhs(tensor(a), tensor(b), false, engine))
     };
     let (a_tracked, b_tracked) = (a.is_tracked(), b.is_tracked());
     let out = match CublasMatmul
@@ -230,34 +200,12 @@ fn matmul_trained(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::device::{CpuBackend, DeviceKind};
-    use burn::backend::cuda::CudaDevice;
+    use crate::device::CpuBackend;
+    use crate::linalg::test_util::{gpu, relative_error};
     use burn::tensor::{Distribution, TensorData};
-
-    fn gpu() -> Option<CudaDevice> {
-        match DeviceKind::Cuda(0).check_built() {
-            Ok(_) => Some(CudaDevice::new(0)),
-            Err(e) => {
-                eprintln!("no GPU here, cuBLAS matmul not exercised: {e}");
-                None
-            }
-        }
-    }
 
     fn values<Bk: Backend, const D: usize>(t: Tensor<Bk, D>) -> Vec<f32> {
         t.into_data().convert::<f32>().to_vec::<f32>().unwrap()
-    }
-
-    /// `‖a − b‖_F / ‖b‖_F`.
-    fn relative_error(a: &[f32], b: &[f32]) -> f64 {
-        assert_eq!(a.len(), b.len());
-        let diff: f64 = a
-            .iter()
-            .zip(b)
-            .map(|(x, y)| (*x as f64 - *y as f64).powi(2))
-            .sum();
-        let norm: f64 = b.iter().map(|y| (*y as f64).powi(2)).sum();
-        (diff / norm).sqrt()
     }
 
     /// The product, `∂a` and `∂b` of `loss = Σ (a·b) ⊙ w`, by burn's autodiff on `Bk`; `swap`
@@ -290,7 +238,9 @@ mod tests {
     /// non-contiguous `a`; each engine within its precision.
     #[test]
     fn cublas_matmul_matches_the_cpu_gradients() {
-        let Some(device) = gpu() else { return };
+        let Some(device) = gpu("cuBLAS matmul") else {
+            return;
+        };
         let random = |dims: [usize; 4], seed: u64| {
             CpuBackend::seed(&Default::default(), seed);
             Tensor::<CpuBackend, 4>::random(
@@ -353,7 +303,9 @@ mod tests {
     /// broadcast against a batched `b`) go back to burn untouched.
     #[test]
     fn untracked_products_and_fallback() {
-        let Some(device) = gpu() else { return };
+        let Some(device) = gpu("cuBLAS matmul") else {
+            return;
+        };
         let a =
             Tensor::<CudaBackend, 3>::random([4, 33, 20], Distribution::Normal(0.0, 1.0), &device);
         let b =

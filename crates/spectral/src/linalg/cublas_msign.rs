@@ -11,7 +11,7 @@
 //! - wide (`m ≤ n`): `G = X Xᵀ`, `P = b G + c G²`, `X ← a X + P X`
 //! - tall (`m > n`): `G = Xᵀ X`, `P = b G + c G²`, `X ← a X + X P`
 
-use super::cublas::gemm;
+use super::cublas::{gemm, same_type};
 use super::gemm::{Gemm, msign_gemm};
 use super::newton_schulz::{MsignMethod, normalize};
 use crate::device::CudaBackend;
@@ -28,14 +28,9 @@ pub(crate) fn dispatch<B: Backend>(
     if engine == Gemm::Burn {
         return Err(x);
     }
-    let boxed: Box<dyn std::any::Any> = Box::new(x);
-    match boxed.downcast::<Tensor<CudaBackend, 3>>() {
-        Ok(cuda) => {
-            let out: Box<dyn std::any::Any> = Box::new(msign_batched_cublas(*cuda, method, engine));
-            Ok(*out.downcast::<Tensor<B, 3>>().expect("same type"))
-        }
-        Err(other) => Err(*other.downcast::<Tensor<B, 3>>().expect("same type")),
-    }
+    let cuda = same_type::<Tensor<B, 3>, Tensor<CudaBackend, 3>>(x)?;
+    let out = msign_batched_cublas(cuda, method, engine);
+    Ok(same_type(out).unwrap_or_else(|_| unreachable!("B is the CUDA backend")))
 }
 
 /// `msign` of each matrix of `x: [batch, m, n]` on cuBLAS, `[batch, m, n]` out in `x`'s dtype.
@@ -84,22 +79,10 @@ pub fn msign_batched_cublas(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::device::DeviceKind;
-    use crate::linalg::test_util::gaussian;
+    use crate::linalg::test_util::{gaussian, gpu, relative_error};
     use crate::linalg::{msign_batched, set_msign_gemm};
     use burn::backend::NdArray;
-    use burn::backend::cuda::CudaDevice;
     use burn::tensor::TensorData;
-
-    fn gpu() -> Option<CudaDevice> {
-        match DeviceKind::Cuda(0).check_built() {
-            Ok(_) => Some(CudaDevice::new(0)),
-            Err(e) => {
-                eprintln!("no GPU here, cuBLAS msign not exercised: {e}");
-                None
-            }
-        }
-    }
 
     /// `batch` Gaussian `[m, n]` matrices, row-major.
     fn gaussian_batch(batch: usize, m: usize, n: usize) -> Vec<f32> {
@@ -113,22 +96,13 @@ mod tests {
             .collect()
     }
 
-    /// `‖a − b‖_F / ‖b‖_F`.
-    fn relative_error(a: &[f32], b: &[f32]) -> f64 {
-        let diff: f64 = a
-            .iter()
-            .zip(b)
-            .map(|(x, y)| (*x as f64 - *y as f64).powi(2))
-            .sum();
-        let norm: f64 = b.iter().map(|y| (*y as f64).powi(2)).sum();
-        (diff / norm).sqrt()
-    }
-
     /// cuBLAS msign against burn's msign on the CPU (NdArray, f32) on the same matrices, wide,
     /// tall and square, for each cuBLAS precision; and the iterates never touch the input.
     #[test]
     fn cublas_msign_matches_the_cpu_iteration() {
-        let Some(device) = gpu() else { return };
+        let Some(device) = gpu("cuBLAS msign") else {
+            return;
+        };
         let method = MsignMethod::default();
         for (batch, m, n) in [(3, 96, 256), (2, 300, 128), (4, 64, 64)] {
             let data = gaussian_batch(batch, m, n);
@@ -171,7 +145,9 @@ mod tests {
     /// switch says burn, cuBLAS's (equal to the direct call, bit for bit) when it does not.
     #[test]
     fn dispatch_follows_the_switch() {
-        let Some(device) = gpu() else { return };
+        let Some(device) = gpu("cuBLAS msign") else {
+            return;
+        };
         let method = MsignMethod::PolarExpress { steps: 6 };
         let x = Tensor::<CudaBackend, 3>::from_data(
             TensorData::new(gaussian_batch(2, 48, 80), [2, 48, 80]),

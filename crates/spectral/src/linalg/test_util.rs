@@ -66,3 +66,29 @@ pub fn sin_angle(a: &Mat<f64>, b: &Mat<f64>) -> f64 {
     let residual = a - b * (b.transpose() * a);
     singular_values(&residual).unwrap()[0]
 }
+
+/// The first CUDA device, or `None` after a line saying that `what` was not exercised: the
+/// cuBLAS tests run only where a GPU is (from the carried test binary, README's GPU section).
+#[cfg(feature = "cuda")]
+pub fn gpu(what: &str) -> Option<burn::backend::cuda::CudaDevice> {
+    match crate::device::DeviceKind::Cuda(0).check_built() {
+        Ok(_) => Some(burn::backend::cuda::CudaDevice::new(0)),
+        Err(e) => {
+            eprintln!("no GPU here, {what} not exercised: {e}");
+            None
+        }
+    }
+}
+
+/// `‖a − b‖_F / ‖b‖_F` of two equally long f32 vectors, in f64.
+#[cfg(feature = "cuda")]
+pub fn relative_error(a: &[f32], b: &[f32]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    let diff: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (*x as f64 - *y as f64).powi(2))
+        .sum();
+    let norm: f64 = b.iter().map(|y| (*y as f64).powi(2)).sum();
+    (diff / norm).sqrt()
+}
