@@ -14,6 +14,7 @@ torch through `safetensors`).
 Reads and writes the safetensors layout directly (8-byte header length, JSON header, data), so
 it needs only numpy and torch (for the bf16 rounding), no `safetensors` package."""
 import json
+import os
 import struct
 import sys
 
@@ -23,9 +24,13 @@ import torch
 
 def main(src, dst, widen=False):
     raw = open(src, "rb").read()
+    if len(raw) < 8:
+        raise ValueError(f"{src}: not a safetensors file ({len(raw)} bytes)")
     (n,) = struct.unpack("<Q", raw[:8])
     header = json.loads(raw[8 : 8 + n])
     data = raw[8 + n :]
+    if not any(name.startswith("model/") for name in header):
+        raise ValueError(f"{src}: no model/ tensors (not a spectral checkpoint)")
     out_header, chunks, offset = {}, [], 0
     if "__metadata__" in header:
         out_header["__metadata__"] = {k: v for k, v in header.pop("__metadata__").items()
@@ -48,8 +53,10 @@ def main(src, dst, widen=False):
         offset += len(blob)
     text = json.dumps(out_header, separators=(",", ":")).encode()
     text += b" " * (-len(text) % 8)
-    with open(dst, "wb") as f:
+    partial = dst + ".partial"  # renamed when complete: no half-written checkpoint
+    with open(partial, "wb") as f:
         f.write(struct.pack("<Q", len(text)) + text + b"".join(chunks))
+    os.replace(partial, dst)
     print(f"ckpt_bf16: {src} ({len(raw) / 2**20:.1f} MiB) -> {dst} ({(8 + len(text) + offset) / 2**20:.1f} MiB)")
 
 
@@ -59,4 +66,7 @@ if __name__ == "__main__":
     args = args[1:] if widen else args
     if len(args) != 2:
         sys.exit(__doc__)
-    main(args[0], args[1], widen)
+    try:
+        main(args[0], args[1], widen)
+    except (OSError, ValueError, KeyError, struct.error) as error:
+        sys.exit(f"ckpt_bf16: error: {error}")
