@@ -29,7 +29,9 @@
 # cubecl's caches under target/ already hold them: see the README's GPU recipe), MATMUL_GEMMS
 # (the f32 runs again with `--matmul-gemm` and `--msign-gemm` each of these, "cublas-f32
 # cublas-tf32 cublas-bf16":
-# the table's cuBLAS column takes the one of each row's precision).
+# the table's cuBLAS column takes the one of each row's precision), FUSED_GEMMS (the f32 runs
+# again with `--attention fused --gelu fused` and each of these gemms, "cublas-tf32": the table's fused
+# column), TORCH_PRECISIONS (the PyTorch eager runs, "f32 tf32 bf16").
 # Each stage writes its own JSON into OUT; a failed, cut or skipped stage leaves a gap in the
 # table. On an H100 the whole script stays under 9 minutes.
 set -uo pipefail
@@ -50,6 +52,8 @@ PYTHON=${PYTHON:-python3}
 STAGES=${STAGES:-mdn gpt optim}
 RUST_PRECISIONS=${RUST_PRECISIONS:-f32 bf16}
 MATMUL_GEMMS=${MATMUL_GEMMS:-cublas-f32 cublas-tf32 cublas-bf16}
+FUSED_GEMMS=${FUSED_GEMMS:-cublas-tf32}
+TORCH_PRECISIONS=${TORCH_PRECISIONS:-f32 tf32 bf16}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
 # libcublas for `--msign-gemm cublas-*` (the CUDA 13.0 toolkit's place on the GPU host).
@@ -100,7 +104,14 @@ for model in mdn gpt; do
             --device cuda "${shape[@]}" --steps "$STEPS" --warmup "$WARMUP" \
             --json "$OUT/${model}_rust_${gemm}.json"
     done
-    for precision in f32 tf32 bf16; do
+    # And with the fused kernels: attention (no [B, H, T, T] scores stored, RoPE inside) and
+    # the MLPs' bias + GELU.
+    for gemm in $FUSED_GEMMS; do
+        stage "$BIN" --attention fused --gelu fused --matmul-gemm "$gemm" --msign-gemm "$gemm" bench train \
+            --model "$model" --device cuda "${shape[@]}" --steps "$STEPS" --warmup "$WARMUP" \
+            --json "$OUT/${model}_rust_fused_${gemm}.json"
+    done
+    for precision in $TORCH_PRECISIONS; do
         stage "$PYTHON" bench/train_ref.py --model "$model" --device cuda "${shape[@]}" \
             --precision "$precision" --steps "$STEPS" --warmup "$WARMUP" \
             --json "$OUT/${model}_torch_${precision}.json"
@@ -157,20 +168,24 @@ print("\nTraining (ratio = Rust rate / PyTorch rate: above 1 Rust is faster, bar
       "precision).\nburn = burn's own kernels: its f32 runs on TF32 tensor cores and fills the f32 and "
       "tf32 rows, its bf16 row is `--precision bf16`.\ncuBLAS = f32 tensors with `--matmul-gemm "
       "cublas-<row> --msign-gemm cublas-<row>`: true f32, TF32, or bf16 tensor-core products with f32 master weights.\n"
+      "fused = the cuBLAS run with `--attention fused --gelu fused` (f32 attention kernel, scores never stored; bias + GELU kernel).\n"
       "memory MiB: Rust = burn's pool reservation of the cuBLAS run, PyTorch = eager peak "
       "allocated / reserved")
-head = (f"{'workload':<28} {'prec':<5} {'metric':<9} {'burn':>10} {'cuBLAS':>10} {'eager':>10} "
-        f"{'compiled':>10} {'burn/eag':>8} {'cub/eag':>8} {'cub/comp':>8} {'rust MiB':>9} {'eager MiB':>17}")
+head = (f"{'workload':<28} {'prec':<5} {'metric':<9} {'burn':>10} {'cuBLAS':>10} {'fused':>10} "
+        f"{'eager':>10} {'compiled':>10} {'burn/eag':>8} {'cub/eag':>8} {'fus/eag':>8} {'cub/comp':>8} "
+        f"{'rust MiB':>9} {'fused MiB':>9} {'eager MiB':>17}")
 print(head)
 for model, label, key, metric in workloads:
     digits = 3 if key == "steps_per_s" else 0
     for p in ["f32", "tf32", "bf16"]:
         burn = result(load(f"{model}_rust_bf16.json" if p == "bf16" else f"{model}_rust.json"))
         cublas = result(load(f"{model}_rust_cublas-{p}.json"))
+        fused = result(load(f"{model}_rust_fused_cublas-{p}.json"))
         eager = result(load(f"{model}_torch_{p}.json"))
         compiled_report = load(f"{model}_torch_{p}_compiled.json")
         compiled = result(compiled_report)
         b, cu, e, c = burn.get(key), cublas.get(key), eager.get(key), compiled.get(key)
+        fu = fused.get(key)
         if compiled_report and compiled_report.get("error"):
             c = "failed"
         mem_e = (f"{eager['peak_memory_allocated_mib']:.0f} / {eager['peak_memory_reserved_mib']:.0f}"
@@ -178,9 +193,10 @@ for model, label, key, metric in workloads:
         c_text = f"{c:>10}" if isinstance(c, str) else fmt(c, 10, digits)
         c_num = c if not isinstance(c, str) else None
         print(f"{label:<28} {p:<5} {metric:<9} {fmt(b, 10, digits)} {fmt(cu, 10, digits)} "
-              f"{fmt(e, 10, digits)} {c_text} {fmt(ratio(b, e), 8, 2)} {fmt(ratio(cu, e), 8, 2)} "
-              f"{fmt(ratio(cu, c_num), 8, 2)} {fmt(cublas.get('gpu_memory_reserved_mib'), 9, 0)} "
-              f"{mem_e:>17}")
+              f"{fmt(fu, 10, digits)} {fmt(e, 10, digits)} {c_text} {fmt(ratio(b, e), 8, 2)} "
+              f"{fmt(ratio(cu, e), 8, 2)} {fmt(ratio(fu, e), 8, 2)} {fmt(ratio(cu, c_num), 8, 2)} "
+              f"{fmt(cublas.get('gpu_memory_reserved_mib'), 9, 0)} "
+              f"{fmt(fused.get('gpu_memory_reserved_mib'), 9, 0)} {mem_e:>17}")
     counts = {result(load(f"{model}_rust.json")).get("parameters")} | {
         result(load(f"{model}_torch_{p}.json")).get("parameters") for p in ["f32", "tf32", "bf16"]}
     counts.discard(None)

@@ -25,6 +25,17 @@ struct Cli {
     /// The cuBLAS choices need a `--features cuda` build; CPU runs ignore this.
     #[arg(long, global = true, default_value = "burn")]
     matmul_gemm: spectral::linalg::Gemm,
+    /// How the models compute causal self-attention on a GPU: `materialized` (the
+    /// `[B, H, T, T]` scores stored, burn's softmax) or `fused` (one FlashAttention-style f32
+    /// kernel, forward and backward, with RoPE inside; the scores never stored). `fused` needs
+    /// a `--features cuda` build; CPU runs ignore this.
+    #[arg(long, global = true, default_value = "materialized")]
+    attention: spectral::linalg::AttentionKernel,
+    /// Who computes the MLPs' bias and GELU on a GPU: `burn` (burn's fused element-wise
+    /// kernel) or `fused` (one kernel each way, forward and backward). `fused` needs a
+    /// `--features cuda` build; CPU runs ignore this.
+    #[arg(long, global = true, default_value = "burn")]
+    gelu: spectral::linalg::GeluKernel,
 }
 
 #[derive(Subcommand)]
@@ -57,7 +68,7 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
-    let result = use_gemms(cli.msign_gemm, cli.matmul_gemm).and_then(|()| match cli.command {
+    let result = use_kernels(&cli).and_then(|()| match cli.command {
         Command::Run(args) => commands::run::run(args),
         Command::Zeros(args) => commands::zeros::run(args),
         Command::Unfold(args) => commands::unfold::run(args),
@@ -77,17 +88,34 @@ fn main() {
     }
 }
 
-/// Applies `--msign-gemm` and `--matmul-gemm` for the whole process, before any work; a
-/// cuBLAS choice in a build without the `cuda` feature is an error.
-fn use_gemms(msign: spectral::linalg::Gemm, matmul: spectral::linalg::Gemm) -> anyhow::Result<()> {
-    for (flag, gemm) in [("--msign-gemm", msign), ("--matmul-gemm", matmul)] {
-        if gemm != spectral::linalg::Gemm::Burn && !cfg!(feature = "cuda") {
+/// Applies `--msign-gemm`, `--matmul-gemm`, `--attention` and `--gelu` for the whole process,
+/// before any work; a cuBLAS or fused choice in a build without the `cuda` feature is an error.
+fn use_kernels(cli: &Cli) -> anyhow::Result<()> {
+    use spectral::linalg::{AttentionKernel, GeluKernel, Gemm};
+    let cuda = cfg!(feature = "cuda");
+    for (flag, gemm) in [
+        ("--msign-gemm", cli.msign_gemm),
+        ("--matmul-gemm", cli.matmul_gemm),
+    ] {
+        if gemm != Gemm::Burn && !cuda {
             anyhow::bail!(
                 "{flag} {gemm} needs a build with `--features cuda` (this one has no cuBLAS)"
             );
         }
     }
-    spectral::linalg::set_msign_gemm(msign);
-    spectral::linalg::set_matmul_gemm(matmul);
+    if cli.attention == AttentionKernel::Fused && !cuda {
+        anyhow::bail!(
+            "--attention fused needs a build with `--features cuda` (this one has no GPU kernels)"
+        );
+    }
+    spectral::linalg::set_msign_gemm(cli.msign_gemm);
+    spectral::linalg::set_matmul_gemm(cli.matmul_gemm);
+    if cli.gelu == GeluKernel::Fused && !cuda {
+        anyhow::bail!(
+            "--gelu fused needs a build with `--features cuda` (this one has no GPU kernels)"
+        );
+    }
+    spectral::linalg::set_attention_kernel(cli.attention);
+    spectral::linalg::set_gelu_kernel(cli.gelu);
     Ok(())
 }

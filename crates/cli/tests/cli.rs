@@ -277,38 +277,68 @@ fn bench_train_prints_its_table_and_json() {
     assert!(json["result"]["steps_per_s"].as_f64().unwrap() > 0.0);
 }
 
-/// `--msign-gemm` and `--matmul-gemm`: an unknown value and, in a build without the `cuda`
-/// feature, any cuBLAS value are refused with one line before any work; `burn` (the default)
-/// runs.
+/// `--msign-gemm`, `--matmul-gemm`, `--attention` and `--gelu`: an unknown value and, in a build
+/// without the `cuda` feature, any cuBLAS or fused value are refused with one line before any
+/// work; the defaults (`burn`, `materialized`) run.
 #[test]
-fn gemm_flags_are_checked_before_work() {
+fn kernel_flags_are_checked_before_work() {
     let dir = tempfile::tempdir().unwrap();
     let zeros = ["zeros", "--start", "1", "--count", "3"];
-    for flag in ["--msign-gemm", "--matmul-gemm"] {
+    let cases = [
+        (
+            "--msign-gemm",
+            "cutlass",
+            "unknown gemm \"cutlass\"",
+            "burn",
+            "cublas-tf32",
+        ),
+        (
+            "--matmul-gemm",
+            "cutlass",
+            "unknown gemm \"cutlass\"",
+            "burn",
+            "cublas-tf32",
+        ),
+        (
+            "--attention",
+            "flash",
+            "unknown attention kernel \"flash\"",
+            "materialized",
+            "fused",
+        ),
+        (
+            "--gelu",
+            "tanh",
+            "unknown gelu kernel \"tanh\"",
+            "burn",
+            "fused",
+        ),
+    ];
+    for (flag, bad, complaint, default, gpu_only) in cases {
         let with = |value: &str| {
             let mut args = vec![flag, value];
             args.extend(zeros);
             spectral(&args, dir.path())
         };
-        let unknown = with("cutlass");
+        let unknown = with(bad);
         assert!(!unknown.status.success());
         assert!(
-            String::from_utf8_lossy(&unknown.stderr).contains("unknown gemm \"cutlass\""),
+            String::from_utf8_lossy(&unknown.stderr).contains(complaint),
             "{flag}"
         );
-        let burn = with("burn");
+        let default_run = with(default);
         assert!(
-            burn.status.success(),
+            default_run.status.success(),
             "{flag}: {}",
-            String::from_utf8_lossy(&burn.stderr)
+            String::from_utf8_lossy(&default_run.stderr)
         );
         if !cfg!(feature = "cuda") {
-            let cublas = with("cublas-tf32");
-            let stdout = String::from_utf8_lossy(&cublas.stdout).into_owned();
-            let line = error_line(cublas);
+            let refused = with(gpu_only);
+            let stdout = String::from_utf8_lossy(&refused.stdout).into_owned();
+            let line = error_line(refused);
             assert!(
                 line.contains(&format!(
-                    "{flag} cublas-tf32 needs a build with `--features cuda`"
+                    "{flag} {gpu_only} needs a build with `--features cuda`"
                 )),
                 "{line}"
             );

@@ -22,7 +22,7 @@ use burn::nn::{Dropout, DropoutConfig, Linear, RotaryEncoding, RotaryEncodingCon
 use burn::tensor::activation::softmax;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Bool, Tensor};
-use spectral::linalg::{linear, matmul};
+use spectral::linalg::{fused_causal_attention, fuses, linear, matmul, rope_table};
 
 use crate::block::BlockConfig;
 use crate::init;
@@ -84,8 +84,36 @@ impl<B: Backend> CausalSelfAttention<B> {
     /// # Panics
     /// When `T` exceeds the RoPE table (`BlockConfig::rope_positions`); the models check the
     /// sequence length before calling.
+    ///
+    /// With `--attention fused` on burn's CUDA backend ([`fused_causal_attention`]), the heads
+    /// are attended in one kernel that builds the causal mask itself: `mask` must then be
+    /// [`causal_mask`]`(T)`, as every caller's is. Attention dropout keeps the materialized path
+    /// while training.
     pub fn forward(&self, x: Tensor<B, 3>, mask: &Tensor<B, 2>) -> Tensor<B, 3> {
-        self.forward_with_attention(x, mask).0
+        match self.forward_fused(x.clone()) {
+            Some(y) => y,
+            None => self.forward_with_attention(x, mask).0,
+        }
+    }
+
+    /// The fused path of [`forward`](Self::forward), or `None` where it does not run.
+    fn forward_fused(&self, x: Tensor<B, 3>) -> Option<Tensor<B, 3>> {
+        let [b, t, c] = x.dims();
+        let h = self.n_head;
+        let dropout = B::ad_enabled(&x.device()) && self.attn_dropout.prob > 0.0;
+        if dropout || !fuses::<B>(x.dtype(), c / h) {
+            return None;
+        }
+        let heads = |y: Tensor<B, 3>| y.reshape([b, t, h, c / h]); // [B, T, H, D], no copy
+        let q = heads(linear(&self.q, x.clone()));
+        let k = heads(linear(&self.k, x.clone()));
+        let v = heads(linear(&self.v, x));
+        let table = self.rope.as_ref().map(|rope| rope_table(rope, t)); // [T, D/2, 2]
+        let y = fused_causal_attention(q, k, v, table); // [B, T, H, D]
+        Some(
+            self.resid_dropout
+                .forward(linear(&self.o, y.reshape([b, t, c]))),
+        )
     }
 
     /// Like [`forward`](Self::forward), also returning the attention probabilities

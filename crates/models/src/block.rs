@@ -8,9 +8,8 @@
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear};
 use burn::tensor::Tensor;
-use burn::tensor::activation::gelu;
 use burn::tensor::backend::Backend;
-use spectral::linalg::linear;
+use spectral::linalg::{linear, linear_gelu};
 
 use crate::attention::CausalSelfAttention;
 use crate::error::{ModelError, nonzero, probability};
@@ -87,7 +86,7 @@ impl<B: Backend> Mlp<B> {
 
     /// `[B, T, C]` → `[B, T, C]`.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        let h = gelu(linear(&self.fc, x)); // [B, T, 4C]
+        let h = linear_gelu(&self.fc, x); // [B, T, 4C]: gelu(fc(x)), fused on a GPU by `--gelu`
         self.dropout.forward(linear(&self.proj, h)) // [B, T, C]
     }
 }
@@ -123,8 +122,10 @@ impl<B: Backend> Block<B> {
     }
 
     /// `x` `[B, T, C]`, additive causal `mask` `[T, T]` → `[B, T, C]`.
+    /// Attention through [`CausalSelfAttention::forward`], so `--attention fused` applies.
     pub fn forward(&self, x: Tensor<B, 3>, mask: &Tensor<B, 2>) -> Tensor<B, 3> {
-        self.forward_with_attention(x, mask).0
+        let x = x.clone() + self.attn.forward(self.ln1.forward(x), mask); // [B, T, C]
+        x.clone() + self.mlp.forward(self.ln2.forward(x)) // [B, T, C]
     }
 
     /// Also returns this block's attention probabilities `[B, H, T, T]`.

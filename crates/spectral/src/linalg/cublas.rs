@@ -11,32 +11,19 @@
 //! `[cols, rows]` one, so `C = op(A) op(B)` is issued as the column-major
 //! `Cᵀ = op(B)ᵀ op(A)ᵀ` with no data moved.
 
+use super::cuda::{
+    CubeBackend, CubeTensor, DeviceBuffer, Handles, PrimaryContext, Runtime, contiguous, empty,
+    fused,
+};
 use super::gemm::Gemm;
 use crate::device::CudaBackend;
 use burn::tensor::{DType, Shape, Tensor, TensorPrimitive};
-use burn_cubecl::tensor::CubeTensor;
 use burn_fusion::stream::{Operation, OperationStreams};
-use burn_fusion::{FusionBackend, FusionRuntime};
-use burn_ir::{CustomOpIr, HandleContainer, OperationIr, OperationOutput, TensorIr};
+use burn_ir::{CustomOpIr, OperationIr, OperationOutput, TensorIr};
 use cudarc::cublas::{result as cublas, sys as blas};
-use cudarc::driver::{result as driver, sys as cu};
+use cudarc::driver::sys as cu;
 use std::cell::RefCell;
 use std::ffi::c_void;
-
-/// The backend under burn's fusion layer: its tensors carry cubecl buffers.
-type CubeBackend = burn_cubecl::CubeBackend<burn::cubecl::cuda::CudaRuntime, f32, i32, u8>;
-type Runtime = <CubeBackend as FusionBackend>::FusionRuntime;
-type Handles = HandleContainer<<Runtime as FusionRuntime>::FusionHandle>;
-
-/// `value` as a `To` when `From` is `To`, else `value` back: how a function generic over
-/// burn's backend reaches its CUDA-only path (the backend is a type parameter there).
-pub(crate) fn same_type<From: 'static, To: 'static>(value: From) -> Result<To, From> {
-    let boxed: Box<dyn std::any::Any> = Box::new(value);
-    match boxed.downcast::<To>() {
-        Ok(value) => Ok(*value),
-        Err(boxed) => Err(*boxed.downcast::<From>().expect("a value of its own type")),
-    }
-}
 
 /// `op(a) · op(b)` for each matrix of a batch: `a: [batch_a, ra, ca]`, `b: [batch_b, rb, cb]`,
 /// `op` the transpose where `transpose_*` says so; `[batch, m, n]` out with `batch` the larger
@@ -86,13 +73,6 @@ pub(crate) fn gemm(
     Tensor::from_primitive(TensorPrimitive::Float(out))
 }
 
-fn fused(tensor: Tensor<CudaBackend, 3>) -> burn_fusion::FusionTensor<Runtime> {
-    match tensor.into_primitive() {
-        TensorPrimitive::Float(t) => t,
-        TensorPrimitive::QFloat(_) => panic!("cuBLAS gemm takes float tensors"),
-    }
-}
-
 /// The gemm as burn's fusion stream runs it.
 #[derive(Clone, Debug)]
 struct GemmOp {
@@ -107,57 +87,28 @@ impl Operation<Runtime> for GemmOp {
         let ([a, b], [out]) = self.desc.as_fixed();
         let a = contiguous(handles.get_float_tensor::<CubeBackend>(a));
         let b = contiguous(handles.get_float_tensor::<CubeBackend>(b));
-        let c = burn_cubecl::ops::numeric::empty_device_contiguous_dtype(
-            a.client.clone(),
-            a.device.clone(),
-            out.shape.clone(),
-            out.dtype,
-        );
+        let c = empty(&a, out.shape.clone(), out.dtype);
         run_gemm(&a, self.transpose_a, &b, self.transpose_b, &c, self.engine);
         handles.register_float_tensor::<CubeBackend>(&out.id, c);
     }
 }
 
-fn contiguous(
-    tensor: CubeTensor<burn::cubecl::cuda::CudaRuntime>,
-) -> CubeTensor<burn::cubecl::cuda::CudaRuntime> {
-    if tensor.is_contiguous() {
-        tensor
-    } else {
-        burn_cubecl::kernel::into_contiguous(tensor)
-    }
-}
-
-/// One batch of row-major matrices in a cubecl buffer: its device pointer, the stream cubecl
-/// resolved it on, and the resource that keeps the allocation alive.
+/// One batch of row-major matrices in a cubecl buffer.
 struct Matrices {
-    ptr: u64,
-    stream: cu::CUstream,
+    buffer: DeviceBuffer,
     batch: usize,
     rows: usize,
     cols: usize,
-    _resource: Box<dyn std::any::Any>,
 }
 
 impl Matrices {
-    fn of(tensor: &CubeTensor<burn::cubecl::cuda::CudaRuntime>) -> Self {
+    fn of(tensor: &CubeTensor) -> Self {
         let [batch, rows, cols] = tensor.meta.shape().dims::<3>();
-        let resource = tensor
-            .client
-            .get_resource(tensor.handle.clone())
-            .expect("cubecl resource of a live tensor");
-        let (ptr, stream) = (resource.resource().ptr, resource.resource().stream);
-        assert!(
-            !stream.is_null(),
-            "cubecl-cuda without spectral's stream patch"
-        );
         Self {
-            ptr,
-            stream,
+            buffer: DeviceBuffer::of(tensor),
             batch,
             rows,
             cols,
-            _resource: Box::new(resource),
         }
     }
 
@@ -173,11 +124,11 @@ impl Matrices {
 
 /// `c = op(a) op(b)` on `c`'s stream; `c` is contiguous `[batch, m, n]`.
 fn run_gemm(
-    a: &CubeTensor<burn::cubecl::cuda::CudaRuntime>,
+    a: &CubeTensor,
     transpose_a: bool,
-    b: &CubeTensor<burn::cubecl::cuda::CudaRuntime>,
+    b: &CubeTensor,
     transpose_b: bool,
-    c: &CubeTensor<burn::cubecl::cuda::CudaRuntime>,
+    c: &CubeTensor,
     engine: Gemm,
 ) {
     let (a_dtype, device_index) = (a.dtype, a.device.index);
@@ -218,7 +169,7 @@ fn run_gemm(
     CUBLAS.with(|cell| {
         let mut cell = cell.borrow_mut();
         let context = cell.get_or_insert_with(|| CublasContext::new(device_index));
-        context.bind(c.stream);
+        context.bind(c.buffer.stream);
         // SAFETY: the pointers are live cubecl buffers (held by the `Matrices`) of the shapes
         // and dtype given, contiguous; the gemm is enqueued on the stream cubecl resolved them
         // on, after every kernel that wrote `a` and `b` and before any later kernel, and cubecl
@@ -232,16 +183,16 @@ fn run_gemm(
                 m as i32,
                 k as i32,
                 (&alpha as *const f32).cast::<c_void>(),
-                b.ptr as *const c_void,
+                b.buffer.ptr as *const c_void,
                 data_type,
                 b.cols as i32,
                 b.stride(),
-                a.ptr as *const c_void,
+                a.buffer.ptr as *const c_void,
                 data_type,
                 a.cols as i32,
                 a.stride(),
                 (&beta as *const f32).cast::<c_void>(),
-                c.ptr as *mut c_void,
+                c.buffer.ptr as *mut c_void,
                 data_type,
                 n as i32,
                 (m * n) as i64,
@@ -257,7 +208,7 @@ fn run_gemm(
 /// One cuBLAS handle per thread (handles are not shared across threads), bound to the stream
 /// of the last gemm.
 struct CublasContext {
-    context: cu::CUcontext,
+    context: PrimaryContext,
     handle: blas::cublasHandle_t,
     stream: cu::CUstream,
 }
@@ -268,12 +219,7 @@ thread_local! {
 
 impl CublasContext {
     fn new(ordinal: usize) -> Self {
-        driver::init().expect("CUDA driver init");
-        let device = driver::device::get(ordinal as i32).expect("CUDA device");
-        // SAFETY: the primary context of a device that exists; cubecl retains the same one.
-        let context = unsafe { driver::primary_ctx::retain(device) }.expect("primary context");
-        // SAFETY: a context just retained.
-        unsafe { driver::ctx::set_current(context) }.expect("set CUDA context");
+        let context = PrimaryContext::retain(ordinal);
         let handle =
             cublas::create_handle().expect("cuBLAS handle (is libcublas on LD_LIBRARY_PATH?)");
         Self {
@@ -285,8 +231,7 @@ impl CublasContext {
 
     /// Makes the context current on this thread and points the handle at `stream`.
     fn bind(&mut self, stream: cu::CUstream) {
-        // SAFETY: the context retained in `new`, never released.
-        unsafe { driver::ctx::set_current(self.context) }.expect("set CUDA context");
+        self.context.make_current();
         if stream != self.stream {
             // SAFETY: a live handle, and a stream of cubecl's that lives as long as its server.
             unsafe { cublas::set_stream(self.handle, stream as blas::cudaStream_t) }

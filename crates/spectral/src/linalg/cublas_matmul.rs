@@ -11,7 +11,8 @@
 //! A weight shared by the whole batch (`B: [1, k, n]`) folds the batch into rows, so each of
 //! the three is a single gemm and `∂B = Aᵀ ∂C` sums over the batch inside the gemm's reduction.
 
-use super::cublas::{gemm, same_type};
+use super::cublas::gemm;
+use super::cuda::same_type;
 use super::gemm::{Gemm, matmul_gemm};
 use crate::device::CudaBackend;
 use burn::backend::Autodiff;

@@ -11,7 +11,8 @@
 //! - wide (`m ≤ n`): `G = X Xᵀ`, `P = b G + c G²`, `X ← a X + P X`
 //! - tall (`m > n`): `G = Xᵀ X`, `P = b G + c G²`, `X ← a X + X P`
 
-use super::cublas::{gemm, same_type};
+use super::cublas::gemm;
+use super::cuda::same_type;
 use super::gemm::{Gemm, msign_gemm};
 use super::newton_schulz::{MsignMethod, normalize};
 use crate::device::CudaBackend;

@@ -12,6 +12,10 @@
 //! - [`spectra_shape`]: Spectra's spike shaping (top-`k` singular values replaced by the tail's
 //!   RMS singular value, the tail kept).
 //! - [`matmul`] / [`linear`]: the models' products, on cuBLAS on a GPU when [`Gemm`] says so.
+//! - [`fused_causal_attention`]: causal attention in one fused kernel on a GPU, when
+//!   [`AttentionKernel`] says so.
+//! - [`linear_gelu`]: `gelu(x W + b)`, its bias and GELU in one kernel on a GPU when
+//!   [`GeluKernel`] says so.
 //! - [`exact`]: exact CPU linear algebra in f64 through faer, for tests and analysis.
 //!
 //! The device-side functions keep the fixed signatures the optimizers call (tensors in, tensors
@@ -19,13 +23,21 @@
 //! caller's own check sees. The host-side `exact` functions check at the door and return
 //! [`LinalgError`].
 
+pub mod bias_gelu;
+#[cfg(feature = "cuda")]
+mod bias_gelu_cuda;
 #[cfg(feature = "cuda")]
 mod cublas;
 #[cfg(feature = "cuda")]
 mod cublas_matmul;
 #[cfg(feature = "cuda")]
 pub mod cublas_msign;
+#[cfg(feature = "cuda")]
+mod cuda;
 pub mod exact;
+pub mod fused_attention;
+#[cfg(feature = "cuda")]
+mod fused_attention_cuda;
 pub mod gemm;
 pub mod newton_schulz;
 pub mod orthonormalize;
@@ -35,7 +47,12 @@ pub mod spectra;
 mod test_util;
 pub mod topk_svd;
 
+pub use bias_gelu::{GeluKernel, gelu_kernel, linear_gelu, set_gelu_kernel};
 pub use exact::{Svd, from_faer, singular_values, svd, to_faer};
+pub use fused_attention::{
+    AttentionKernel, attention_kernel, fused_causal_attention, fuses, rope_table,
+    set_attention_kernel,
+};
 pub use gemm::{Gemm, linear, matmul, matmul_gemm, msign_gemm, set_matmul_gemm, set_msign_gemm};
 pub use newton_schulz::{MsignMethod, msign, msign_batched};
 pub use orthonormalize::orthonormalize_columns;
