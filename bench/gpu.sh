@@ -32,6 +32,8 @@
 # the table's cuBLAS column takes the one of each row's precision), FUSED_GEMMS (the f32 runs
 # again with `--attention fused --gelu fused` and each of these gemms, "cublas-tf32": the table's fused
 # column), TORCH_PRECISIONS (the PyTorch eager runs, "f32 tf32 bf16").
+# The run lists (COMPILED, RUST_PRECISIONS, MATMUL_GEMMS, FUSED_GEMMS, TORCH_PRECISIONS) may be
+# set empty to skip those runs.
 # Each stage writes its own JSON into OUT; a failed, cut or skipped stage leaves a gap in the
 # table. On an H100 the whole script stays under 9 minutes.
 set -uo pipefail
@@ -45,15 +47,15 @@ WARMUP=${WARMUP:-3}
 OPTIM_STEPS=${OPTIM_STEPS:-5}
 OPTIM_WARMUP=${OPTIM_WARMUP:-3}
 OPTIM_METHODS=${OPTIM_METHODS:-adamw,muon,teon,spectra,spectra_teon}
-COMPILED=${COMPILED:-tf32}
+COMPILED=${COMPILED-tf32}
 STAGE_TIMEOUT=${STAGE_TIMEOUT:-240}
 BUDGET=${BUDGET:-510}
 PYTHON=${PYTHON:-python3}
 STAGES=${STAGES:-mdn gpt optim}
-RUST_PRECISIONS=${RUST_PRECISIONS:-f32 bf16}
-MATMUL_GEMMS=${MATMUL_GEMMS:-cublas-f32 cublas-tf32 cublas-bf16}
-FUSED_GEMMS=${FUSED_GEMMS:-cublas-tf32}
-TORCH_PRECISIONS=${TORCH_PRECISIONS:-f32 tf32 bf16}
+RUST_PRECISIONS=${RUST_PRECISIONS-f32 bf16}
+MATMUL_GEMMS=${MATMUL_GEMMS-cublas-f32 cublas-tf32 cublas-bf16}
+FUSED_GEMMS=${FUSED_GEMMS-cublas-tf32}
+TORCH_PRECISIONS=${TORCH_PRECISIONS-f32 tf32 bf16}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
 # libcublas for `--msign-gemm cublas-*` (the CUDA 13.0 toolkit's place on the GPU host).
