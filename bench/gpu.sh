@@ -30,8 +30,9 @@
 # (the f32 runs again with `--matmul-gemm` and `--msign-gemm` each of these, "cublas-f32
 # cublas-tf32 cublas-bf16":
 # the table's cuBLAS column takes the one of each row's precision), FUSED_GEMMS (the f32 runs
-# again with `--attention fused --gelu fused` and each of these gemms, "cublas-tf32": the table's fused
-# column), TORCH_PRECISIONS (the PyTorch eager runs, "f32 tf32 bf16").
+# again with FUSED_FLAGS and each of these gemms, "cublas-tf32": the table's fused column),
+# FUSED_FLAGS ("--attention fused": the fastest on the H100; add "--gelu fused" to time both),
+# TORCH_PRECISIONS (the PyTorch eager runs, "f32 tf32 bf16").
 # The run lists (COMPILED, RUST_PRECISIONS, MATMUL_GEMMS, FUSED_GEMMS, TORCH_PRECISIONS) may be
 # set empty to skip those runs.
 # Each stage writes its own JSON into OUT; a failed, cut or skipped stage leaves a gap in the
@@ -55,6 +56,7 @@ STAGES=${STAGES:-mdn gpt optim}
 RUST_PRECISIONS=${RUST_PRECISIONS-f32 bf16}
 MATMUL_GEMMS=${MATMUL_GEMMS-cublas-f32 cublas-tf32 cublas-bf16}
 FUSED_GEMMS=${FUSED_GEMMS-cublas-tf32}
+export FUSED_FLAGS=${FUSED_FLAGS:---attention fused}
 TORCH_PRECISIONS=${TORCH_PRECISIONS-f32 tf32 bf16}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
@@ -106,10 +108,11 @@ for model in mdn gpt; do
             --device cuda "${shape[@]}" --steps "$STEPS" --warmup "$WARMUP" \
             --json "$OUT/${model}_rust_${gemm}.json"
     done
-    # And with the fused kernels: attention (no [B, H, T, T] scores stored, RoPE inside) and
-    # the MLPs' bias + GELU.
+    # And with the fused kernels (FUSED_FLAGS): attention (no [B, H, T, T] scores stored, RoPE
+    # inside), and optionally the MLPs' bias + GELU.
     for gemm in $FUSED_GEMMS; do
-        stage "$BIN" --attention fused --gelu fused --matmul-gemm "$gemm" --msign-gemm "$gemm" bench train \
+        # shellcheck disable=SC2086 # FUSED_FLAGS is a list of flags
+        stage "$BIN" $FUSED_FLAGS --matmul-gemm "$gemm" --msign-gemm "$gemm" bench train \
             --model "$model" --device cuda "${shape[@]}" --steps "$STEPS" --warmup "$WARMUP" \
             --json "$OUT/${model}_rust_fused_${gemm}.json"
     done
@@ -170,7 +173,7 @@ print("\nTraining (ratio = Rust rate / PyTorch rate: above 1 Rust is faster, bar
       "precision).\nburn = burn's own kernels: its f32 runs on TF32 tensor cores and fills the f32 and "
       "tf32 rows, its bf16 row is `--precision bf16`.\ncuBLAS = f32 tensors with `--matmul-gemm "
       "cublas-<row> --msign-gemm cublas-<row>`: true f32, TF32, or bf16 tensor-core products with f32 master weights.\n"
-      "fused = the cuBLAS run with `--attention fused --gelu fused` (f32 attention kernel, scores never stored; bias + GELU kernel).\n"
+      f"fused = the cuBLAS run with `{os.environ.get('FUSED_FLAGS', '--attention fused')}` (f32 attention kernel, scores never stored).\n"
       "memory MiB: Rust = burn's pool reservation of the cuBLAS run, PyTorch = eager peak "
       "allocated / reserved")
 head = (f"{'workload':<28} {'prec':<5} {'metric':<9} {'burn':>10} {'cuBLAS':>10} {'fused':>10} "
