@@ -86,7 +86,9 @@ pub fn linear_gelu<B: Backend>(layer: &Linear<B>, x: Tensor<B, 3>) -> Tensor<B, 
     unreachable!("nothing fuses without CUDA: {:?}", (z.dims(), bias.dims()))
 }
 
-/// Whether the fused kernel runs for `dtype` tensors of width `d_out` on backend `B`.
+/// Whether the fused kernel runs for `dtype` tensors of width `d_out` on backend `B` (always
+/// no without the `cuda` feature, where `B` goes unused).
+#[cfg_attr(not(feature = "cuda"), allow(clippy::extra_unused_type_parameters))]
 fn fuses<B: Backend>(dtype: DType, d_out: usize) -> bool {
     #[cfg(feature = "cuda")]
     if gelu_kernel() == GeluKernel::Fused {
