@@ -221,9 +221,16 @@ fn run_one<B: AutodiffBackend>(
     <B as Backend>::seed(device, seed);
     let model: Gpt<B> = model_config(args).init(device)?;
     let mut model = apply_init(model, init, seed);
+    // Phase lines on stderr, so a long run (96 layers on a GPU) shows where its time goes.
+    let name = format!("bench init: {} lr {lr:e} seed {seed}", init.name());
+    let phase =
+        |what: &str| eprintln!("{name}: {what} at {:.1} s", started.elapsed().as_secs_f64());
+    phase("model built and initialized");
     let jacobian_sv =
         jacobian_singular_values(&model, data, args.jacobian_len.min(args.seq_len), device)?;
+    phase("Jacobian spectrum at init done");
     let cond_init = conditions(&model)?;
+    phase("condition numbers at init done");
     let val_batches =
         data.val_batches::<B::InnerBackend>(args.batch, args.seq_len, args.eval_windows, device)?;
     let val_loss = |m: &Gpt<B::InnerBackend>| -> Result<f64> {
@@ -263,7 +270,9 @@ fn run_one<B: AutodiffBackend>(
         model = optim.step(lr * schedule.factor(step), model, grads);
         let done = step + 1;
         if done.is_multiple_of(args.eval_every) || done == args.steps {
-            val_curve.push((done, val_loss(&model.valid())?));
+            let val = val_loss(&model.valid())?;
+            val_curve.push((done, val));
+            phase(&format!("step {done}/{}, val {val:.4}", args.steps));
         }
     }
     let cond_final = conditions(&model)?;
