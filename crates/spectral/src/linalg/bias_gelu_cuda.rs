@@ -10,7 +10,7 @@
 
 use super::cuda::{
     Arg, CubeBackend, CubeTensor, DeviceBuffer, Handles, Module, Runtime, contiguous, empty, fused,
-    same_type,
+    is_cuda, same_type,
 };
 use crate::device::CudaBackend;
 use burn::backend::Autodiff;
@@ -35,12 +35,7 @@ const THREADS: usize = 256;
 /// Whether the kernels take `dtype` tensors of width `n` on backend `B`: burn's CUDA backend
 /// (with or without autodiff), f32, and `n` a multiple of 4 (float4 rows).
 pub(crate) fn supports<B: Backend>(dtype: DType, n: usize) -> bool {
-    use std::any::TypeId;
-    let backend = TypeId::of::<B>();
-    (backend == TypeId::of::<CudaBackend>() || backend == TypeId::of::<Trained>())
-        && dtype == DType::F32
-        && n > 0
-        && n.is_multiple_of(4)
+    is_cuda::<B>() && dtype == DType::F32 && n > 0 && n.is_multiple_of(4)
 }
 
 /// `gelu(z + bias)`, `z: [batch, tokens, n]`, `bias: [n]`, where [`supports`] said yes.
@@ -223,13 +218,9 @@ impl Kernels {
 mod tests {
     use super::*;
     use crate::device::CpuBackend;
-    use crate::linalg::test_util::{gpu, relative_error};
+    use crate::linalg::test_util::{gpu, relative_error, values};
     use burn::tensor::activation::gelu;
     use burn::tensor::{Distribution, TensorData};
-
-    fn values<Bk: Backend, const D: usize>(t: Tensor<Bk, D>) -> Vec<f32> {
-        t.into_data().convert::<f32>().to_vec::<f32>().unwrap()
-    }
 
     /// `y`, `∂z` and `∂bias` of `Σ gelu(z + bias) ⊙ w` by burn's autodiff on `Bk`.
     fn run<Bk: burn::tensor::backend::AutodiffBackend>(

@@ -202,12 +202,8 @@ fn matmul_trained(
 mod tests {
     use super::*;
     use crate::device::CpuBackend;
-    use crate::linalg::test_util::{gpu, relative_error};
+    use crate::linalg::test_util::{gpu, relative_error, values};
     use burn::tensor::{Distribution, TensorData};
-
-    fn values<Bk: Backend, const D: usize>(t: Tensor<Bk, D>) -> Vec<f32> {
-        t.into_data().convert::<f32>().to_vec::<f32>().unwrap()
-    }
 
     /// The product, `∂a` and `∂b` of `loss = Σ (a·b) ⊙ w`, by burn's autodiff on `Bk`; `swap`
     /// feeds `a` as a non-contiguous view (stored `[.., k, m]`, swapped), as attention does.

@@ -31,6 +31,15 @@ pub(crate) fn same_type<From: 'static, To: 'static>(value: From) -> Result<To, F
     }
 }
 
+/// Whether `B` is burn's CUDA backend, with or without autodiff: the backends whose tensors
+/// [`same_type`] can bring to the CUDA-only paths.
+pub(crate) fn is_cuda<B: 'static>() -> bool {
+    use std::any::TypeId;
+    let backend = TypeId::of::<B>();
+    backend == TypeId::of::<CudaBackend>()
+        || backend == TypeId::of::<burn::backend::Autodiff<CudaBackend>>()
+}
+
 /// The fusion tensor under a float tensor of burn's CUDA backend.
 ///
 /// # Panics

@@ -14,7 +14,7 @@
 
 use super::cuda::{
     Arg, CubeBackend, CubeTensor, DeviceBuffer, Handles, Module, Runtime, contiguous, empty, fused,
-    same_type,
+    is_cuda, same_type,
 };
 use crate::device::CudaBackend;
 use burn::backend::Autodiff;
@@ -57,11 +57,7 @@ fn kernel_shape(head_dim: usize) -> Option<(usize, usize)> {
 /// Whether the fused kernels take heads of `head_dim` and `dtype` on backend `B`: burn's CUDA
 /// backend (with or without autodiff), f32, and a width [`kernel_shape`] takes.
 pub(crate) fn supports<B: Backend>(dtype: DType, head_dim: usize) -> bool {
-    use std::any::TypeId;
-    let backend = TypeId::of::<B>();
-    (backend == TypeId::of::<CudaBackend>() || backend == TypeId::of::<Trained>())
-        && dtype == DType::F32
-        && kernel_shape(head_dim).is_some()
+    is_cuda::<B>() && dtype == DType::F32 && kernel_shape(head_dim).is_some()
 }
 
 /// The fused attention of `q`, `k`, `v` `[B, T, H, D]` with an optional RoPE table
@@ -411,15 +407,11 @@ mod tests {
     use super::*;
     use crate::device::CpuBackend;
     use crate::linalg::rope_table;
-    use crate::linalg::test_util::{gpu, relative_error};
+    use crate::linalg::test_util::{gpu, relative_error, values};
     use burn::nn::RotaryEncodingConfig;
     use burn::tensor::activation::softmax;
     use burn::tensor::backend::AutodiffBackend;
     use burn::tensor::{Bool, Distribution, TensorData};
-
-    fn values<Bk: Backend, const D: usize>(t: Tensor<Bk, D>) -> Vec<f32> {
-        t.into_data().convert::<f32>().to_vec::<f32>().unwrap()
-    }
 
     /// The output and `∂q, ∂k, ∂v` of `loss = Σ attention(q, k, v) ⊙ w` by burn's autodiff on
     /// `Bk`; `data` = q, k, v, w, each `[B, T, H, D]`.

@@ -80,6 +80,12 @@ pub fn gpu(what: &str) -> Option<burn::backend::cuda::CudaDevice> {
     }
 }
 
+/// A tensor's entries as f32, row-major, from any backend and dtype.
+#[cfg(feature = "cuda")]
+pub fn values<B: burn::tensor::backend::Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
+    t.into_data().convert::<f32>().to_vec::<f32>().unwrap()
+}
+
 /// `‖a − b‖_F / ‖b‖_F` of two equally long f32 vectors, in f64.
 #[cfg(feature = "cuda")]
 pub fn relative_error(a: &[f32], b: &[f32]) -> f64 {
