@@ -22,7 +22,7 @@ use crate::metrics::{MetricsLog, Record};
 use crate::task::{ConfiguredTask, Task};
 use crate::trainer::{
     TrainError, TrainSummary, build_seeded, clip_gradients, describe_groups, io_error,
-    progress_bar, resume_checkpoint,
+    progress_bar, read_norm, resume_checkpoint,
 };
 use burn::module::{AutodiffModule, Module};
 use burn::optim::GradientsParams;
@@ -140,7 +140,7 @@ pub fn synced_step<B: AutodiffBackend, M: AutodiffModule<B>>(
 ) -> Result<SyncedStep<M>, TrainError> {
     let grads = GradientsParams::from_grads(loss.backward(), &model);
     let mut grads = peer.mean_gradients::<B::InnerBackend>(grads)?;
-    let grad_norm = clip_gradients::<B, M>(&model, &mut grads, grad_clip);
+    let grad_norm = read_norm(clip_gradients::<B, M>(&model, &mut grads, grad_clip));
     let mut exchange = BroadcastExchange { peer };
     let optim_started = Instant::now();
     let model = optimizer.step_sharded(lr_factor, model, grads, peer.shard, &mut exchange)?;

@@ -253,6 +253,7 @@ fn run<B: AutodiffBackend, T: Task<B>>(
         }
         let mut grads = GradientsParams::from_grads(loss.backward(), &model);
         let grad_norm = clip_gradients::<B, _>(&model, &mut grads, config.grad_clip);
+        // Not read here: only a logged step's norm is read back (a device wait).
         let optim_started = Instant::now();
         let stepped = optimizer.step(lr_factor, model, grads)?;
         optim_seconds += optim_started.elapsed().as_secs_f64();
@@ -289,7 +290,7 @@ fn run<B: AutodiffBackend, T: Task<B>>(
                 train_loss: loss_value,
                 val_loss,
                 lr: config.optimizer.lr * lr_factor,
-                grad_norm,
+                grad_norm: read_norm(grad_norm),
                 tokens_per_s,
                 wall_s: started.elapsed().as_secs_f64(),
                 optim_s: optim_seconds,
@@ -315,13 +316,19 @@ fn run<B: AutodiffBackend, T: Task<B>>(
     })
 }
 
-/// Global L2 norm of the gradients; when `max_norm > 0` and the norm exceeds it, every
-/// gradient is scaled by `max_norm / norm` (PyTorch's `clip_grad_norm_`).
+/// PyTorch's `clip_grad_norm_`: the global L2 norm of the gradients, and, when
+/// `max_norm > 0`, every gradient scaled by `min(1, max_norm / (norm + 1e-6))`.
+///
+/// Returns the norm before clipping as a `[1]` tensor on the device (`None` without
+/// gradients), and reads nothing back: the factor is computed and applied on the device, so
+/// the host goes on queueing the optimizer step and the next batch while the GPU runs the
+/// backward pass. Read the norm (see [`read_norm`]) only where it is logged; each read waits
+/// for the step's backward pass.
 pub fn clip_gradients<B: AutodiffBackend, M: AutodiffModule<B>>(
     model: &M,
     grads: &mut GradientsParams,
     max_norm: f64,
-) -> f64 {
+) -> Option<Tensor<B::InnerBackend, 1>> {
     // One [1] sum of squares per parameter, concatenated and summed once. Not a running
     // `total + s` chain: on burn's CUDA backend the fusion layer merges such a chain over a
     // hundred parameters into one element-wise kernel with a hundred inputs, whose
@@ -337,14 +344,16 @@ pub fn clip_gradients<B: AutodiffBackend, M: AutodiffModule<B>>(
             }
         }
     }
-    struct Scale<'a> {
+    /// Multiplies every gradient by `factor` `[1]`.
+    struct Scale<'a, IB: Backend> {
         grads: &'a mut GradientsParams,
-        factor: f64,
+        factor: Tensor<IB, 1>,
     }
-    impl<B: AutodiffBackend> ModuleVisitor<B> for Scale<'_> {
+    impl<B: AutodiffBackend> ModuleVisitor<B> for Scale<'_, B::InnerBackend> {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
             if let Some(g) = self.grads.remove::<B::InnerBackend, D>(param.id) {
-                self.grads.register(param.id, g.mul_scalar(self.factor));
+                let factor = self.factor.clone().unsqueeze::<D>(); // [1, …, 1]
+                self.grads.register(param.id, g.mul(factor));
             }
         }
     }
@@ -353,22 +362,25 @@ pub fn clip_gradients<B: AutodiffBackend, M: AutodiffModule<B>>(
         sums: Vec::new(),
     };
     model.visit(&mut squares);
-    let norm = if squares.sums.is_empty() {
-        0.0
-    } else {
-        Tensor::cat(squares.sums, 0)
-            .sum()
-            .into_scalar()
-            .elem::<f64>()
-            .sqrt()
-    };
-    if max_norm > 0.0 && norm > max_norm {
-        model.visit(&mut Scale {
-            grads,
-            factor: max_norm / (norm + 1e-6),
-        });
+    if squares.sums.is_empty() {
+        return None;
     }
-    norm
+    let norm = Tensor::cat(squares.sums, 0).sum().sqrt(); // [1]
+    if max_norm > 0.0 {
+        let factor = norm
+            .clone()
+            .add_scalar(1e-6)
+            .recip()
+            .mul_scalar(max_norm)
+            .clamp_max(1.0);
+        model.visit(&mut Scale { grads, factor });
+    }
+    Some(norm)
+}
+
+/// The value of a norm from [`clip_gradients`] (0 without gradients); waits for the device.
+pub fn read_norm<B: Backend>(norm: Option<Tensor<B, 1>>) -> f64 {
+    norm.map_or(0.0, |n| n.into_scalar().elem::<f64>())
 }
 
 pub(crate) fn progress_bar(total: u64, start: u64) -> ProgressBar {
@@ -381,4 +393,64 @@ pub(crate) fn progress_bar(total: u64, start: u64) -> ProgressBar {
     );
     bar.set_position(start);
     bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::backend::Autodiff;
+    use burn::nn::{Linear, LinearConfig};
+    use burn::tensor::Distribution;
+    use spectral::device::CpuBackend;
+
+    type B = Autodiff<CpuBackend>;
+
+    /// A linear layer `[3, 4]` with bias and the gradients of `sum((x·W + b)²)` at a random x.
+    fn layer_and_grads(scale: f64) -> (Linear<B>, GradientsParams) {
+        let device = Default::default();
+        B::seed(&device, 7);
+        let layer = LinearConfig::new(3, 4).init::<B>(&device);
+        let x = Tensor::<B, 2>::random([5, 3], Distribution::Normal(0.0, scale), &device);
+        let loss = layer.forward(x).powf_scalar(2.0).sum();
+        let grads = GradientsParams::from_grads(loss.backward(), &layer);
+        (layer, grads)
+    }
+
+    /// The layer's gradients, weight then bias, in f64.
+    fn flat(layer: &Linear<B>, grads: &GradientsParams) -> Vec<f64> {
+        let weight = grads.get::<CpuBackend, 2>(layer.weight.id).unwrap();
+        let bias = grads.get::<CpuBackend, 1>(layer.bias.as_ref().unwrap().id).unwrap();
+        let mut values: Vec<f64> = weight.into_data().iter::<f64>().collect();
+        values.extend(bias.into_data().iter::<f64>());
+        values
+    }
+
+    fn l2(values: &[f64]) -> f64 {
+        values.iter().map(|v| v * v).sum::<f64>().sqrt()
+    }
+
+    #[test]
+    fn clipping_scales_to_the_max_norm_and_reports_the_norm_before() {
+        let (layer, mut grads) = layer_and_grads(10.0);
+        let before = flat(&layer, &grads);
+        let norm = read_norm(clip_gradients(&layer, &mut grads, 1.0));
+        assert!((norm - l2(&before)).abs() <= 1e-5 * l2(&before), "{norm}");
+        assert!(norm > 1.0, "the test needs a norm over the limit: {norm}");
+        let after = flat(&layer, &grads);
+        assert!((l2(&after) - 1.0).abs() < 1e-5, "{}", l2(&after));
+        for (a, b) in after.iter().zip(&before) {
+            assert!((a - b / (norm + 1e-6)).abs() <= 1e-6 * b.abs().max(1e-3));
+        }
+    }
+
+    #[test]
+    fn gradients_under_the_limit_or_without_one_are_left_bit_for_bit() {
+        for max_norm in [1e9, 0.0] {
+            let (layer, mut grads) = layer_and_grads(10.0);
+            let before = flat(&layer, &grads);
+            let norm = read_norm(clip_gradients(&layer, &mut grads, max_norm));
+            assert!((norm - l2(&before)).abs() <= 1e-5 * l2(&before));
+            assert_eq!(flat(&layer, &grads), before, "max_norm {max_norm}");
+        }
+    }
 }

@@ -266,6 +266,7 @@ fn run_one<B: AutodiffBackend>(
         }
         let mut grads = GradientsParams::from_grads(loss.backward(), &model);
         let norm = train::trainer::clip_gradients(&model, &mut grads, 1.0);
+        let norm = train::trainer::read_norm(norm);
         grad_norms.push(norm);
         model = optim.step(lr * schedule.factor(step), model, grads);
         let done = step + 1;
