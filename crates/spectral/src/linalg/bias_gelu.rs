@@ -8,59 +8,33 @@
 //! process-wide switch, [`set_gelu_kernel`] (`--gelu`), chooses the fused kernel; the default,
 //! and the only choice on a CPU, is burn's `gelu(linear(x))`.
 
+use super::switch::{Switch, switch_enum};
 use burn::nn::Linear;
 use burn::tensor::activation::gelu;
 use burn::tensor::backend::Backend;
 use burn::tensor::{DType, Tensor};
-use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Who computes `gelu(x W + b)`'s bias and GELU.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum GeluKernel {
-    /// burn's `gelu` of the layer's output. The default, on every backend.
-    #[default]
-    Burn,
-    /// One kernel for bias and GELU (and one for their backward) on burn's CUDA backend in
-    /// f32; anywhere else burn's.
-    Fused,
-}
-
-impl std::str::FromStr for GeluKernel {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "burn" => Ok(Self::Burn),
-            "fused" => Ok(Self::Fused),
-            other => Err(format!(
-                "unknown gelu kernel {other:?}: expected burn or fused"
-            )),
-        }
+switch_enum! {
+    /// Who computes `gelu(x W + b)`'s bias and GELU.
+    pub enum GeluKernel ("gelu kernel") {
+        /// burn's `gelu` of the layer's output. The default, on every backend.
+        Burn = "burn",
+        /// One kernel for bias and GELU (and one for their backward) on burn's CUDA backend in
+        /// f32; anywhere else burn's.
+        Fused = "fused",
     }
 }
 
-impl std::fmt::Display for GeluKernel {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Burn => "burn",
-            Self::Fused => "fused",
-        })
-    }
-}
-
-static FUSED: AtomicBool = AtomicBool::new(false);
+static KERNEL: Switch = Switch::new();
 
 /// Sets who computes the bias and GELU, for the whole process.
 pub fn set_gelu_kernel(kernel: GeluKernel) {
-    FUSED.store(kernel == GeluKernel::Fused, Ordering::Relaxed);
+    KERNEL.set(kernel);
 }
 
 /// The current choice (see [`set_gelu_kernel`]).
 pub fn gelu_kernel() -> GeluKernel {
-    if FUSED.load(Ordering::Relaxed) {
-        GeluKernel::Fused
-    } else {
-        GeluKernel::Burn
-    }
+    KERNEL.get()
 }
 
 /// `gelu(x W + b)` for burn's `Linear` (`W: [d_in, d_out]`, burn's layout) and

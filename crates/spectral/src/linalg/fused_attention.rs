@@ -13,59 +13,33 @@
 //! default, and the only choice on a CPU, is the models' materialized
 //! `softmax(QKᵀ/√D + mask) V`.
 
+use super::switch::{Switch, switch_enum};
 use burn::nn::RotaryEncoding;
 use burn::tensor::backend::Backend;
 use burn::tensor::{DType, Tensor};
-use std::sync::atomic::{AtomicBool, Ordering};
 
-/// How the models compute causal self-attention.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum AttentionKernel {
-    /// `softmax(QKᵀ/√D + mask) V` with the `[B, H, T, T]` scores stored (burn's softmax, the
-    /// products through [`matmul`](super::matmul)). The default, on every backend.
-    #[default]
-    Materialized,
-    /// The fused kernel of this module, on burn's CUDA backend in f32 (CUDA cores, f32
-    /// products); anywhere else the materialized path runs.
-    Fused,
-}
-
-impl std::str::FromStr for AttentionKernel {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "materialized" => Ok(Self::Materialized),
-            "fused" => Ok(Self::Fused),
-            other => Err(format!(
-                "unknown attention kernel {other:?}: expected materialized or fused"
-            )),
-        }
+switch_enum! {
+    /// How the models compute causal self-attention.
+    pub enum AttentionKernel ("attention kernel") {
+        /// `softmax(QKᵀ/√D + mask) V` with the `[B, H, T, T]` scores stored (burn's softmax,
+        /// the products through [`matmul`](super::matmul)). The default, on every backend.
+        Materialized = "materialized",
+        /// The fused kernel of this module, on burn's CUDA backend in f32 (CUDA cores, f32
+        /// products); anywhere else the materialized path runs.
+        Fused = "fused",
     }
 }
 
-impl std::fmt::Display for AttentionKernel {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Materialized => "materialized",
-            Self::Fused => "fused",
-        })
-    }
-}
-
-static FUSED: AtomicBool = AtomicBool::new(false);
+static KERNEL: Switch = Switch::new();
 
 /// Sets how the models compute attention, for the whole process.
 pub fn set_attention_kernel(kernel: AttentionKernel) {
-    FUSED.store(kernel == AttentionKernel::Fused, Ordering::Relaxed);
+    KERNEL.set(kernel);
 }
 
 /// The current choice (see [`set_attention_kernel`]).
 pub fn attention_kernel() -> AttentionKernel {
-    if FUSED.load(Ordering::Relaxed) {
-        AttentionKernel::Fused
-    } else {
-        AttentionKernel::Materialized
-    }
+    KERNEL.get()
 }
 
 /// Whether [`fused_causal_attention`] runs for tensors of `dtype` on backend `B` with heads of

@@ -9,86 +9,50 @@
 //! On any other backend, or with [`Gemm::Burn`], [`matmul`] is burn's `Tensor::matmul` and
 //! [`linear`] is burn's `Linear::forward`, bit for bit.
 
+use super::switch::{Switch, switch_enum};
 use burn::nn::Linear;
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
-use std::sync::atomic::{AtomicU8, Ordering};
 
-/// Who runs a matrix product on burn's CUDA backend.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Gemm {
-    /// burn's own (fused, autotuned) matmul kernels. The default.
-    #[default]
-    Burn,
-    /// cuBLAS on bf16 tensor cores with f32 accumulation. For the models' products the tensors
-    /// stay f32 (cuBLAS rounds the operands to bf16 inside the gemm: f32 weights, activations
-    /// and gradients, bf16 products); Newton–Schulz casts its iterate to bf16, as muon.py does.
-    CublasBf16,
-    /// cuBLAS on f32 operands with TF32 tensor-core math: PyTorch's
-    /// `allow_tf32 = True`, and the precision of burn's own f32 matmul on CUDA.
-    CublasTf32,
-    /// cuBLAS in full f32 (no tensor cores): the reference the GPU tests compare against.
-    CublasF32,
-}
-
-impl std::str::FromStr for Gemm {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "burn" => Ok(Self::Burn),
-            "cublas-bf16" => Ok(Self::CublasBf16),
-            "cublas-tf32" => Ok(Self::CublasTf32),
-            "cublas-f32" => Ok(Self::CublasF32),
-            other => Err(format!(
-                "unknown gemm {other:?}: expected burn, cublas-bf16, cublas-tf32 or cublas-f32"
-            )),
-        }
+switch_enum! {
+    /// Who runs a matrix product on burn's CUDA backend.
+    pub enum Gemm ("gemm") {
+        /// burn's own (fused, autotuned) matmul kernels. The default.
+        Burn = "burn",
+        /// cuBLAS on bf16 tensor cores with f32 accumulation. For the models' products the
+        /// tensors stay f32 (cuBLAS rounds the operands to bf16 inside the gemm: f32 weights,
+        /// activations and gradients, bf16 products); Newton–Schulz casts its iterate to bf16,
+        /// as muon.py does.
+        CublasBf16 = "cublas-bf16",
+        /// cuBLAS on f32 operands with TF32 tensor-core math: PyTorch's
+        /// `allow_tf32 = True`, and the precision of burn's own f32 matmul on CUDA.
+        CublasTf32 = "cublas-tf32",
+        /// cuBLAS in full f32 (no tensor cores): the reference the GPU tests compare against.
+        CublasF32 = "cublas-f32",
     }
 }
 
-impl std::fmt::Display for Gemm {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Burn => "burn",
-            Self::CublasBf16 => "cublas-bf16",
-            Self::CublasTf32 => "cublas-tf32",
-            Self::CublasF32 => "cublas-f32",
-        })
-    }
-}
-
-impl Gemm {
-    fn from_u8(code: u8) -> Self {
-        match code {
-            1 => Self::CublasBf16,
-            2 => Self::CublasTf32,
-            3 => Self::CublasF32,
-            _ => Self::Burn,
-        }
-    }
-}
-
-static MSIGN_GEMM: AtomicU8 = AtomicU8::new(0);
-static MATMUL_GEMM: AtomicU8 = AtomicU8::new(0);
+static MSIGN_GEMM: Switch = Switch::new();
+static MATMUL_GEMM: Switch = Switch::new();
 
 /// Sets where `msign`'s products run on the CUDA backend, for the whole process.
 pub fn set_msign_gemm(gemm: Gemm) {
-    MSIGN_GEMM.store(gemm as u8, Ordering::Relaxed);
+    MSIGN_GEMM.set(gemm);
 }
 
 /// The current choice for `msign` (see [`set_msign_gemm`]).
 pub fn msign_gemm() -> Gemm {
-    Gemm::from_u8(MSIGN_GEMM.load(Ordering::Relaxed))
+    MSIGN_GEMM.get()
 }
 
 /// Sets where [`matmul`] and [`linear`] run on the CUDA backend, for the whole process.
 pub fn set_matmul_gemm(gemm: Gemm) {
-    MATMUL_GEMM.store(gemm as u8, Ordering::Relaxed);
+    MATMUL_GEMM.set(gemm);
 }
 
 /// The current choice for [`matmul`] and [`linear`] (see [`set_matmul_gemm`]).
 pub fn matmul_gemm() -> Gemm {
-    Gemm::from_u8(MATMUL_GEMM.load(Ordering::Relaxed))
+    MATMUL_GEMM.get()
 }
 
 /// `a · b` over the last two dimensions: `a: [..., m, k]`, `b: [..., k, n]` → `[..., m, n]`,
@@ -138,7 +102,6 @@ mod tests {
             Gemm::CublasF32,
         ] {
             assert_eq!(gemm.to_string().parse::<Gemm>(), Ok(gemm));
-            assert_eq!(Gemm::from_u8(gemm as u8), gemm);
         }
         assert!("cublas".parse::<Gemm>().is_err());
         assert_eq!(msign_gemm(), Gemm::Burn);
