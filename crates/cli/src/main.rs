@@ -36,6 +36,11 @@ struct Cli {
     /// `--features cuda` build; CPU runs ignore this.
     #[arg(long, global = true, default_value = "burn")]
     gelu: spectral::linalg::GeluKernel,
+    /// Who computes the models' LayerNorms on a GPU: `burn` (burn's means, square root and
+    /// division, differentiated op by op) or `fused` (one kernel each way; widths a multiple of
+    /// 128 up to 1024). `fused` needs a `--features cuda` build; CPU runs ignore this.
+    #[arg(long, global = true, default_value = "burn")]
+    layer_norm: spectral::linalg::LayerNormKernel,
 }
 
 #[derive(Subcommand)]
@@ -88,34 +93,50 @@ fn main() {
     }
 }
 
-/// Applies `--msign-gemm`, `--matmul-gemm`, `--attention` and `--gelu` for the whole process,
-/// before any work; a cuBLAS or fused choice in a build without the `cuda` feature is an error.
+/// Applies `--msign-gemm`, `--matmul-gemm`, `--attention`, `--gelu` and `--layer-norm` for the
+/// whole process, before any work; a cuBLAS or fused choice in a build without the `cuda`
+/// feature is an error.
 fn use_kernels(cli: &Cli) -> anyhow::Result<()> {
-    use spectral::linalg::{AttentionKernel, GeluKernel, Gemm};
+    use spectral::linalg::{AttentionKernel, GeluKernel, Gemm, LayerNormKernel};
     let cuda = cfg!(feature = "cuda");
-    for (flag, gemm) in [
-        ("--msign-gemm", cli.msign_gemm),
-        ("--matmul-gemm", cli.matmul_gemm),
-    ] {
-        if gemm != Gemm::Burn && !cuda {
+    let gpu_only = [
+        (
+            "--msign-gemm",
+            cli.msign_gemm.to_string(),
+            cli.msign_gemm != Gemm::Burn,
+        ),
+        (
+            "--matmul-gemm",
+            cli.matmul_gemm.to_string(),
+            cli.matmul_gemm != Gemm::Burn,
+        ),
+        (
+            "--attention",
+            cli.attention.to_string(),
+            cli.attention == AttentionKernel::Fused,
+        ),
+        (
+            "--gelu",
+            cli.gelu.to_string(),
+            cli.gelu == GeluKernel::Fused,
+        ),
+        (
+            "--layer-norm",
+            cli.layer_norm.to_string(),
+            cli.layer_norm == LayerNormKernel::Fused,
+        ),
+    ];
+    for (flag, value, needs_cuda) in gpu_only {
+        if needs_cuda && !cuda {
             anyhow::bail!(
-                "{flag} {gemm} needs a build with `--features cuda` (this one has no cuBLAS)"
+                "{flag} {value} needs a build with `--features cuda` (this one has no GPU kernels)"
             );
         }
     }
-    if cli.attention == AttentionKernel::Fused && !cuda {
-        anyhow::bail!(
-            "--attention fused needs a build with `--features cuda` (this one has no GPU kernels)"
-        );
-    }
     spectral::linalg::set_msign_gemm(cli.msign_gemm);
     spectral::linalg::set_matmul_gemm(cli.matmul_gemm);
-    if cli.gelu == GeluKernel::Fused && !cuda {
-        anyhow::bail!(
-            "--gelu fused needs a build with `--features cuda` (this one has no GPU kernels)"
-        );
-    }
     spectral::linalg::set_attention_kernel(cli.attention);
     spectral::linalg::set_gelu_kernel(cli.gelu);
+    spectral::linalg::set_layer_norm_kernel(cli.layer_norm);
     Ok(())
 }

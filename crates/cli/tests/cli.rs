@@ -277,7 +277,7 @@ fn bench_train_prints_its_table_and_json() {
     assert!(json["result"]["steps_per_s"].as_f64().unwrap() > 0.0);
 }
 
-/// `--msign-gemm`, `--matmul-gemm`, `--attention` and `--gelu`: an unknown value and, in a build
+/// `--msign-gemm`, `--matmul-gemm`, `--attention`, `--gelu` and `--layer-norm`: an unknown value and, in a build
 /// without the `cuda` feature, any cuBLAS or fused value are refused with one line before any
 /// work; the defaults (`burn`, `materialized`) run.
 #[test]
@@ -310,6 +310,13 @@ fn kernel_flags_are_checked_before_work() {
             "--gelu",
             "tanh",
             "unknown gelu kernel \"tanh\"",
+            "burn",
+            "fused",
+        ),
+        (
+            "--layer-norm",
+            "rms",
+            "unknown layer-norm kernel \"rms\"",
             "burn",
             "fused",
         ),

@@ -6,10 +6,10 @@
 //! ```
 
 use burn::module::Module;
-use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear};
+use burn::nn::{Dropout, DropoutConfig, LayerNorm, Linear};
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
-use spectral::linalg::{linear, linear_gelu};
+use spectral::linalg::{layer_norm, linear, linear_gelu};
 
 use crate::attention::CausalSelfAttention;
 use crate::error::{ModelError, nonzero, probability};
@@ -108,11 +108,7 @@ impl<B: Backend> Block<B> {
     /// Builds a block; fails on an invalid config.
     pub fn new(config: &BlockConfig, device: &B::Device) -> Result<Self, ModelError> {
         config.validate()?;
-        let norm = || {
-            LayerNormConfig::new(config.n_embd)
-                .with_bias(config.bias)
-                .init(device)
-        };
+        let norm = || init::layer_norm(config.n_embd, config.bias, device);
         Ok(Self {
             ln1: norm(),
             attn: CausalSelfAttention::new(config, device),
@@ -124,8 +120,8 @@ impl<B: Backend> Block<B> {
     /// `x` `[B, T, C]`, additive causal `mask` `[T, T]` → `[B, T, C]`.
     /// Attention through [`CausalSelfAttention::forward`], so `--attention fused` applies.
     pub fn forward(&self, x: Tensor<B, 3>, mask: &Tensor<B, 2>) -> Tensor<B, 3> {
-        let x = x.clone() + self.attn.forward(self.ln1.forward(x), mask); // [B, T, C]
-        x.clone() + self.mlp.forward(self.ln2.forward(x)) // [B, T, C]
+        let x = x.clone() + self.attn.forward(norm(&self.ln1, x), mask); // [B, T, C]
+        x.clone() + self.mlp.forward(norm(&self.ln2, x)) // [B, T, C]
     }
 
     /// Also returns this block's attention probabilities `[B, H, T, T]`.
@@ -136,11 +132,17 @@ impl<B: Backend> Block<B> {
     ) -> (Tensor<B, 3>, Tensor<B, 4>) {
         let (a, att) = self
             .attn
-            .forward_with_attention(self.ln1.forward(x.clone()), mask);
+            .forward_with_attention(norm(&self.ln1, x.clone()), mask);
         let x = x + a; // [B, T, C]
-        let x = x.clone() + self.mlp.forward(self.ln2.forward(x)); // [B, T, C]
+        let x = x.clone() + self.mlp.forward(norm(&self.ln2, x)); // [B, T, C]
         (x, att)
     }
+}
+
+/// `ln` applied to `x` `[B, T, C]` (a LayerNorm of [`init::layer_norm`]), in one fused kernel
+/// each way on a GPU under `--layer-norm fused`.
+pub fn norm<B: Backend>(ln: &LayerNorm<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
+    layer_norm(ln, init::LAYER_NORM_EPS, x)
 }
 
 /// Builds `n_layer` blocks of one config (`blocks.0` … `blocks.{n_layer−1}`).

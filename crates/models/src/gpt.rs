@@ -25,11 +25,11 @@
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::{Embedding, LayerNorm, LayerNormConfig, Linear};
+use burn::nn::{Embedding, LayerNorm, Linear};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor};
-use spectral::linalg::{linear, matmul};
+use spectral::linalg::{embedding, linear, matmul};
 
 use crate::attention::causal_mask;
 use crate::block::{self, Block, BlockConfig};
@@ -113,7 +113,7 @@ impl GptConfig {
             tok_emb: init::embedding(v, c, device),
             pos_emb: (!self.rope).then(|| init::embedding(self.block_size, c, device)),
             blocks: block::stack(self.n_layer, &self.block_config(), device)?,
-            ln_f: LayerNormConfig::new(c).with_bias(self.bias).init(device),
+            ln_f: init::layer_norm(c, self.bias, device),
             lm_head: (!self.tie_weights).then(|| init::linear(c, v, false, init::INIT_STD, device)),
             block_size: self.block_size,
         })
@@ -166,14 +166,14 @@ impl<B: Backend> Gpt<B> {
                 block_size: self.block_size,
             });
         }
-        let mut h = self.tok_emb.forward(idx); // [B, T, C]
+        let mut h = embedding(&self.tok_emb, idx); // [B, T, C]
         let [_, _, c] = h.dims();
         if let Some(pos) = &self.pos_emb {
             h = h + pos.weight.val().narrow(0, 0, t).reshape([1, t, c]); // [B, T, C]
         }
         let mask = causal_mask(t, &h.device()); // [T, T]
         let (h, _) = block::forward_stack(&self.blocks, h, &mask, false);
-        let h = self.ln_f.forward(h); // [B, T, C]
+        let h = crate::block::norm(&self.ln_f, h); // [B, T, C]
         let logits = match &self.lm_head {
             Some(head) => linear(head, h), // [B, T, V]
             None => {

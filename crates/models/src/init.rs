@@ -7,12 +7,17 @@
 //! any of them afterwards.
 
 use burn::module::{Initializer, Param};
-use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig};
+use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 
 /// Standard deviation of every weight drawn at build time (GPT-2's 0.02).
 pub const INIT_STD: f64 = 0.02;
+
+/// ε of every LayerNorm these models build (burn's and PyTorch's default). burn keeps a
+/// built layer's ε private, so the fused kernel (`spectral::linalg::layer_norm`) is passed
+/// this constant.
+pub const LAYER_NORM_EPS: f64 = 1e-5;
 
 /// Standard deviation of a residual projection in a model of `n_layer` blocks:
 /// `0.02 / √(2·n_layer)` (two residual additions per block).
@@ -54,5 +59,14 @@ pub fn embedding<B: Backend>(n: usize, d: usize, device: &B::Device) -> Embeddin
             mean: 0.0,
             std: INIT_STD,
         })
+        .init(device)
+}
+
+/// A `LayerNorm` over width `d` with γ = 1, β = 0 (no β without `bias`) and ε =
+/// [`LAYER_NORM_EPS`].
+pub fn layer_norm<B: Backend>(d: usize, bias: bool, device: &B::Device) -> LayerNorm<B> {
+    LayerNormConfig::new(d)
+        .with_bias(bias)
+        .with_epsilon(LAYER_NORM_EPS)
         .init(device)
 }

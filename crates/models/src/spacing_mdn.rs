@@ -35,7 +35,7 @@
 
 use burn::config::Config;
 use burn::module::{Initializer, Module};
-use burn::nn::{Embedding, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::nn::{Embedding, LayerNorm, Linear, LinearConfig};
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 
@@ -157,7 +157,7 @@ impl SpacingMdnConfig {
             input_proj,
             pos_emb: (!self.rope).then(|| init::embedding(self.block_size + m, c, device)),
             blocks: block::stack(self.n_layer, &self.block_config(), device)?,
-            ln_f: LayerNormConfig::new(c).with_bias(self.bias).init(device),
+            ln_f: init::layer_norm(c, self.bias, device),
             mdn_head: MixtureHead::new(c, self.n_components, self.sigma_floor, device)?,
             block_size: self.block_size,
         })
@@ -304,7 +304,7 @@ impl<B: Backend> SpacingMdn<B> {
         }
         let mask = causal_mask(s, &h.device()); // [M+T, M+T]
         let (h, maps) = block::forward_stack(&self.blocks, h, &mask, keep_attention);
-        let h = self.ln_f.forward(h); // [B, M+T, C]
+        let h = crate::block::norm(&self.ln_f, h); // [B, M+T, C]
         let (data, memory_out) = match &self.memory {
             Some(memory) => {
                 let mem = h.clone().narrow(1, 0, m); // [B, M, C]

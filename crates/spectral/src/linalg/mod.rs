@@ -16,6 +16,9 @@
 //!   [`AttentionKernel`] says so.
 //! - [`linear_gelu`]: `gelu(x W + b)`, its bias and GELU in one kernel on a GPU when
 //!   [`GeluKernel`] says so.
+//! - [`layer_norm`]: a LayerNorm in one kernel each way on a GPU when [`LayerNormKernel`] says
+//!   so.
+//! - [`embedding`]: an embedding lookup whose gradient has its own kernel on a GPU.
 //! - [`exact`]: exact CPU linear algebra in f64 through faer, for tests and analysis.
 //!
 //! The device-side functions keep the fixed signatures the optimizers call (tensors in, tensors
@@ -34,26 +37,35 @@ mod cublas_matmul;
 pub mod cublas_msign;
 #[cfg(feature = "cuda")]
 mod cuda;
+pub mod embedding;
+#[cfg(feature = "cuda")]
+mod embedding_cuda;
 pub mod exact;
 pub mod fused_attention;
 #[cfg(feature = "cuda")]
 mod fused_attention_cuda;
 pub mod gemm;
+pub mod layer_norm;
+#[cfg(feature = "cuda")]
+mod layer_norm_cuda;
 pub mod newton_schulz;
 pub mod orthonormalize;
 pub mod random;
 pub mod spectra;
+pub mod switch;
 #[cfg(test)]
 mod test_util;
 pub mod topk_svd;
 
 pub use bias_gelu::{GeluKernel, gelu_kernel, linear_gelu, set_gelu_kernel};
+pub use embedding::embedding;
 pub use exact::{Svd, from_faer, singular_values, svd, to_faer};
 pub use fused_attention::{
     AttentionKernel, attention_kernel, fused_causal_attention, fuses, rope_table,
     set_attention_kernel,
 };
 pub use gemm::{Gemm, linear, matmul, matmul_gemm, msign_gemm, set_matmul_gemm, set_msign_gemm};
+pub use layer_norm::{LayerNormKernel, layer_norm, layer_norm_kernel, set_layer_norm_kernel};
 pub use newton_schulz::{MsignMethod, msign, msign_batched};
 pub use orthonormalize::orthonormalize_columns;
 pub use random::gaussian_matrix;
