@@ -238,7 +238,18 @@ fn run<B: AutodiffBackend, T: Task<B>>(
     for step in start..config.steps {
         let lr_factor = config.schedule.factor(step);
         let loss = task.train_loss(&model, step, device)?;
-        let loss_value = loss.clone().into_scalar().elem::<f64>();
+        // The loss is read once the whole step is queued: a read waits for the device, and
+        // reading before the backward pass left the GPU idle while the host built it. A
+        // non-finite loss still stops the run before anything of this step is saved.
+        let loss_on_device = loss.clone().inner();
+        let mut grads = GradientsParams::from_grads(loss.backward(), &model);
+        let grad_norm = clip_gradients::<B, _>(&model, &mut grads, config.grad_clip);
+        // Not read here: only a logged step's norm is read back (a device wait).
+        let optim_started = Instant::now();
+        let stepped = optimizer.step(lr_factor, model, grads);
+        optim_seconds += optim_started.elapsed().as_secs_f64();
+        // Before the step's own error: a non-finite loss is the cause to report.
+        let loss_value = loss_on_device.into_scalar().elem::<f64>();
         if !loss_value.is_finite() {
             bar.abandon();
             return Err(TrainError::NonFinite {
@@ -251,13 +262,7 @@ fn run<B: AutodiffBackend, T: Task<B>>(
                 },
             });
         }
-        let mut grads = GradientsParams::from_grads(loss.backward(), &model);
-        let grad_norm = clip_gradients::<B, _>(&model, &mut grads, config.grad_clip);
-        // Not read here: only a logged step's norm is read back (a device wait).
-        let optim_started = Instant::now();
-        let stepped = optimizer.step(lr_factor, model, grads)?;
-        optim_seconds += optim_started.elapsed().as_secs_f64();
-        model = task.after_step(stepped);
+        model = task.after_step(stepped?);
         last_train = loss_value;
         let done = step + 1;
         let evaluate = done.is_multiple_of(config.eval_interval) || done == config.steps;
@@ -419,7 +424,9 @@ mod tests {
     /// The layer's gradients, weight then bias, in f64.
     fn flat(layer: &Linear<B>, grads: &GradientsParams) -> Vec<f64> {
         let weight = grads.get::<CpuBackend, 2>(layer.weight.id).unwrap();
-        let bias = grads.get::<CpuBackend, 1>(layer.bias.as_ref().unwrap().id).unwrap();
+        let bias = grads
+            .get::<CpuBackend, 1>(layer.bias.as_ref().unwrap().id)
+            .unwrap();
         let mut values: Vec<f64> = weight.into_data().iter::<f64>().collect();
         values.extend(bias.into_data().iter::<f64>());
         values
