@@ -31,7 +31,8 @@
 # cublas-tf32 cublas-bf16":
 # the table's cuBLAS column takes the one of each row's precision), FUSED_GEMMS (the f32 runs
 # again with FUSED_FLAGS and each of these gemms, "cublas-tf32": the table's fused column),
-# FUSED_FLAGS ("--attention fused": the fastest on the H100; add "--gelu fused" to time both),
+# FUSED_FLAGS ("--attention fused --layer-norm fused": the fastest on the H100; "--gelu fused"
+# cost 3-8 % there),
 # TORCH_PRECISIONS (the PyTorch eager runs, "f32 tf32 bf16").
 # The run lists (COMPILED, RUST_PRECISIONS, MATMUL_GEMMS, FUSED_GEMMS, TORCH_PRECISIONS) may be
 # set empty to skip those runs.
@@ -56,7 +57,7 @@ STAGES=${STAGES:-mdn gpt optim}
 RUST_PRECISIONS=${RUST_PRECISIONS-f32 bf16}
 MATMUL_GEMMS=${MATMUL_GEMMS-cublas-f32 cublas-tf32 cublas-bf16}
 FUSED_GEMMS=${FUSED_GEMMS-cublas-tf32}
-export FUSED_FLAGS=${FUSED_FLAGS:---attention fused}
+export FUSED_FLAGS=${FUSED_FLAGS:---attention fused --layer-norm fused}
 TORCH_PRECISIONS=${TORCH_PRECISIONS-f32 tf32 bf16}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
@@ -109,7 +110,7 @@ for model in mdn gpt; do
             --json "$OUT/${model}_rust_${gemm}.json"
     done
     # And with the fused kernels (FUSED_FLAGS): attention (no [B, H, T, T] scores stored, RoPE
-    # inside), and optionally the MLPs' bias + GELU.
+    # inside) and LayerNorm by default; optionally the MLPs' bias + GELU.
     for gemm in $FUSED_GEMMS; do
         # shellcheck disable=SC2086 # FUSED_FLAGS is a list of flags
         stage "$BIN" $FUSED_FLAGS --matmul-gemm "$gemm" --msign-gemm "$gemm" bench train \
@@ -173,7 +174,7 @@ print("\nTraining (ratio = Rust rate / PyTorch rate: above 1 Rust is faster, bar
       "precision).\nburn = burn's own kernels: its f32 runs on TF32 tensor cores and fills the f32 and "
       "tf32 rows, its bf16 row is `--precision bf16`.\ncuBLAS = f32 tensors with `--matmul-gemm "
       "cublas-<row> --msign-gemm cublas-<row>`: true f32, TF32, or bf16 tensor-core products with f32 master weights.\n"
-      f"fused = the cuBLAS run with `{os.environ.get('FUSED_FLAGS', '--attention fused')}` (f32 attention kernel, scores never stored).\n"
+      f"fused = the cuBLAS run with `{os.environ['FUSED_FLAGS']}` (spectral's own f32 kernels).\n"
       "memory MiB: Rust = burn's pool reservation of the cuBLAS run, PyTorch = eager peak "
       "allocated / reserved")
 head = (f"{'workload':<28} {'prec':<5} {'metric':<9} {'burn':>10} {'cuBLAS':>10} {'fused':>10} "
