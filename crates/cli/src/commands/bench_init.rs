@@ -473,7 +473,11 @@ pub fn summary(records: &[RunRecord], target: f64) -> (String, Vec<Row>) {
             "| {} | {:e} | {} ({}/{}) | {} | {} | {} | {} | {:.3e} ± {:.1e} |\n",
             r.init,
             r.lr,
-            pm(r.steps_to_target, 0),
+            if r.reached == 0 {
+                "–".to_string() // no run reached the target: no mean
+            } else {
+                pm(r.steps_to_target, 0)
+            },
             r.reached,
             r.seeds,
             pm(r.final_val, 4),
@@ -583,6 +587,16 @@ mod tests {
         assert_eq!(rows.len(), 2);
         // A target above the step-0 loss is reached at the first evaluation.
         assert_eq!(rows[0]["steps_to_target"][0].as_f64(), Some(0.0));
+        // One no run reaches is a dash in the table, not a mean of nothing.
+        init(InitArgs {
+            summarize: true,
+            target: 0.0,
+            ..tiny(dir.path())
+        })
+        .unwrap();
+        let table = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
+        assert!(table.contains("| – (0/1) |"), "{table}");
+        assert!(!table.contains("NaN"), "{table}");
     }
 
     #[test]
