@@ -19,7 +19,8 @@
 # (training seconds, 330), ZEROS (2000000), RUNS ("baseline v1 e1 e2"), EVAL_TIMEOUT (s, 240),
 # ROLLOUTS (16), WINDOWS (64), MATMUL_GEMM and MSIGN_GEMM (the training's `--matmul-gemm` and
 # `--msign-gemm`, burn; cublas-tf32 is PyTorch's TF32 precision on cuBLAS, cublas-bf16 muon.py's
-# Newton–Schulz).
+# Newton–Schulz), KERNEL_FLAGS (the models' own GPU kernels, "--attention fused --layer-norm
+# fused": the fastest SpacingMDN step on an H100, session 6; empty for burn's).
 set -uo pipefail
 BIN=${BIN:-target/release/spectral}
 OUT=${OUT:-runs/gpu_mdn}
@@ -31,6 +32,7 @@ ROLLOUTS=${ROLLOUTS:-16}
 WINDOWS=${WINDOWS:-64}
 MATMUL_GEMM=${MATMUL_GEMM:-burn}
 MSIGN_GEMM=${MSIGN_GEMM:-burn}
+KERNEL_FLAGS=${KERNEL_FLAGS---attention fused --layer-norm fused}
 export LD_LIBRARY_PATH=${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}/usr/local/cuda-13.0/targets/x86_64-linux/lib
 mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
@@ -42,7 +44,8 @@ if [ ! -f "$SPACINGS" ]; then
     rm -f "$OUT/zeros.f64"
 fi
 
-"$BIN" --matmul-gemm "$MATMUL_GEMM" --msign-gemm "$MSIGN_GEMM" bench train --device cuda --batch-size 128 --seq-len 255 --steps 10 --warmup 4 \
+# shellcheck disable=SC2086 # KERNEL_FLAGS is a list of flags
+"$BIN" --matmul-gemm "$MATMUL_GEMM" --msign-gemm "$MSIGN_GEMM" $KERNEL_FLAGS bench train --device cuda --batch-size 128 --seq-len 255 --steps 10 --warmup 4 \
     --json "$OUT/speed.json" || exit 1
 N_RUNS=$(echo $RUNS | wc -w)
 STEPS=$(python3 -c "
@@ -62,7 +65,8 @@ for run in $RUNS; do
     mkdir -p "$OUT/$run"
     sed -e "s/^steps = .*/steps = $STEPS/" -e "s/^total_steps = .*/total_steps = $STEPS/" \
         "configs/gpu/mdn_$run.toml" > "$OUT/$run.toml"
-    timeout $((BUDGET * 2)) "$BIN" --matmul-gemm "$MATMUL_GEMM" --msign-gemm "$MSIGN_GEMM" train --config "$OUT/$run.toml" --spacings "$SPACINGS" \
+    # shellcheck disable=SC2086 # KERNEL_FLAGS is a list of flags
+    timeout $((BUDGET * 2)) "$BIN" --matmul-gemm "$MATMUL_GEMM" --msign-gemm "$MSIGN_GEMM" $KERNEL_FLAGS train --config "$OUT/$run.toml" --spacings "$SPACINGS" \
         --out "$OUT/$run" > "$OUT/$run/train.log" 2>&1
     echo "exit $?" >> "$OUT/$run/train.log"
     tail -2 "$OUT/$run/train.log"
