@@ -9,8 +9,8 @@
 //! ```
 
 use super::cuda::{
-    Arg, CubeBackend, CubeTensor, DeviceBuffer, Handles, Module, Runtime, contiguous, empty, fused,
-    is_cuda, same_type,
+    Arg, CubeBackend, CubeTensor, DeviceBuffer, Handles, Module, Runtime, compiled, contiguous,
+    empty, fused, is_cuda, same_type,
 };
 use crate::device::CudaBackend;
 use burn::backend::Autodiff;
@@ -24,8 +24,6 @@ use burn_fusion::FusionTensor;
 use burn_fusion::stream::{Operation, OperationStreams};
 use burn_ir::{CustomOpIr, OperationIr, OperationOutput, TensorIr};
 use cudarc::driver::sys as cu;
-use std::cell::RefCell;
-use std::collections::HashMap;
 
 type Trained = Autodiff<CudaBackend>;
 
@@ -192,22 +190,16 @@ struct Kernels {
     backward: cu::CUfunction,
 }
 
-thread_local! {
-    static KERNELS: RefCell<HashMap<usize, Kernels>> = RefCell::new(HashMap::new());
-}
-
 impl Kernels {
     /// The two kernels on device `ordinal`, compiled on first use.
     fn get(ordinal: usize) -> Self {
-        KERNELS.with(|cache| {
-            *cache.borrow_mut().entry(ordinal).or_insert_with(|| {
-                let module = Module::compile(ordinal, SOURCE, "bias_gelu.cu", &[]);
-                Self {
-                    module,
-                    forward: module.function("bias_gelu_forward"),
-                    backward: module.function("bias_gelu_backward"),
-                }
-            })
+        compiled(ordinal, 0, || {
+            let module = Module::compile(ordinal, SOURCE, "bias_gelu.cu", &[]);
+            Self {
+                module,
+                forward: module.function("bias_gelu_forward"),
+                backward: module.function("bias_gelu_backward"),
+            }
         })
     }
 }

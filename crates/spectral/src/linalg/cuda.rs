@@ -1,9 +1,9 @@
-//! What the cuBLAS gemms (`cublas`) and the fused attention kernels (`fused_attention_cuda`)
-//! share on burn's CUDA backend (`--features cuda`): the backend under burn's fusion layer, a
-//! tensor's device buffer with the stream cubecl resolved it on, and the CUDA context a thread
-//! must have current to call the driver or cuBLAS.
+//! What the cuBLAS gemms (`cublas`) and the custom kernels (`*_cuda`) share on burn's CUDA
+//! backend (`--features cuda`): the backend under burn's fusion layer, a tensor's device
+//! buffer with the stream cubecl resolved it on, the CUDA context a thread must have current
+//! to call the driver or cuBLAS, and NVRTC-compiled kernels with their per-thread cache.
 //!
-//! Both register custom operations in burn's fusion stream. When burn executes the stream, an
+//! They register custom operations in burn's fusion stream. When burn executes the stream, an
 //! operation reads its inputs' buffers here and enqueues its work on their stream: the CUDA
 //! stream cubecl launches burn's kernels on (vendor/README.md: the one patch to cubecl-cuda).
 //! It is ordered with the kernels before and after it, and the host never waits.
@@ -14,6 +14,9 @@ use burn::tensor::{DType, Shape, Tensor, TensorPrimitive};
 use burn_fusion::{FusionBackend, FusionRuntime, FusionTensor};
 use burn_ir::HandleContainer;
 use cudarc::driver::{result as driver, sys as cu};
+use std::any::{Any, TypeId};
+use std::cell::RefCell;
+use std::collections::HashMap;
 
 /// The backend under burn's fusion layer: its tensors carry cubecl buffers.
 pub(crate) type CubeBackend = burn_cubecl::CubeBackend<CudaRuntime, f32, i32, u8>;
@@ -98,6 +101,29 @@ impl DeviceBuffer {
             _resource: Box::new(resource),
         }
     }
+}
+
+/// The value `compile()` built on this thread's first call for kernel type `K` on device
+/// `ordinal` with compile-time `variant` (a head width, a row width; 0 where there is none),
+/// copied. Each family of kernels (`Kernels` in the `*_cuda` modules) keeps its compiled
+/// module and functions here, for the life of the thread.
+pub(crate) fn compiled<K: Copy + 'static>(
+    ordinal: usize,
+    variant: usize,
+    compile: impl FnOnce() -> K,
+) -> K {
+    /// Compiled kernels by (their type, device, variant).
+    type Cache = HashMap<(TypeId, usize, usize), Box<dyn Any>>;
+    thread_local! {
+        static CACHE: RefCell<Cache> = RefCell::new(HashMap::new());
+    }
+    CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        let entry = cache
+            .entry((TypeId::of::<K>(), ordinal, variant))
+            .or_insert_with(|| Box::new(compile()));
+        *entry.downcast_ref::<K>().expect("an entry of its own type")
+    })
 }
 
 /// A device's primary context (the one cubecl uses), retained once and never released.

@@ -13,8 +13,8 @@
 //! matches the materialized f32 attention to rounding.
 
 use super::cuda::{
-    Arg, CubeBackend, CubeTensor, DeviceBuffer, Handles, Module, Runtime, contiguous, empty, fused,
-    is_cuda, same_type,
+    Arg, CubeBackend, CubeTensor, DeviceBuffer, Handles, Module, Runtime, compiled, contiguous,
+    empty, fused, is_cuda, same_type,
 };
 use crate::device::CudaBackend;
 use burn::backend::Autodiff;
@@ -28,8 +28,6 @@ use burn_fusion::FusionTensor;
 use burn_fusion::stream::{Operation, OperationStreams};
 use burn_ir::{CustomOpIr, OperationIr, TensorIr};
 use cudarc::driver::sys as cu;
-use std::cell::RefCell;
-use std::collections::HashMap;
 
 type Trained = Autodiff<CudaBackend>;
 
@@ -343,21 +341,10 @@ struct Kernels {
     backward_dkv: cu::CUfunction,
 }
 
-thread_local! {
-    /// Compiled kernels by (device, head width), for the life of the thread (one module per
-    /// head width the process meets).
-    static KERNELS: RefCell<HashMap<(usize, usize), Kernels>> = RefCell::new(HashMap::new());
-}
-
 impl Kernels {
     /// The kernels for head width `d` on device `ordinal`, compiled on first use.
     fn get(ordinal: usize, d: usize) -> Self {
-        KERNELS.with(|cache| {
-            *cache
-                .borrow_mut()
-                .entry((ordinal, d))
-                .or_insert_with(|| Self::compile(ordinal, d))
-        })
+        compiled(ordinal, d, || Self::compile(ordinal, d))
     }
 
     fn compile(ordinal: usize, d: usize) -> Self {

@@ -11,8 +11,8 @@
 //! `∂γ` and `∂β` are the partials summed over blocks by burn (a `[blocks, C]` sum).
 
 use super::cuda::{
-    Arg, CubeBackend, CubeTensor, DeviceBuffer, Handles, Module, Runtime, contiguous, empty, fused,
-    is_cuda, same_type,
+    Arg, CubeBackend, CubeTensor, DeviceBuffer, Handles, Module, Runtime, compiled, contiguous,
+    empty, fused, is_cuda, same_type,
 };
 use crate::device::CudaBackend;
 use burn::backend::Autodiff;
@@ -26,8 +26,6 @@ use burn_fusion::FusionTensor;
 use burn_fusion::stream::{Operation, OperationStreams};
 use burn_ir::{CustomOpIr, OperationIr, TensorIr};
 use cudarc::driver::sys as cu;
-use std::cell::RefCell;
-use std::collections::HashMap;
 
 type Trained = Autodiff<CudaBackend>;
 
@@ -289,26 +287,17 @@ struct Kernels {
     backward: cu::CUfunction,
 }
 
-thread_local! {
-    static KERNELS: RefCell<HashMap<(usize, usize), Kernels>> = RefCell::new(HashMap::new());
-}
-
 impl Kernels {
     /// The two kernels for rows of `width` on device `ordinal`, compiled on first use.
     fn get(ordinal: usize, width: usize) -> Self {
-        KERNELS.with(|cache| {
-            *cache
-                .borrow_mut()
-                .entry((ordinal, width))
-                .or_insert_with(|| {
-                    let defines = [format!("WIDTH={width}")];
-                    let module = Module::compile(ordinal, SOURCE, "layer_norm.cu", &defines);
-                    Self {
-                        module,
-                        forward: module.function("layer_norm_forward"),
-                        backward: module.function("layer_norm_backward"),
-                    }
-                })
+        compiled(ordinal, width, || {
+            let defines = [format!("WIDTH={width}")];
+            let module = Module::compile(ordinal, SOURCE, "layer_norm.cu", &defines);
+            Self {
+                module,
+                forward: module.function("layer_norm_forward"),
+                backward: module.function("layer_norm_backward"),
+            }
         })
     }
 }
