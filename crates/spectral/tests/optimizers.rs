@@ -361,3 +361,52 @@ fn a_step_sharded_over_two_devices_equals_the_unsharded_step() {
         }
     }
 }
+
+/// Linear maps of three shapes in burn's `[d_in, d_out]`: `[16, 16]` twice, `[16, 32]` and
+/// `[32, 16]`, so one-device Muon stacks a pair and two single matrices.
+fn funnel(device: &burn::tensor::Device<Ad>) -> DeepLinear<Ad> {
+    let shapes = [(16, 16), (16, 16), (16, 32), (32, 16)];
+    let layers = shapes
+        .iter()
+        .enumerate()
+        .map(|(i, &(d_in, d_out))| Linear {
+            weight: Param::from_tensor(
+                gaussian_matrix::<Ad>(d_in, d_out, 200 + i as u64, device)
+                    .div_scalar((d_in as f32).sqrt()),
+            ),
+            bias: Some(Param::from_tensor(Tensor::zeros([d_out], device))),
+        })
+        .collect();
+    DeepLinear { layers }
+}
+
+#[test]
+fn muon_by_shape_equals_muon_one_matrix_at_a_time() {
+    // TEON with K = 1 steps Muon one matrix at a time; Muon on one device stacks the matrices
+    // of each shape. Step 2 leaves one of the pair without a gradient (its stack splits), step
+    // 3 brings it back (its buffer rejoins the stack).
+    let device = Default::default();
+    let (x, y) = task(&device);
+    let mut one_at_a_time = config(Method::Teon);
+    one_at_a_time.teon.k = 1;
+    let mut reference = SpectralOptimizer::<CpuBackend>::new(one_at_a_time);
+    let mut stacked = SpectralOptimizer::<CpuBackend>::new(config(Method::Muon));
+    let (mut a, mut b) = (funnel(&device), funnel(&device));
+    for step in 0..4 {
+        let grads = |model: &DeepLinear<Ad>| {
+            let mut grads = GradientsParams::from_grads(loss(model, &x, &y).backward(), model);
+            if step == 1 {
+                grads.remove::<CpuBackend, 2>(model.layers[1].weight.id);
+            }
+            grads
+        };
+        let (ga, gb) = (grads(&a), grads(&b));
+        a = reference.step(1.0, a, ga).unwrap();
+        b = stacked.step(1.0, b, gb).unwrap();
+        assert_eq!(max_difference(&a, &b), 0.0, "step {step}");
+    }
+    assert!(
+        max_difference(&a, &funnel(&device)) > 1e-3,
+        "the steps moved the weights"
+    );
+}
