@@ -91,14 +91,7 @@ pub fn msign_all<B: Backend>(
     method: MsignMethod,
 ) -> Vec<Tensor<B, 2>> {
     let mut out: Vec<Option<Tensor<B, 2>>> = vec![None; matrices.len()];
-    let mut by_shape: Vec<([usize; 2], Vec<usize>)> = Vec::new();
-    for (index, matrix) in matrices.iter().enumerate() {
-        let dims = matrix.dims();
-        match by_shape.iter_mut().find(|(shape, _)| *shape == dims) {
-            Some((_, members)) => members.push(index),
-            None => by_shape.push((dims, vec![index])),
-        }
-    }
+    let by_shape = group_indices(matrices.iter().map(|m| m.dims()));
     let mut matrices: Vec<Option<Tensor<B, 2>>> = matrices.into_iter().map(Some).collect();
     for ([m, n], members) in by_shape {
         if members.len() == 1 {
@@ -118,6 +111,21 @@ pub fn msign_all<B: Backend>(
     out.into_iter()
         .map(|o| o.expect("every matrix shaped"))
         .collect()
+}
+
+/// The indices of `keys` grouped by equal key, groups in order of first appearance and
+/// indices ascending within each: how same-shape matrices are batched.
+pub(crate) fn group_indices<K: PartialEq>(
+    keys: impl IntoIterator<Item = K>,
+) -> Vec<(K, Vec<usize>)> {
+    let mut groups: Vec<(K, Vec<usize>)> = Vec::new();
+    for (index, key) in keys.into_iter().enumerate() {
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, members)) => members.push(index),
+            None => groups.push((key, vec![index])),
+        }
+    }
+    groups
 }
 
 /// The weight after one step: `W·(1 − lr·λ) − lr·scale·update`.

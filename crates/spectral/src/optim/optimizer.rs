@@ -5,7 +5,7 @@
 
 use super::groups::{ParamSlot, Role, param_groups, transformer_rules};
 use super::manifold_muon::{ManifoldMuonConfig, manifold_muon_step};
-use super::muon::{MuonConfig, apply_update, momentum_direction, msign_all};
+use super::muon::{MuonConfig, apply_update, group_indices, momentum_direction, msign_all};
 use super::shard::{MatrixExchange, Shard, SingleDevice, assign_owners, shaping_cost};
 use super::spectra::{SpectraConfig, spectra_direction};
 use super::state::StateDict;
@@ -370,7 +370,7 @@ impl<B: Backend> SpectralOptimizer<B> {
             .collect();
         let slots = slots.as_slice();
         if config.method == Method::Muon && shard.world == 1 {
-            return Ok(self.muon_by_shape(lr, slots, weights, grads, momentum, nesterov));
+            return Ok(self.muon_by_shape(lr, slots, weights, grads));
         }
         // Buffers a one-device Muon step left stacked go back to one per matrix.
         self.state.unstack_momentum();
@@ -500,23 +500,14 @@ impl<B: Backend> SpectralOptimizer<B> {
         slots: &[ParamSlot],
         mut weights: HashMap<ParamId, Tensor<B, 2>>,
         mut grads: HashMap<ParamId, Tensor<B, 2>>,
-        momentum: f64,
-        nesterov: bool,
     ) -> HashMap<ParamId, Tensor<B, 2>> {
         let muon = self.config.muon;
-        let mut by_shape: Vec<([usize; 2], Vec<usize>)> = Vec::new();
-        for (i, slot) in slots.iter().enumerate() {
-            let shape = [slot.shape[0], slot.shape[1]];
-            match by_shape.iter_mut().find(|(s, _)| *s == shape) {
-                Some((_, members)) => members.push(i),
-                None => by_shape.push((shape, vec![i])),
-            }
-        }
+        let by_shape = group_indices(slots.iter().map(|s| [s.shape[0], s.shape[1]]));
         let mut out = HashMap::new();
         for ([d_in, d_out], members) in by_shape {
             let k = members.len();
-            let key = group_key(slots, &members);
             let paths: Vec<&str> = members.iter().map(|&i| slots[i].path.as_str()).collect();
+            let key = paths.join("+");
             let take = |map: &mut HashMap<ParamId, Tensor<B, 2>>| {
                 let parts = members
                     .iter()
@@ -526,7 +517,8 @@ impl<B: Backend> SpectralOptimizer<B> {
             };
             let grad = take(&mut grads);
             let previous = self.state.take_momentum_stack(&key, &paths, [d_in, d_out]);
-            let (buffer, direction) = momentum_direction(previous, grad, momentum, nesterov);
+            let (buffer, direction) =
+                momentum_direction(previous, grad, muon.momentum, muon.nesterov);
             self.state.momentum_stacks.insert(key, buffer);
             let update = if k == 1 {
                 msign(direction, muon.msign)
