@@ -26,9 +26,11 @@ struct Cli {
     #[arg(long, global = true, default_value = "burn")]
     matmul_gemm: spectral::linalg::Gemm,
     /// How the models compute causal self-attention on a GPU: `materialized` (the
-    /// `[B, H, T, T]` scores stored, burn's softmax) or `fused` (one FlashAttention-style f32
-    /// kernel, forward and backward, with RoPE inside; the scores never stored). `fused` needs
-    /// a `--features cuda` build; CPU runs ignore this.
+    /// `[B, H, T, T]` scores stored, burn's softmax), `fused` (one FlashAttention-style f32
+    /// kernel, forward and backward, with RoPE inside; the scores never stored) or `cublas`
+    /// (the products as cuBLAS gemms in `--matmul-gemm`'s precision around one softmax kernel
+    /// each way; a layer's scores kept only during its pass). `fused` and `cublas` need a
+    /// `--features cuda` build; CPU runs ignore this.
     #[arg(long, global = true, default_value = "materialized")]
     attention: spectral::linalg::AttentionKernel,
     /// Who computes the MLPs' bias and GELU on a GPU: `burn` (burn's fused element-wise
@@ -113,7 +115,7 @@ fn use_kernels(cli: &Cli) -> anyhow::Result<()> {
         (
             "--attention",
             cli.attention.to_string(),
-            cli.attention == AttentionKernel::Fused,
+            cli.attention != AttentionKernel::Materialized,
         ),
         (
             "--gelu",

@@ -85,10 +85,10 @@ impl<B: Backend> CausalSelfAttention<B> {
     /// When `T` exceeds the RoPE table (`BlockConfig::rope_positions`); the models check the
     /// sequence length before calling.
     ///
-    /// With `--attention fused` on burn's CUDA backend ([`fused_causal_attention`]), the heads
-    /// are attended in one kernel that builds the causal mask itself: `mask` must then be
-    /// [`causal_mask`]`(T)`, as every caller's is. Attention dropout keeps the materialized path
-    /// while training.
+    /// With `--attention fused` or `cublas` on burn's CUDA backend ([`fused_causal_attention`]),
+    /// the heads are attended in one custom operation that builds the causal mask itself:
+    /// `mask` must then be [`causal_mask`]`(T)`, as every caller's is. Attention dropout keeps
+    /// the materialized path while training.
     pub fn forward(&self, x: Tensor<B, 3>, mask: &Tensor<B, 2>) -> Tensor<B, 3> {
         match self.forward_fused(x.clone()) {
             Some(y) => y,

@@ -113,11 +113,11 @@ impl Matrices {
     }
 
     /// Elements between consecutive matrices: 0 for one matrix shared by the whole batch.
-    fn stride(&self) -> i64 {
+    fn stride(&self) -> usize {
         if self.batch == 1 {
             0
         } else {
-            (self.rows * self.cols) as i64
+            self.rows * self.cols
         }
     }
 }
@@ -131,15 +131,61 @@ fn run_gemm(
     c: &CubeTensor,
     engine: Gemm,
 ) {
-    let (a_dtype, device_index) = (a.dtype, a.device.index);
+    let (dtype, ordinal) = (a.dtype, a.device.index);
     let (a, b, c) = (Matrices::of(a), Matrices::of(b), Matrices::of(c));
-    let (m, k) = if transpose_a {
-        (a.cols, a.rows)
-    } else {
-        (a.rows, a.cols)
+    let k = if transpose_a { a.rows } else { a.cols };
+    let operand = |x: &Matrices| Strided {
+        ptr: x.buffer.ptr,
+        ld: x.cols,
+        stride: x.stride(),
     };
-    let n = c.cols;
-    let (data_type, compute) = match (a_dtype, engine) {
+    // SAFETY: the pointers are live cubecl buffers (held by the `Matrices`) of the shapes and
+    // dtype given, contiguous, resolved on `c`'s stream.
+    unsafe {
+        strided_gemm(
+            (ordinal, c.buffer.stream),
+            (dtype, engine),
+            [c.rows, c.cols, k],
+            c.batch,
+            (operand(&a), transpose_a),
+            (operand(&b), transpose_b),
+            operand(&c),
+        )
+    };
+}
+
+/// One operand of [`strided_gemm`]: a batch of row-major matrices, the first at device address
+/// `ptr`, rows `ld` elements apart, consecutive matrices `stride` elements apart (0: one matrix
+/// for the whole batch).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Strided {
+    pub ptr: u64,
+    pub ld: usize,
+    pub stride: usize,
+}
+
+/// `cᵢ = op(aᵢ) op(bᵢ)` for `i < batch`, each `cᵢ` `[m, n]` with inner size `k` (`[m, n, k]`),
+/// enqueued on `stream` of device `ordinal` (`at`). Operands of `dtype` (f32 or bf16), products
+/// in `engine`'s precision (`precision`); `op` the transpose where the operand's flag says so.
+///
+/// # Safety
+/// Every operand must address live device memory of `dtype` covering the matrices described,
+/// written by work ordered before this call on `stream` and not freed before the gemm runs
+/// (cubecl frees and reuses memory in its stream's order).
+///
+/// # Panics
+/// On a dtype other than f32 or bf16, or a cuBLAS error (a lost device, or libcublas not found:
+/// on the GPU host, `LD_LIBRARY_PATH` must reach the CUDA toolkit's `targets/x86_64-linux/lib`).
+pub(crate) unsafe fn strided_gemm(
+    (ordinal, stream): (usize, cu::CUstream),
+    precision: (DType, Gemm),
+    [m, n, k]: [usize; 3],
+    batch: usize,
+    (a, transpose_a): (Strided, bool),
+    (b, transpose_b): (Strided, bool),
+    c: Strided,
+) {
+    let (data_type, compute) = match precision {
         (DType::BF16, _) => (
             blas::cudaDataType::CUDA_R_16BF,
             blas::cublasComputeType_t::CUBLAS_COMPUTE_32F,
@@ -168,12 +214,10 @@ fn run_gemm(
     let (alpha, beta) = (1.0f32, 0.0f32);
     CUBLAS.with(|cell| {
         let mut cell = cell.borrow_mut();
-        let context = cell.get_or_insert_with(|| CublasContext::new(device_index));
-        context.bind(c.buffer.stream);
-        // SAFETY: the pointers are live cubecl buffers (held by the `Matrices`) of the shapes
-        // and dtype given, contiguous; the gemm is enqueued on the stream cubecl resolved them
-        // on, after every kernel that wrote `a` and `b` and before any later kernel, and cubecl
-        // frees or reuses memory in that stream's order.
+        let context = cell.get_or_insert_with(|| CublasContext::new(ordinal));
+        context.bind(stream);
+        // SAFETY: the caller's contract. Row-major `c = op(a) op(b)` is the column-major
+        // `cᵀ = op(b)ᵀ op(a)ᵀ`, so b goes first and m, n swap.
         unsafe {
             cublas::gemm_strided_batched_ex(
                 context.handle,
@@ -183,20 +227,20 @@ fn run_gemm(
                 m as i32,
                 k as i32,
                 (&alpha as *const f32).cast::<c_void>(),
-                b.buffer.ptr as *const c_void,
+                b.ptr as *const c_void,
                 data_type,
-                b.cols as i32,
-                b.stride(),
-                a.buffer.ptr as *const c_void,
+                b.ld as i32,
+                b.stride as i64,
+                a.ptr as *const c_void,
                 data_type,
-                a.cols as i32,
-                a.stride(),
+                a.ld as i32,
+                a.stride as i64,
                 (&beta as *const f32).cast::<c_void>(),
-                c.buffer.ptr as *mut c_void,
+                c.ptr as *mut c_void,
                 data_type,
-                n as i32,
-                (m * n) as i64,
-                c.batch as i32,
+                c.ld as i32,
+                c.stride as i64,
+                batch as i32,
                 compute,
                 blas::cublasGemmAlgo_t::CUBLAS_GEMM_DEFAULT,
             )

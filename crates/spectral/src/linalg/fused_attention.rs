@@ -9,9 +9,10 @@
 //!
 //! with `q` and `k` first rotated by RoPE when a table is given. FlashAttention-2's algorithm
 //! (Dao 2023): the `[B, H, T, T]` scores are never stored, and the backward pass recomputes
-//! them. One process-wide switch, [`set_attention_kernel`] (`--attention`), chooses it; the
-//! default, and the only choice on a CPU, is the models' materialized
-//! `softmax(QKᵀ/√D + mask) V`.
+//! them. Or, with the same node in the autodiff graph, the products as cuBLAS gemms on tensor
+//! cores around a softmax kernel ([`AttentionKernel::Cublas`]). One process-wide switch,
+//! [`set_attention_kernel`] (`--attention`), chooses; the default, and the only choice on a CPU,
+//! is the models' materialized `softmax(QKᵀ/√D + mask) V`.
 
 use super::switch::{Switch, switch_enum};
 use burn::nn::RotaryEncoding;
@@ -27,6 +28,12 @@ switch_enum! {
         /// The fused kernel of this module, on burn's CUDA backend in f32 (CUDA cores, f32
         /// products); anywhere else the materialized path runs.
         Fused = "fused",
+        /// On burn's CUDA backend in f32: `QKᵀ` and `PV` (and the four products of the backward
+        /// pass) as cuBLAS gemms in [`matmul_gemm`](super::matmul_gemm)'s precision (f32 when
+        /// that is `burn`), the causal softmax and its backward one kernel each; one layer's
+        /// `[H, B, T, T]` scores exist only during its pass (the backward pass recomputes them),
+        /// as in the fused kernel. Anywhere else the materialized path runs.
+        Cublas = "cublas",
     }
 }
 
@@ -43,21 +50,33 @@ pub fn attention_kernel() -> AttentionKernel {
 }
 
 /// Whether [`fused_causal_attention`] runs for tensors of `dtype` on backend `B` with heads of
-/// width `head_dim`: [`AttentionKernel::Fused`] chosen, burn's CUDA backend (with or without
-/// autodiff), f32, and a head width the kernels take (a multiple of 4 up to 16, or 16, 32, 64,
-/// 128). Where it does not, the caller runs the materialized attention.
+/// width `head_dim`: [`AttentionKernel::Fused`] or [`AttentionKernel::Cublas`] chosen, burn's
+/// CUDA backend (with or without autodiff), f32, and for `fused` a head width its kernels take
+/// (a multiple of 4 up to 16, or 16, 32, 64, 128). Where it does not, the caller runs the
+/// materialized attention.
 pub fn fuses<B: Backend>(dtype: DType, head_dim: usize) -> bool {
     #[cfg(feature = "cuda")]
-    if attention_kernel() == AttentionKernel::Fused {
-        return super::fused_attention_cuda::supports::<B>(dtype, head_dim);
+    if let Some(implementation) = implementation() {
+        return super::fused_attention_cuda::supports::<B>(implementation, dtype, head_dim);
     }
     let _ = (dtype, head_dim);
     false
 }
 
-/// The fused causal attention of `q`, `k`, `v` `[B, T, H, D]` → `[B, T, H, D]`, differentiable
-/// on an autodiff backend. Query `i` sees keys `j ≤ i` (the causal mask is built in); there is
-/// no dropout on the probabilities.
+/// What the chosen [`AttentionKernel`] runs on burn's CUDA backend; `None` for materialized.
+#[cfg(feature = "cuda")]
+fn implementation() -> Option<super::fused_attention_cuda::Implementation> {
+    use super::fused_attention_cuda::Implementation;
+    match attention_kernel() {
+        AttentionKernel::Materialized => None,
+        AttentionKernel::Fused => Some(Implementation::Fused),
+        AttentionKernel::Cublas => Some(Implementation::Cublas(super::matmul_gemm())),
+    }
+}
+
+/// The causal attention of `q`, `k`, `v` `[B, T, H, D]` → `[B, T, H, D]` by the chosen
+/// [`AttentionKernel`] (`fused` or `cublas`), differentiable on an autodiff backend. Query `i`
+/// sees keys `j ≤ i` (the causal mask is built in); there is no dropout on the probabilities.
 ///
 /// `rope`, when given, is `[T, D/2, 2]` ([`rope_table`]): `(cos, sin)` of position `t`'s angle
 /// for the pair of dimensions `(2p, 2p + 1)`, which rotates `q` and `k` inside the kernel as
@@ -77,7 +96,13 @@ pub fn fused_causal_attention<B: Backend>(
         "fused attention asked for where it does not run"
     );
     #[cfg(feature = "cuda")]
-    return super::fused_attention_cuda::attention(q, k, v, rope);
+    return super::fused_attention_cuda::attention(
+        implementation().expect("`fuses` said yes"),
+        q,
+        k,
+        v,
+        rope,
+    );
     #[cfg(not(feature = "cuda"))]
     unreachable!("{:?}", (k.dims(), v.dims(), rope.map(|r| r.dims())))
 }
@@ -108,7 +133,11 @@ mod tests {
     /// chosen, nothing fuses: the caller runs the materialized path.
     #[test]
     fn kernel_names_round_trip_and_the_cpu_stays_materialized() {
-        for kernel in [AttentionKernel::Materialized, AttentionKernel::Fused] {
+        for kernel in [
+            AttentionKernel::Materialized,
+            AttentionKernel::Fused,
+            AttentionKernel::Cublas,
+        ] {
             assert_eq!(kernel.to_string().parse::<AttentionKernel>(), Ok(kernel));
         }
         assert!("flash".parse::<AttentionKernel>().is_err());

@@ -11,11 +11,16 @@
 //! Nothing of size `T × T` is stored: the backward pass recomputes the probabilities from `lse`,
 //! as FlashAttention does. Every product is f32 on CUDA cores (no tensor cores), so the result
 //! matches the materialized f32 attention to rounding.
+//!
+//! The same node and operations run `--attention cublas` ([`Implementation::Cublas`]): the
+//! passes then call `cublas_attention`'s gemms and kernels in place of the fused ones.
 
+use super::cublas_attention;
 use super::cuda::{
     Arg, CubeBackend, CubeTensor, DeviceBuffer, Handles, Module, Runtime, compiled, contiguous,
     empty, fused, is_cuda, same_type,
 };
+use super::gemm::Gemm;
 use crate::device::CudaBackend;
 use burn::backend::Autodiff;
 use burn::tensor::backend::Backend;
@@ -52,15 +57,34 @@ fn kernel_shape(head_dim: usize) -> Option<(usize, usize)> {
     fits.then_some((dims_per_thread, tile))
 }
 
-/// Whether the fused kernels take heads of `head_dim` and `dtype` on backend `B`: burn's CUDA
-/// backend (with or without autodiff), f32, and a width [`kernel_shape`] takes.
-pub(crate) fn supports<B: Backend>(dtype: DType, head_dim: usize) -> bool {
-    is_cuda::<B>() && dtype == DType::F32 && kernel_shape(head_dim).is_some()
+/// Which kernels compute an attention: this module's fused ones, or cuBLAS gemms in a
+/// precision around the softmax kernels of `cublas_attention`. Both give the same node in
+/// burn's autodiff graph and save the same tensors.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Implementation {
+    Fused,
+    Cublas(Gemm),
 }
 
-/// The fused attention of `q`, `k`, `v` `[B, T, H, D]` with an optional RoPE table
-/// `[T, D/2, 2]`, where [`supports`] said yes.
+/// Whether `implementation` takes heads of `head_dim` and `dtype` on backend `B`: burn's CUDA
+/// backend (with or without autodiff), f32, and for the fused kernels a width [`kernel_shape`]
+/// takes.
+pub(crate) fn supports<B: Backend>(
+    implementation: Implementation,
+    dtype: DType,
+    head_dim: usize,
+) -> bool {
+    let width = match implementation {
+        Implementation::Fused => kernel_shape(head_dim).is_some(),
+        Implementation::Cublas(_) => head_dim > 0,
+    };
+    is_cuda::<B>() && dtype == DType::F32 && width
+}
+
+/// The causal attention of `q`, `k`, `v` `[B, T, H, D]` with an optional RoPE table
+/// `[T, D/2, 2]` by `implementation`, where [`supports`] said yes.
 pub(crate) fn attention<B: Backend>(
+    implementation: Implementation,
     q: Tensor<B, 4>,
     k: Tensor<B, 4>,
     v: Tensor<B, 4>,
@@ -68,11 +92,11 @@ pub(crate) fn attention<B: Backend>(
 ) -> Tensor<B, 4> {
     let operands = (q, k, v, rope);
     let out = match same_type::<_, Operands<Trained>>(operands) {
-        Ok((q, k, v, rope)) => same_type(attention_trained(q, k, v, rope)).ok(),
+        Ok((q, k, v, rope)) => same_type(attention_trained(implementation, q, k, v, rope)).ok(),
         Err(operands) => match same_type::<_, Operands<CudaBackend>>(operands) {
             Ok((q, k, v, rope)) => {
                 let rope = rope.map(fused);
-                let (out, _) = forward(fused(q), fused(k), fused(v), rope);
+                let (out, _) = forward(implementation, fused(q), fused(k), fused(v), rope);
                 same_type(Tensor::<CudaBackend, 4>::from_primitive(
                     TensorPrimitive::Float(out),
                 ))
@@ -93,6 +117,7 @@ type Operands<B> = (
 
 /// The forward pass as one node of burn's autodiff graph (the RoPE table is a constant).
 fn attention_trained(
+    implementation: Implementation,
     q: Tensor<Trained, 4>,
     k: Tensor<Trained, 4>,
     v: Tensor<Trained, 4>,
@@ -101,6 +126,7 @@ fn attention_trained(
     let rope = rope.map(|table| fused(table.inner()));
     let [q, k, v] = [q, k, v].map(|t| t.into_primitive().tensor());
     let (out, lse) = forward(
+        implementation,
         q.primitive.clone(),
         k.primitive.clone(),
         v.primitive.clone(),
@@ -117,6 +143,7 @@ fn attention_trained(
     {
         OpsKind::Tracked(prep) => {
             let saved = Saved {
+                implementation,
                 q: q.primitive,
                 k: k.primitive,
                 v: v.primitive,
@@ -131,9 +158,11 @@ fn attention_trained(
     Tensor::from_primitive(TensorPrimitive::Float(result))
 }
 
-/// What the backward pass reads: the inputs, the output and its row log-sum-exps.
+/// What the backward pass reads: the inputs, the output and its row log-sum-exps, and which
+/// kernels computed them.
 #[derive(Clone, Debug)]
 struct Saved {
+    implementation: Implementation,
     q: FloatTensor<CudaBackend>,
     k: FloatTensor<CudaBackend>,
     v: FloatTensor<CudaBackend>,
@@ -168,6 +197,7 @@ impl Backward<CudaBackend, 3> for FusedAttention {
 
 /// Registers the forward kernel: `(out [B, T, H, D], lse [B, H, T])`.
 fn forward(
+    implementation: Implementation,
     q: FusionTensor<Runtime>,
     k: FusionTensor<Runtime>,
     v: FusionTensor<Runtime>,
@@ -176,7 +206,8 @@ fn forward(
     let [b, t, h, d] = q.shape.dims::<4>();
     let client = q.client.clone();
     let outputs = [Shape::new([b, t, h, d]), Shape::new([b, h, t])];
-    let mut out = register(Pass::Forward, vec![q, k, v], rope, &outputs, &client);
+    let pass = (Pass::Forward, implementation);
+    let mut out = register(pass, vec![q, k, v], rope, &outputs, &client);
     let lse = out.pop().expect("two outputs");
     (out.pop().expect("two outputs"), lse)
 }
@@ -187,12 +218,13 @@ fn backward(saved: Saved, grad: FusionTensor<Runtime>) -> [FusionTensor<Runtime>
     let client = saved.q.client.clone();
     let inputs = vec![saved.q, saved.k, saved.v, saved.out, saved.lse, grad];
     let outputs = [shape.clone(), shape.clone(), shape];
-    let grads = register(Pass::Backward, inputs, saved.rope, &outputs, &client);
+    let pass = (Pass::Backward, saved.implementation);
+    let grads = register(pass, inputs, saved.rope, &outputs, &client);
     grads.try_into().expect("three gradients")
 }
 
 fn register(
-    pass: Pass,
+    (pass, implementation): (Pass, Implementation),
     mut inputs: Vec<FusionTensor<Runtime>>,
     rope: Option<FusionTensor<Runtime>>,
     outputs: &[Shape],
@@ -206,10 +238,11 @@ fn register(
         .map(|shape| TensorIr::uninit(client.create_empty_handle(), shape.clone(), DType::F32))
         .collect();
     let inputs: Vec<TensorIr> = inputs.into_iter().map(|t| t.into_ir()).collect();
-    let desc = CustomOpIr::new(pass.name(), &inputs, &outputs);
+    let desc = CustomOpIr::new(pass.name(implementation), &inputs, &outputs);
     let operation = AttentionOp {
         desc: desc.clone(),
         pass,
+        implementation,
         has_rope,
     };
     client.register(streams, OperationIr::Custom(desc), operation)
@@ -222,10 +255,12 @@ enum Pass {
 }
 
 impl Pass {
-    fn name(self) -> &'static str {
-        match self {
-            Self::Forward => "spectral_fused_attention_forward",
-            Self::Backward => "spectral_fused_attention_backward",
+    fn name(self, implementation: Implementation) -> &'static str {
+        match (self, implementation) {
+            (Self::Forward, Implementation::Fused) => "spectral_fused_attention_forward",
+            (Self::Backward, Implementation::Fused) => "spectral_fused_attention_backward",
+            (Self::Forward, Implementation::Cublas(_)) => "spectral_cublas_attention_forward",
+            (Self::Backward, Implementation::Cublas(_)) => "spectral_cublas_attention_backward",
         }
     }
 }
@@ -235,6 +270,7 @@ impl Pass {
 struct AttentionOp {
     desc: CustomOpIr,
     pass: Pass,
+    implementation: Implementation,
     has_rope: bool,
 }
 
@@ -254,9 +290,45 @@ impl Operation<Runtime> for AttentionOp {
             .iter()
             .map(|ir| empty(q, ir.shape.clone(), ir.dtype))
             .collect();
+        if let Implementation::Cublas(engine) = self.implementation {
+            let rope = rope.as_ref();
+            match self.pass {
+                // q, k, v → out, lse
+                Pass::Forward => cublas_attention::forward(
+                    engine,
+                    [&inputs[0], &inputs[1], &inputs[2]],
+                    rope,
+                    [&outputs[0], &outputs[1]],
+                ),
+                // q, k, v, out, lse, ∂out → ∂q, ∂k, ∂v
+                Pass::Backward => cublas_attention::backward(
+                    engine,
+                    [&inputs[0], &inputs[1], &inputs[2], &inputs[4], &inputs[5]],
+                    rope,
+                    [&outputs[0], &outputs[1], &outputs[2]],
+                ),
+            }
+        } else {
+            self.launch_fused(&inputs, rope.as_ref(), &outputs);
+        }
+        for (ir, tensor) in self.desc.outputs.iter().zip(outputs) {
+            handles.register_float_tensor::<CubeBackend>(&ir.id, tensor);
+        }
+    }
+}
+
+impl AttentionOp {
+    /// The fused kernels of this pass: `inputs` as [`Operation::execute`] lists them.
+    fn launch_fused(
+        &self,
+        inputs: &[CubeTensor],
+        rope: Option<&CubeTensor>,
+        outputs: &[CubeTensor],
+    ) {
+        let q = &inputs[0];
         let [b, t, h, d] = q.meta.shape().dims::<4>();
         let dims = Dims { b, t, h, d };
-        let rope = rope.as_ref().map(DeviceBuffer::of);
+        let rope = rope.map(DeviceBuffer::of);
         let buffers: Vec<DeviceBuffer> = inputs.iter().map(DeviceBuffer::of).collect();
         let written: Vec<DeviceBuffer> = outputs.iter().map(DeviceBuffer::of).collect();
         match self.pass {
@@ -283,9 +355,6 @@ impl Operation<Runtime> for AttentionOp {
                     [&written[0], &written[1], &written[2]],
                 );
             }
-        }
-        for (ir, tensor) in self.desc.outputs.iter().zip(outputs) {
-            handles.register_float_tensor::<CubeBackend>(&ir.id, tensor);
         }
     }
 }
@@ -506,9 +575,13 @@ mod tests {
         att.matmul(v).swap_dims(1, 2)
     }
 
-    /// Forward and the three gradients against the exact f64 oracle, for head widths 8, 32 and 64, lengths that are not a multiple of the kernels' 64-row
-    /// tiles, with and without RoPE: each within 4 times the materialized f32 attention's own
-    /// error (or 1e-6). Without autodiff (inference) the output is the same to the bit.
+    /// Forward and the three gradients of both implementations against the exact f64 oracle,
+    /// for head widths 8, 24 (cuBLAS only), 32 and 64, lengths that are not a multiple of the
+    /// fused kernels' 64-row tiles, with and without RoPE. The fused kernels and the cuBLAS
+    /// ones in plain f32 are each within 4 times the materialized f32 attention's own error
+    /// (or 1e-6); cuBLAS on TF32 tensor cores within 16 unit roundoffs of TF32 (2⁻¹¹ each:
+    /// 10 stored mantissa bits). Without autodiff (inference) the output is the same to the
+    /// bit.
     #[test]
     fn fused_attention_matches_the_materialized_gradients() {
         let Some(device) = gpu("fused attention") else {
@@ -523,11 +596,17 @@ mod tests {
             )
             .into_data()
         };
+        let implementations = [
+            Implementation::Fused,
+            Implementation::Cublas(Gemm::CublasF32),
+            Implementation::Cublas(Gemm::CublasTf32),
+        ];
         for (b, t, h, d) in [
             (2, 70, 3, 8),
             (2, 130, 2, 32),
             (1, 200, 2, 64),
             (3, 1, 2, 32),
+            (2, 50, 2, 24),
         ] {
             for with_rope in [false, true] {
                 let dims = [b, t, h, d];
@@ -541,42 +620,54 @@ mod tests {
                     &Default::default(),
                     |q, k, v| materialized(q, k, v, with_rope.then_some(&cpu_rope)),
                 );
-                let table = with_rope.then(|| rope_table(&gpu_rope, t));
-                let gpu_run = output_and_grads::<Trained>(&data, &device, |q, k, v| {
-                    assert!(supports::<Trained>(DType::F32, d));
-                    attention(q, k, v, table.clone())
-                });
-                // ‖got − exact‖ / ‖exact‖, and 0 for an exact zero matched (T = 1: one key, so
-                // its probability is 1 and ∂q = ∂k = 0).
-                let error = |got: &[f32], want: &[f32]| {
-                    let norm = want.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>();
-                    if norm == 0.0 {
-                        got.iter().map(|x| f64::from(x.abs())).fold(0.0, f64::max)
-                    } else {
-                        relative_error(got, want)
+                for implementation in implementations {
+                    if !supports::<Trained>(implementation, DType::F32, d) {
+                        assert_eq!((implementation, d), (Implementation::Fused, 24));
+                        continue;
                     }
-                };
-                for (i, name) in ["out", "∂q", "∂k", "∂v"].iter().enumerate() {
-                    let fused = error(&gpu_run[i], &exact[i]);
-                    let materialized = error(&cpu[i], &exact[i]);
-                    eprintln!(
-                        "[{b}, {t}, {h}, {d}] rope={with_rope} {name}: fused {fused:.2e}, \
-                         materialized f32 {materialized:.2e}"
-                    );
-                    assert!(
-                        fused <= (4.0 * materialized).max(1e-6),
-                        "[{b}, {t}, {h}, {d}] rope={with_rope} {name}: fused {fused:.3e}, \
-                         materialized f32 {materialized:.3e}"
+                    let table = with_rope.then(|| rope_table(&gpu_rope, t));
+                    let gpu_run = output_and_grads::<Trained>(&data, &device, |q, k, v| {
+                        attention(implementation, q, k, v, table.clone())
+                    });
+                    // ‖got − exact‖ / ‖exact‖, and 0 for an exact zero matched (T = 1: one
+                    // key, so its probability is 1 and ∂q = ∂k = 0).
+                    let error = |got: &[f32], want: &[f32]| {
+                        let norm = want.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>();
+                        if norm == 0.0 {
+                            got.iter().map(|x| f64::from(x.abs())).fold(0.0, f64::max)
+                        } else {
+                            relative_error(got, want)
+                        }
+                    };
+                    let case = format!("[{b}, {t}, {h}, {d}] rope={with_rope} {implementation:?}");
+                    for (i, name) in ["out", "∂q", "∂k", "∂v"].iter().enumerate() {
+                        let ours = error(&gpu_run[i], &exact[i]);
+                        let materialized = error(&cpu[i], &exact[i]);
+                        eprintln!("{case} {name}: {ours:.2e}, materialized f32 {materialized:.2e}");
+                        let bound = match implementation {
+                            Implementation::Cublas(Gemm::CublasTf32) => 16.0 * 2f64.powi(-11),
+                            _ => (4.0 * materialized).max(1e-6),
+                        };
+                        assert!(
+                            ours <= bound,
+                            "{case} {name}: {ours:.3e}, materialized f32 {materialized:.3e}"
+                        );
+                    }
+                    let tensor =
+                        |i: usize| Tensor::<CudaBackend, 4>::from_data(data[i].clone(), &device);
+                    let table = with_rope.then(|| rope_table(&gpu_rope, t).inner());
+                    let inference = values(attention(
+                        implementation,
+                        tensor(0),
+                        tensor(1),
+                        tensor(2),
+                        table,
+                    ));
+                    assert_eq!(
+                        inference, gpu_run[0],
+                        "{case}: the same kernels with and without autodiff"
                     );
                 }
-                let tensor =
-                    |i: usize| Tensor::<CudaBackend, 4>::from_data(data[i].clone(), &device);
-                let table = with_rope.then(|| rope_table(&gpu_rope, t).inner());
-                let inference = values(attention(tensor(0), tensor(1), tensor(2), table));
-                assert_eq!(
-                    inference, gpu_run[0],
-                    "the same kernel with and without autodiff"
-                );
             }
         }
     }

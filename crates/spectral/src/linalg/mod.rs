@@ -12,8 +12,8 @@
 //! - [`spectra_shape`]: Spectra's spike shaping (top-`k` singular values replaced by the tail's
 //!   RMS singular value, the tail kept).
 //! - [`matmul`] / [`linear`]: the models' products, on cuBLAS on a GPU when [`Gemm`] says so.
-//! - [`fused_causal_attention`]: causal attention in one fused kernel on a GPU, when
-//!   [`AttentionKernel`] says so.
+//! - [`fused_causal_attention`]: causal attention as one custom operation on a GPU (one fused
+//!   kernel, or cuBLAS gemms around a softmax kernel), when [`AttentionKernel`] says so.
 //! - [`linear_gelu`]: `gelu(x W + b)`, its bias and GELU in one kernel on a GPU when
 //!   [`GeluKernel`] says so.
 //! - [`layer_norm`]: a LayerNorm in one kernel each way on a GPU when [`LayerNormKernel`] says
@@ -31,6 +31,8 @@ pub mod bias_gelu;
 mod bias_gelu_cuda;
 #[cfg(feature = "cuda")]
 mod cublas;
+#[cfg(feature = "cuda")]
+mod cublas_attention;
 #[cfg(feature = "cuda")]
 mod cublas_matmul;
 #[cfg(feature = "cuda")]
