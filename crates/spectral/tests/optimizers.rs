@@ -381,32 +381,42 @@ fn funnel(device: &burn::tensor::Device<Ad>) -> DeepLinear<Ad> {
 }
 
 #[test]
-fn muon_by_shape_equals_muon_one_matrix_at_a_time() {
-    // TEON with K = 1 steps Muon one matrix at a time; Muon on one device stacks the matrices
-    // of each shape. Step 2 leaves one of the pair without a gradient (its stack splits), step
-    // 3 brings it back (its buffer rejoins the stack).
+fn stacking_by_shape_equals_one_group_at_a_time() {
+    // On one device Muon steps each shape's matrices as one stack, and TEON each shape's
+    // stacks; `stack_by_shape = false` steps one group at a time. The funnel has a pair of
+    // equal matrices and two single ones (TEON, K = 2: one stack, two singles); the deep net
+    // four equal ones (two TEON stacks, batched together). Step 2 leaves one matrix without
+    // a gradient (its stack splits), step 3 brings it back (its buffer rejoins the stack).
     let device = Default::default();
     let (x, y) = task(&device);
-    let mut one_at_a_time = config(Method::Teon);
-    one_at_a_time.teon.k = 1;
-    let mut reference = SpectralOptimizer::<CpuBackend>::new(one_at_a_time);
-    let mut stacked = SpectralOptimizer::<CpuBackend>::new(config(Method::Muon));
-    let (mut a, mut b) = (funnel(&device), funnel(&device));
-    for step in 0..4 {
-        let grads = |model: &DeepLinear<Ad>| {
-            let mut grads = GradientsParams::from_grads(loss(model, &x, &y).backward(), model);
-            if step == 1 {
-                grads.remove::<CpuBackend, 2>(model.layers[1].weight.id);
+    type Model = fn(&burn::tensor::Device<Ad>) -> DeepLinear<Ad>;
+    let models: [Model; 2] = [funnel, |device| DeepLinear::new(device)];
+    for method in [Method::Muon, Method::Teon] {
+        for model in models {
+            let mut one_at_a_time = config(method);
+            one_at_a_time.muon.stack_by_shape = false;
+            let mut reference = SpectralOptimizer::<CpuBackend>::new(one_at_a_time);
+            let mut stacked = SpectralOptimizer::<CpuBackend>::new(config(method));
+            assert!(stacked.config().muon.stack_by_shape, "the default stacks");
+            let (mut a, mut b) = (model(&device), model(&device));
+            for step in 0..4 {
+                let grads = |model: &DeepLinear<Ad>| {
+                    let mut grads =
+                        GradientsParams::from_grads(loss(model, &x, &y).backward(), model);
+                    if step == 1 {
+                        grads.remove::<CpuBackend, 2>(model.layers[1].weight.id);
+                    }
+                    grads
+                };
+                let (ga, gb) = (grads(&a), grads(&b));
+                a = reference.step(1.0, a, ga).unwrap();
+                b = stacked.step(1.0, b, gb).unwrap();
+                assert_eq!(max_difference(&a, &b), 0.0, "{method:?} step {step}");
             }
-            grads
-        };
-        let (ga, gb) = (grads(&a), grads(&b));
-        a = reference.step(1.0, a, ga).unwrap();
-        b = stacked.step(1.0, b, gb).unwrap();
-        assert_eq!(max_difference(&a, &b), 0.0, "step {step}");
+            assert!(
+                max_difference(&a, &model(&device)) > 1e-3,
+                "{method:?}: the steps moved the weights"
+            );
+        }
     }
-    assert!(
-        max_difference(&a, &funnel(&device)) > 1e-3,
-        "the steps moved the weights"
-    );
 }

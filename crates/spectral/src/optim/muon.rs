@@ -50,6 +50,11 @@ pub struct MuonConfig {
     pub weight_decay: f64,
     /// Shape scaling of the update.
     pub scaling: MuonScaling,
+    /// On one device, step the matrices (TEON: the stacks) that share a shape as one stack: one
+    /// momentum update, one batched `msign` and one weight update per shape, the same
+    /// arithmetic as one at a time (`false`) with far fewer operations for the host to queue.
+    /// A sharded step always goes one group at a time.
+    pub stack_by_shape: bool,
 }
 
 impl Default for MuonConfig {
@@ -60,6 +65,7 @@ impl Default for MuonConfig {
             msign: MsignMethod::default(),
             weight_decay: 0.0,
             scaling: MuonScaling::default(),
+            stack_by_shape: true,
         }
     }
 }

@@ -170,7 +170,7 @@ struct OptimState<B: Backend> {
     step: u64,
     /// Momentum buffer of each matrix parameter.
     momentum: HashMap<String, Tensor<B, 2>>,
-    /// Momentum buffers of same-shape matrices that Muon steps as one stack
+    /// Momentum buffers of same-shape matrices that Muon and TEON step as one stack
     /// ([`SpectralOptimizer::muon_by_shape`]): the members' `[d_in, d_out]` buffers concatenated
     /// along rows, `[k·d_in, d_out]`, keyed by their paths joined with `+`.
     momentum_stacks: HashMap<String, Tensor<B, 2>>,
@@ -369,15 +369,16 @@ impl<B: Backend> SpectralOptimizer<B> {
             .cloned()
             .collect();
         let slots = slots.as_slice();
-        if config.method == Method::Muon && shard.world == 1 {
-            return Ok(self.muon_by_shape(lr, slots, weights, grads));
-        }
-        // Buffers a one-device Muon step left stacked go back to one per matrix.
-        self.state.unstack_momentum();
         let groups: Vec<Vec<usize>> = match config.method {
             Method::Teon | Method::SpectraTeon => teon_groups(slots, &config.teon),
             _ => (0..slots.len()).map(|i| vec![i]).collect(),
         };
+        let muon_like = matches!(config.method, Method::Muon | Method::Teon);
+        if muon_like && shard.world == 1 && config.muon.stack_by_shape {
+            return Ok(self.muon_by_shape(lr, slots, &groups, weights, grads));
+        }
+        // Buffers a one-device Muon or TEON step left stacked go back to one per matrix.
+        self.state.unstack_momentum();
         // Momentum per matrix, then one direction per group (stacked for TEON).
         let mut directions = Vec::with_capacity(groups.len());
         for group in &groups {
@@ -489,23 +490,32 @@ impl<B: Backend> SpectralOptimizer<B> {
         Ok(out)
     }
 
-    /// Muon on one device with each shape's matrices as one stack `[k·d_in, d_out]` (TEON's
-    /// mode-1 layout): one momentum update, one batched `msign` and one weight update per shape
-    /// instead of per matrix. The arithmetic is the per-matrix step's, element for element (the
-    /// same batches reach `msign_batched`); what changes is that the host queues a few
-    /// operations per shape rather than ~10 per matrix, which is what a GPU step waits on.
+    /// Muon and TEON on one device, the `groups` of each shape stepped as one stack (TEON's
+    /// mode-1 layout): the `n` groups of `k` matrices of burn shape `[d_in, d_out]` (`k = 1` for
+    /// Muon, each TEON group a stack `[k·d_in, d_out]`) form one `[n·k·d_in, d_out]` stack, with
+    /// one momentum update, one batched `msign` over the `n` groups and one weight update. The
+    /// arithmetic is the one-group-at-a-time step's, element for element (the same batches
+    /// reach `msign_batched`); what changes is that the host queues a few operations per shape
+    /// rather than ~10 per matrix, which is what a GPU step waits on.
     fn muon_by_shape(
         &mut self,
         lr: f64,
         slots: &[ParamSlot],
+        groups: &[Vec<usize>],
         mut weights: HashMap<ParamId, Tensor<B, 2>>,
         mut grads: HashMap<ParamId, Tensor<B, 2>>,
     ) -> HashMap<ParamId, Tensor<B, 2>> {
         let muon = self.config.muon;
-        let by_shape = group_indices(slots.iter().map(|s| [s.shape[0], s.shape[1]]));
+        let shapes = groups
+            .iter()
+            .map(|g| (g.len(), slots[g[0]].shape[0], slots[g[0]].shape[1]));
         let mut out = HashMap::new();
-        for ([d_in, d_out], members) in by_shape {
-            let k = members.len();
+        for ((k, d_in, d_out), same_shape) in group_indices(shapes) {
+            let n = same_shape.len();
+            let members: Vec<usize> = same_shape
+                .iter()
+                .flat_map(|&g| groups[g].iter().copied())
+                .collect();
             let paths: Vec<&str> = members.iter().map(|&i| slots[i].path.as_str()).collect();
             let key = paths.join("+");
             let take = |map: &mut HashMap<ParamId, Tensor<B, 2>>| {
@@ -513,22 +523,22 @@ impl<B: Backend> SpectralOptimizer<B> {
                     .iter()
                     .map(|&i| map.remove(&slots[i].id).expect("a matrix with a gradient"))
                     .collect();
-                stack_mode1(parts) // [k·d_in, d_out]
+                stack_mode1(parts) // [n·k·d_in, d_out]
             };
             let grad = take(&mut grads);
             let previous = self.state.take_momentum_stack(&key, &paths, [d_in, d_out]);
             let (buffer, direction) =
                 momentum_direction(previous, grad, muon.momentum, muon.nesterov);
             self.state.momentum_stacks.insert(key, buffer);
-            let update = if k == 1 {
+            let update = if n == 1 {
                 msign(direction, muon.msign)
             } else {
-                let batch = direction.reshape([k, d_in, d_out]);
-                msign_batched(batch, muon.msign).reshape([k * d_in, d_out])
+                let batch = direction.reshape([n, k * d_in, d_out]);
+                msign_batched(batch, muon.msign).reshape([n * k * d_in, d_out])
             };
-            let scale = muon.scaling.factor(d_in, d_out);
+            let scale = (k as f64).sqrt() * muon.scaling.factor(d_in, d_out);
             let weight = apply_update(take(&mut weights), update, lr, scale, muon.weight_decay);
-            for (&i, part) in members.iter().zip(split_mode1(weight, k)) {
+            for (&i, part) in members.iter().zip(split_mode1(weight, n * k)) {
                 out.insert(slots[i].id, part);
             }
         }
