@@ -420,3 +420,65 @@ fn stacking_by_shape_equals_one_group_at_a_time() {
         }
     }
 }
+
+#[test]
+fn adamw_as_one_flat_vector_equals_burns_adamw_per_parameter() {
+    // One learning rate and weight decay for every parameter, so burn's own optimizer (which
+    // has one of each) is the reference: weights [16, 16] and [16, 32] and biases [16], [32]
+    // step as one flat vector. Step 2 leaves a weight without a gradient (burn skips it; the
+    // flat group regroups by step count), step 3 brings it back.
+    use burn::optim::{AdamWConfig, Optimizer};
+    use spectral::optim::RoleOverride;
+    let device = Default::default();
+    let (x, y) = task(&device);
+    let mut config = config(Method::AdamW);
+    config.adamw.lr = config.lr;
+    config.roles.insert(
+        Role::Bias,
+        RoleOverride {
+            lr: None,
+            weight_decay: Some(config.adamw.weight_decay),
+        },
+    );
+    let mut reference = AdamWConfig::new()
+        .with_beta_1(config.adamw.beta1 as f32)
+        .with_beta_2(config.adamw.beta2 as f32)
+        .with_epsilon(config.adamw.eps as f32)
+        .with_weight_decay(config.adamw.weight_decay as f32)
+        .init::<Ad, DeepLinear<Ad>>();
+    let lr = config.lr;
+    let mut flat = SpectralOptimizer::<CpuBackend>::new(config);
+    let (mut a, mut b) = (funnel(&device), funnel(&device));
+    for step in 0..5 {
+        let grads = |model: &DeepLinear<Ad>| {
+            let mut grads = GradientsParams::from_grads(loss(model, &x, &y).backward(), model);
+            if step == 2 {
+                grads.remove::<CpuBackend, 2>(model.layers[2].weight.id);
+            }
+            grads
+        };
+        let (ga, gb) = (grads(&a), grads(&b));
+        a = reference.step(lr, a, ga);
+        b = flat.step(1.0, b, gb).unwrap();
+        assert_eq!(max_difference(&a, &b), 0.0, "step {step}: weights");
+        let biases = |m: &DeepLinear<Ad>| -> Vec<f32> {
+            m.layers
+                .iter()
+                .flat_map(|l| {
+                    l.bias
+                        .as_ref()
+                        .unwrap()
+                        .val()
+                        .into_data()
+                        .to_vec::<f32>()
+                        .unwrap()
+                })
+                .collect()
+        };
+        assert_eq!(biases(&a), biases(&b), "step {step}: biases");
+    }
+    assert!(
+        max_difference(&a, &funnel(&device)) > 1e-3,
+        "the steps moved the weights"
+    );
+}
