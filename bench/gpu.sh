@@ -31,8 +31,9 @@
 # cublas-tf32 cublas-bf16":
 # the table's cuBLAS column takes the one of each row's precision), FUSED_GEMMS (the f32 runs
 # again with FUSED_FLAGS and each of these gemms, "cublas-tf32": the table's fused column),
-# FUSED_FLAGS ("--attention fused --layer-norm fused": the fastest on the H100; "--gelu fused"
-# cost 3-8 % there),
+# FUSED_FLAGS ("--layer-norm fused"; "--gelu fused" cost 3-8 % on the H100) with
+# `--attention` MDN_ATTENTION for the SpacingMDN ("fused") and GPT_ATTENTION for the char-GPT
+# ("cublas"): the fastest of each on the H100,
 # TORCH_PRECISIONS (the PyTorch eager runs, "f32 tf32 bf16").
 # The run lists (COMPILED, RUST_PRECISIONS, MATMUL_GEMMS, FUSED_GEMMS, TORCH_PRECISIONS) may be
 # set empty to skip those runs.
@@ -57,7 +58,9 @@ STAGES=${STAGES:-mdn gpt optim}
 RUST_PRECISIONS=${RUST_PRECISIONS-f32 bf16}
 MATMUL_GEMMS=${MATMUL_GEMMS-cublas-f32 cublas-tf32 cublas-bf16}
 FUSED_GEMMS=${FUSED_GEMMS-cublas-tf32}
-export FUSED_FLAGS=${FUSED_FLAGS:---attention fused --layer-norm fused}
+export FUSED_FLAGS=${FUSED_FLAGS:---layer-norm fused}
+export MDN_ATTENTION=${MDN_ATTENTION:-fused}
+export GPT_ATTENTION=${GPT_ATTENTION:-cublas}
 TORCH_PRECISIONS=${TORCH_PRECISIONS-f32 tf32 bf16}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
@@ -109,11 +112,13 @@ for model in mdn gpt; do
             --device cuda "${shape[@]}" --steps "$STEPS" --warmup "$WARMUP" \
             --json "$OUT/${model}_rust_${gemm}.json"
     done
-    # And with the fused kernels (FUSED_FLAGS): attention (no [B, H, T, T] scores stored, RoPE
-    # inside) and LayerNorm by default; optionally the MLPs' bias + GELU.
+    # And with spectral's own kernels: the model's attention (MDN_ATTENTION, GPT_ATTENTION)
+    # and FUSED_FLAGS (LayerNorm by default; optionally the MLPs' bias + GELU).
+    if [ "$model" = mdn ]; then attention=$MDN_ATTENTION; else attention=$GPT_ATTENTION; fi
     for gemm in $FUSED_GEMMS; do
         # shellcheck disable=SC2086 # FUSED_FLAGS is a list of flags
-        stage "$BIN" $FUSED_FLAGS --matmul-gemm "$gemm" --msign-gemm "$gemm" bench train \
+        stage "$BIN" --attention "$attention" $FUSED_FLAGS --matmul-gemm "$gemm" \
+            --msign-gemm "$gemm" bench train \
             --model "$model" --device cuda "${shape[@]}" --steps "$STEPS" --warmup "$WARMUP" \
             --json "$OUT/${model}_rust_fused_${gemm}.json"
     done
@@ -174,7 +179,8 @@ print("\nTraining (ratio = Rust rate / PyTorch rate: above 1 Rust is faster, bar
       "precision).\nburn = burn's own kernels: its f32 runs on TF32 tensor cores and fills the f32 and "
       "tf32 rows, its bf16 row is `--precision bf16`.\ncuBLAS = f32 tensors with `--matmul-gemm "
       "cublas-<row> --msign-gemm cublas-<row>`: true f32, TF32, or bf16 tensor-core products with f32 master weights.\n"
-      f"fused = the cuBLAS run with `{os.environ['FUSED_FLAGS']}` (spectral's own f32 kernels).\n"
+      f"fused = the cuBLAS run with `{os.environ['FUSED_FLAGS']}` and `--attention` "
+      f"{os.environ['MDN_ATTENTION']} (SpacingMDN) / {os.environ['GPT_ATTENTION']} (GPT) (spectral's own kernels).\n"
       "memory MiB: Rust = burn's pool reservation of the cuBLAS run, PyTorch = eager peak "
       "allocated / reserved")
 head = (f"{'workload':<28} {'prec':<5} {'metric':<9} {'burn':>10} {'cuBLAS':>10} {'fused':>10} "

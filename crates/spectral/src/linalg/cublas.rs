@@ -185,42 +185,14 @@ pub(crate) unsafe fn strided_gemm(
     (b, transpose_b): (Strided, bool),
     c: Strided,
 ) {
-    let (data_type, compute) = match precision {
-        (DType::BF16, _) => (
-            blas::cudaDataType::CUDA_R_16BF,
-            blas::cublasComputeType_t::CUBLAS_COMPUTE_32F,
-        ),
-        (DType::F32, Gemm::CublasBf16) => (
-            blas::cudaDataType::CUDA_R_32F,
-            blas::cublasComputeType_t::CUBLAS_COMPUTE_32F_FAST_16BF,
-        ),
-        (DType::F32, Gemm::CublasTf32) => (
-            blas::cudaDataType::CUDA_R_32F,
-            blas::cublasComputeType_t::CUBLAS_COMPUTE_32F_FAST_TF32,
-        ),
-        (DType::F32, _) => (
-            blas::cudaDataType::CUDA_R_32F,
-            blas::cublasComputeType_t::CUBLAS_COMPUTE_32F_PEDANTIC,
-        ),
-        (other, _) => panic!("cuBLAS gemm on {other:?}: f32 and bf16 only"),
-    };
-    let flag = |transpose: bool| {
-        if transpose {
-            blas::cublasOperation_t::CUBLAS_OP_T
-        } else {
-            blas::cublasOperation_t::CUBLAS_OP_N
-        }
-    };
+    let (data_type, compute) = types(precision);
     let (alpha, beta) = (1.0f32, 0.0f32);
-    CUBLAS.with(|cell| {
-        let mut cell = cell.borrow_mut();
-        let context = cell.get_or_insert_with(|| CublasContext::new(ordinal));
-        context.bind(stream);
+    with_handle(ordinal, stream, |handle| {
         // SAFETY: the caller's contract. Row-major `c = op(a) op(b)` is the column-major
         // `cᵀ = op(b)ᵀ op(a)ᵀ`, so b goes first and m, n swap.
         unsafe {
             cublas::gemm_strided_batched_ex(
-                context.handle,
+                handle,
                 flag(transpose_b),
                 flag(transpose_a),
                 n as i32,
@@ -246,6 +218,99 @@ pub(crate) unsafe fn strided_gemm(
             )
             .expect("cublasGemmStridedBatchedEx");
         }
+    });
+}
+
+/// One operand of [`pointer_gemm`]: the device address of an array of `batch` device
+/// addresses (u64), one row-major matrix each, rows `ld` elements apart.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Pointers {
+    pub array: u64,
+    pub ld: usize,
+}
+
+/// [`strided_gemm`] with each operand's matrices anywhere in memory, their addresses in a
+/// device array (cublasGemmBatchedEx): for batches no single stride describes.
+///
+/// # Safety
+/// As [`strided_gemm`], for every address in the arrays; the arrays themselves must be
+/// written by work ordered before this call on `stream`.
+///
+/// # Panics
+/// As [`strided_gemm`].
+pub(crate) unsafe fn pointer_gemm(
+    (ordinal, stream): (usize, cu::CUstream),
+    precision: (DType, Gemm),
+    [m, n, k]: [usize; 3],
+    batch: usize,
+    (a, transpose_a): (Pointers, bool),
+    (b, transpose_b): (Pointers, bool),
+    c: Pointers,
+) {
+    let (data_type, compute) = types(precision);
+    let (alpha, beta) = (1.0f32, 0.0f32);
+    with_handle(ordinal, stream, |handle| {
+        // SAFETY: the caller's contract; operands swapped as in `strided_gemm`.
+        let status = unsafe {
+            blas::cublasGemmBatchedEx(
+                handle,
+                flag(transpose_b),
+                flag(transpose_a),
+                n as i32,
+                m as i32,
+                k as i32,
+                (&alpha as *const f32).cast::<c_void>(),
+                b.array as *const *const c_void,
+                data_type,
+                b.ld as i32,
+                a.array as *const *const c_void,
+                data_type,
+                a.ld as i32,
+                (&beta as *const f32).cast::<c_void>(),
+                c.array as *const *mut c_void,
+                data_type,
+                c.ld as i32,
+                batch as i32,
+                compute,
+                blas::cublasGemmAlgo_t::CUBLAS_GEMM_DEFAULT,
+            )
+        };
+        assert_eq!(
+            status,
+            blas::cublasStatus_t::CUBLAS_STATUS_SUCCESS,
+            "cublasGemmBatchedEx"
+        );
+    });
+}
+
+/// cuBLAS's data and compute types for operands of a dtype (f32 or bf16) and an engine.
+fn types(precision: (DType, Gemm)) -> (blas::cudaDataType, blas::cublasComputeType_t) {
+    use blas::cublasComputeType_t as C;
+    use blas::cudaDataType as T;
+    match precision {
+        (DType::BF16, _) => (T::CUDA_R_16BF, C::CUBLAS_COMPUTE_32F),
+        (DType::F32, Gemm::CublasBf16) => (T::CUDA_R_32F, C::CUBLAS_COMPUTE_32F_FAST_16BF),
+        (DType::F32, Gemm::CublasTf32) => (T::CUDA_R_32F, C::CUBLAS_COMPUTE_32F_FAST_TF32),
+        (DType::F32, _) => (T::CUDA_R_32F, C::CUBLAS_COMPUTE_32F_PEDANTIC),
+        (other, _) => panic!("cuBLAS gemm on {other:?}: f32 and bf16 only"),
+    }
+}
+
+fn flag(transpose: bool) -> blas::cublasOperation_t {
+    if transpose {
+        blas::cublasOperation_t::CUBLAS_OP_T
+    } else {
+        blas::cublasOperation_t::CUBLAS_OP_N
+    }
+}
+
+/// Runs `f` with this thread's cuBLAS handle for device `ordinal`, bound to `stream`.
+fn with_handle(ordinal: usize, stream: cu::CUstream, f: impl FnOnce(blas::cublasHandle_t)) {
+    CUBLAS.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        let context = cell.get_or_insert_with(|| CublasContext::new(ordinal));
+        context.bind(stream);
+        f(context.handle);
     });
 }
 

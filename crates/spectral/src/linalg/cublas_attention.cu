@@ -1,5 +1,6 @@
-// The element-wise kernels around `--attention cublas`'s gemms (compiled at run time by NVRTC;
-// see cublas_attention.rs): the causal softmax of stored scores, its backward, and RoPE.
+// The kernels around `--attention cublas`'s gemms (compiled at run time by NVRTC; see
+// cublas_attention.rs): the causal softmax of stored scores, its backward, RoPE, and the
+// address arrays of the batched gemms.
 //
 // Layouts (row-major, f32):
 //   scores, probabilities, dp, ds   [H, B, T, T]   (one layer's, alive within one pass)
@@ -107,4 +108,20 @@ extern "C" __global__ void rope_rotate(const float* x, float* y, const float* __
     const float x0 = x[2 * n], x1 = x[2 * n + 1];
     y[2 * n] = x0 * c - x1 * s;
     y[2 * n + 1] = x0 * s + x1 * c;
+}
+
+// The addresses of the B·H matrices of three gemm operands, for cublasGemmBatchedEx: matrix
+// i = b H + h of operand o starts at base_o + 4 (h head_o + b row_o) bytes (f32 elements), and
+// its address goes to out[o n + i], n = B·H.
+extern "C" __global__ void head_pointers(unsigned long long* __restrict__ out,
+                                         unsigned long long a, long long a_head, long long a_row,
+                                         unsigned long long b, long long b_head, long long b_row,
+                                         unsigned long long c, long long c_head, long long c_row,
+                                         int n, int H) {
+    const int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    const long long h = i % H, r = i / H;
+    out[i] = a + 4 * (h * a_head + r * a_row);
+    out[n + i] = b + 4 * (h * b_head + r * b_row);
+    out[2 * n + i] = c + 4 * (h * c_head + r * c_row);
 }

@@ -14,14 +14,15 @@
 //! ```
 //!
 //! with `Q' = RoPE(q)`, `K' = RoPE(k)` (copies, when a table is given) and `∂q = RoPEᵀ(∂q')`.
-//! Each product is one strided batched gemm per head, batched over `B`: head `h` of a
-//! `[B, T, H, D]` tensor is, for each batch row, a `[T, D]` matrix at element `h·D` with rows
-//! `C = H·D` apart, the batch rows `T·C` apart; so q, k, v, out and the gradients are read and
-//! written where they are, with no head copies. The `[H, B, T, T]` buffers (one in the forward
+//! Each product is one batched gemm over the `B·H` heads (cublasGemmBatchedEx, the matrices'
+//! addresses written by a kernel): head `h` of batch row `b` of a `[B, T, H, D]` tensor is a
+//! `[T, D]` matrix at element `b·T·C + h·D` with rows `C = H·D` apart, which no single stride
+//! describes; so q, k, v, out and the gradients are read and written where they are, with no
+//! head copies. The `[H, B, T, T]` buffers (one in the forward
 //! pass, two in the backward pass) live only during their pass: the graph keeps `lse`, as
 //! FlashAttention does, and pays one more `QKᵀ` gemm for it.
 
-use super::cublas::{Strided, strided_gemm};
+use super::cublas::{Pointers, pointer_gemm};
 use super::cuda::{Arg, CubeTensor, DeviceBuffer, Module, compiled, empty};
 use super::gemm::Gemm;
 use burn::tensor::{DType, Shape};
@@ -40,12 +41,11 @@ pub(super) fn forward(
     rope: Option<&CubeTensor>,
     [out, lse]: [&CubeTensor; 2],
 ) {
-    let (dims, ordinal) = (Dims::of(q), q.device.index);
+    let run = Run::on(q, engine);
     let (q, k) = (rotated(q, rope), rotated(k, rope));
-    let scores = empty(&q, Shape::new([dims.h, dims.b, dims.t, dims.t]), DType::F32);
+    let Dims { b, t, h, d } = run.dims;
+    let scores = empty(&q, Shape::new([h, b, t, t]), DType::F32);
     let [q, k, v, scores, out, lse] = [&q, &k, v, &scores, out, lse].map(DeviceBuffer::of);
-    let run = Run::on(ordinal, &out, engine, dims);
-    let [t, d] = [dims.t, dims.d];
     run.gemm(
         [t, t, d],
         (Heads, &q, false),
@@ -68,17 +68,16 @@ pub(super) fn backward(
     rope: Option<&CubeTensor>,
     [dq, dk, dv]: [&CubeTensor; 3],
 ) {
-    let (dims, ordinal) = (Dims::of(q), q.device.index);
+    let run = Run::on(q, engine);
     let (q, k) = (rotated(q, rope), rotated(k, rope));
-    let shape = Shape::new([dims.h, dims.b, dims.t, dims.t]);
+    let Dims { b, t, h, d } = run.dims;
+    let shape = Shape::new([h, b, t, t]);
     let (scores, grad) = (
         empty(&q, shape.clone(), DType::F32),
         empty(&q, shape, DType::F32),
     );
     let buffers = [&q, &k, v, lse, dout, &scores, &grad, dq, dk, dv].map(DeviceBuffer::of);
     let [q_b, k_b, v_b, lse_b, dout_b, s, g, dq_b, dk_b, dv_b] = &buffers;
-    let run = Run::on(ordinal, dq_b, engine, dims);
-    let [t, d] = [dims.t, dims.d];
     run.gemm(
         [t, t, d],
         (Heads, q_b, false),
@@ -124,7 +123,7 @@ fn rotated(x: &CubeTensor, rope: Option<&CubeTensor>) -> CubeTensor {
     };
     let y = empty(x, x.meta.shape().clone(), DType::F32);
     let [x_b, y_b, table] = [x, &y, rope].map(DeviceBuffer::of);
-    Run::on(x.device.index, &y_b, Gemm::CublasF32, Dims::of(x)).rotate(&x_b, &y_b, &table, 1.0);
+    Run::on(x, Gemm::CublasF32).rotate(&x_b, &y_b, &table, 1.0);
     y
 }
 
@@ -157,23 +156,20 @@ enum Layout {
 use Layout::{Heads, Scores};
 
 impl Layout {
-    /// Head `h` of the f32 buffer at `ptr` as a gemm operand.
-    fn head(self, ptr: u64, dims: Dims, h: usize) -> Strided {
-        let Dims { b, t, h: heads, d } = dims;
-        let (first, ld, stride) = match self {
-            Heads => (h * d, heads * d, t * heads * d),
-            Scores => (h * b * t * t, t, t * t),
-        };
-        Strided {
-            ptr: ptr + (first * size_of::<f32>()) as u64,
-            ld,
-            stride,
+    /// Elements from one head's matrices to the next, from one batch row's to the next, and
+    /// from one row of a matrix to the next.
+    fn strides(self, dims: Dims) -> [usize; 3] {
+        let Dims { b, t, h, d } = dims;
+        match self {
+            Heads => [d, t * h * d, h * d],
+            Scores => [b * t * t, t * t, t],
         }
     }
 }
 
 /// The work of one pass: its device, stream, gemm precision, shape and kernels.
 struct Run {
+    like: CubeTensor,
     ordinal: usize,
     stream: cu::CUstream,
     engine: Gemm,
@@ -182,19 +178,22 @@ struct Run {
 }
 
 impl Run {
-    /// A pass on device `ordinal`, on `buffer`'s stream (every tensor of a pass shares it).
-    fn on(ordinal: usize, buffer: &DeviceBuffer, engine: Gemm, dims: Dims) -> Self {
+    /// A pass over heads shaped like `like` `[B, T, H, D]`, on its device and stream (every
+    /// tensor of a pass shares them), with gemms in `engine`'s precision.
+    fn on(like: &CubeTensor, engine: Gemm) -> Self {
+        let ordinal = like.device.index;
         Self {
+            like: like.clone(),
             ordinal,
-            stream: buffer.stream,
+            stream: DeviceBuffer::of(like).stream,
             engine,
-            dims,
+            dims: Dims::of(like),
             kernels: Kernels::get(ordinal),
         }
     }
 
-    /// `c = op(a) op(b)` for every head and batch row: `[m, n, k]` per matrix, one strided
-    /// batched gemm (over `B`) per head.
+    /// `c = op(a) op(b)` for every head and batch row, `[m, n, k]` each: one batched gemm over
+    /// the `B·H` matrices, their addresses written on the device by `head_pointers`.
     fn gemm(
         &self,
         mnk: [usize; 3],
@@ -202,22 +201,40 @@ impl Run {
         (b_layout, b, transpose_b): (Layout, &DeviceBuffer, bool),
         (c_layout, c): (Layout, &DeviceBuffer),
     ) {
-        for h in 0..self.dims.h {
-            let head = |layout: Layout, x: &DeviceBuffer| layout.head(x.ptr, self.dims, h);
-            // SAFETY: every buffer is a live f32 cubecl buffer of its layout's shape for these
-            // dims (held by the caller's `DeviceBuffer`s), resolved on `self.stream`.
-            unsafe {
-                strided_gemm(
-                    (self.ordinal, self.stream),
-                    (DType::F32, self.engine),
-                    mnk,
-                    self.dims.b,
-                    (head(a_layout, a), transpose_a),
-                    (head(b_layout, b), transpose_b),
-                    head(c_layout, c),
-                )
-            };
+        let count = self.dims.b * self.dims.h;
+        let array = empty(&self.like, Shape::new([3 * count]), DType::U64);
+        let array = DeviceBuffer::of(&array);
+        let mut args = vec![Arg::Ptr(array.ptr)];
+        for (layout, x) in [(a_layout, a), (b_layout, b), (c_layout, c)] {
+            let [head, row, _] = layout.strides(self.dims);
+            args.extend([Arg::Ptr(x.ptr), Arg::I64(head as i64), Arg::I64(row as i64)]);
         }
+        args.extend([Arg::I32(count as i32), Arg::I32(self.dims.h as i32)]);
+        let grid = (count.div_ceil(THREADS as usize) as u32, 1, 1);
+        // SAFETY: head_pointers' signature; `array` holds 3·B·H addresses.
+        unsafe {
+            self.kernels
+                .module
+                .launch(self.kernels.pointers, grid, THREADS, self.stream, &args)
+        };
+        let operand = |i: usize, layout: Layout| Pointers {
+            array: array.ptr + (i * count * size_of::<u64>()) as u64,
+            ld: layout.strides(self.dims)[2],
+        };
+        // SAFETY: the addresses written just before on this stream point into live f32 cubecl
+        // buffers of their layouts' shapes (held by the caller's `DeviceBuffer`s, the array by
+        // `array`), resolved on `self.stream`.
+        unsafe {
+            pointer_gemm(
+                (self.ordinal, self.stream),
+                (DType::F32, self.engine),
+                mnk,
+                count,
+                (operand(0, a_layout), transpose_a),
+                (operand(1, b_layout), transpose_b),
+                operand(2, c_layout),
+            )
+        };
     }
 
     /// Launches a softmax kernel, a warp per score row, with `pointers` then `B, T, H` and the
@@ -274,6 +291,7 @@ struct Kernels {
     softmax: cu::CUfunction,
     softmax_backward: cu::CUfunction,
     rotate: cu::CUfunction,
+    pointers: cu::CUfunction,
 }
 
 impl Kernels {
@@ -285,6 +303,7 @@ impl Kernels {
                 softmax: module.function("causal_softmax"),
                 softmax_backward: module.function("causal_softmax_backward"),
                 rotate: module.function("rope_rotate"),
+                pointers: module.function("head_pointers"),
             }
         })
     }
