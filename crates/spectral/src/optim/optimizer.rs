@@ -1,9 +1,7 @@
 //! [`SpectralOptimizer`]: one optimizer for a whole burn module. Matrix parameters (by the
 //! [group rules](super::groups)) get the chosen [`Method`]; every other parameter gets burn's
-//! AdamW with the settings of its [`Role`], the parameters that share settings as one flat
-//! vector (and Muon on one device steps each shape's matrices as one stack): value for value
-//! the per-parameter step, in far fewer queued operations. All state is keyed by parameter
-//! path (not by burn's random `ParamId`), so it survives a checkpoint round trip.
+//! AdamW with the settings of its [`Role`]. All state is keyed by parameter path (not by
+//! burn's random `ParamId`), so it survives a checkpoint round trip.
 
 use super::groups::{ParamSlot, Role, param_groups, transformer_rules};
 use super::manifold_muon::{ManifoldMuonConfig, manifold_muon_step};
@@ -182,10 +180,6 @@ struct OptimState<B: Backend> {
     lambda: HashMap<String, Tensor<B, 2>>,
     /// AdamW state of each AdamW-trained parameter, flattened to 1-D (AdamW is elementwise).
     adamw: HashMap<String, AdamWState<B, 1>>,
-    /// AdamW state of parameters stepped as one flat vector
-    /// ([`SpectralOptimizer::adamw_flat`]): each member's length and the moments of their
-    /// concatenation, keyed by their paths joined with `+`.
-    adamw_stacks: HashMap<String, (Vec<usize>, AdamWState<B, 1>)>,
 }
 
 impl<B: Backend> Default for OptimState<B> {
@@ -197,7 +191,6 @@ impl<B: Backend> Default for OptimState<B> {
             v_cache: HashMap::new(),
             lambda: HashMap::new(),
             adamw: HashMap::new(),
-            adamw_stacks: HashMap::new(),
         }
     }
 }
@@ -233,76 +226,6 @@ impl<B: Backend> OptimState<B> {
                 self.momentum.insert(path.to_string(), part);
             }
         }
-    }
-}
-
-impl<B: Backend> OptimState<B> {
-    /// The members' own AdamW states concatenated (they have taken the same number of steps),
-    /// or `None` for members that have none yet.
-    fn take_adamw_states(&mut self, paths: &[&str]) -> Option<AdamWState<B, 1>> {
-        let states: Vec<AdamWState<B, 1>> =
-            paths.iter().filter_map(|&p| self.adamw.remove(p)).collect();
-        let time = states.first()?.momentum.time;
-        let (m1, m2) = states
-            .into_iter()
-            .map(|s| (s.momentum.moment_1, s.momentum.moment_2))
-            .unzip();
-        let moments = AdaptiveMomentumState::new(time, Tensor::cat(m1, 0), Tensor::cat(m2, 0));
-        Some(AdamWState::new(moments))
-    }
-
-    /// Splits every flat AdamW group back into its members' states.
-    fn unstack_adamw(&mut self) {
-        for (key, (lengths, state)) in std::mem::take(&mut self.adamw_stacks) {
-            for (path, state) in split_adamw(&key, &lengths, state) {
-                self.adamw.insert(path.to_string(), state);
-            }
-        }
-    }
-}
-
-/// A flat AdamW group keyed `p1+…+pk` as its members' `(path, state)`.
-fn split_adamw<'a, B: Backend>(
-    key: &'a str,
-    lengths: &[usize],
-    state: AdamWState<B, 1>,
-) -> Vec<(&'a str, AdamWState<B, 1>)> {
-    let time = state.momentum.time;
-    let m1 = split_flat(state.momentum.moment_1, lengths);
-    let m2 = split_flat(state.momentum.moment_2, lengths);
-    key.split('+')
-        .zip(m1.into_iter().zip(m2))
-        .map(|(path, (m1, m2))| {
-            (
-                path,
-                AdamWState::new(AdaptiveMomentumState::new(time, m1, m2)),
-            )
-        })
-        .collect()
-}
-
-/// `flat` cut into consecutive pieces of `lengths` values (itself when there is one piece).
-fn split_flat<B: Backend>(flat: Tensor<B, 1>, lengths: &[usize]) -> Vec<Tensor<B, 1>> {
-    if lengths.len() == 1 {
-        return vec![flat];
-    }
-    let mut start = 0;
-    lengths
-        .iter()
-        .map(|&n| {
-            let piece = flat.clone().slice(start..start + n);
-            start += n;
-            piece
-        })
-        .collect()
-}
-
-/// One tensor from `parts` (the part itself when there is one).
-fn concat<B: Backend>(mut parts: Vec<Tensor<B, 1>>) -> Tensor<B, 1> {
-    if parts.len() == 1 {
-        parts.pop().expect("one part")
-    } else {
-        Tensor::cat(parts, 0)
     }
 }
 
@@ -405,10 +328,13 @@ impl<B: Backend> SpectralOptimizer<B> {
             .filter(|s| !(spectral && s.role == Role::Matrix))
             .map(|s| (s.id, s))
             .collect();
-        let new_flat = self.adamw_flat::<AB, M>(lr_factor, &module, &adamw_slots, &mut grads);
         let mut mapper = StepMapper::<B> {
             new_matrices,
-            new_flat,
+            adamw_slots,
+            grads,
+            config: &self.config,
+            state: &mut self.state.adamw,
+            lr_factor,
         };
         let module = module.map(&mut mapper);
         self.state.step += 1;
@@ -564,130 +490,6 @@ impl<B: Backend> SpectralOptimizer<B> {
         Ok(out)
     }
 
-    /// AdamW on every parameter of `slots` that has a gradient in `grads` (which it takes),
-    /// the parameters with the same learning rate, weight decay and step count as one flat
-    /// vector: burn's AdamW on their concatenation, which is its per-parameter step value for
-    /// value (AdamW is elementwise), queued as a few operations per group instead of ~15 per
-    /// parameter. Returns each parameter's new value, flattened.
-    fn adamw_flat<AB, M>(
-        &mut self,
-        lr_factor: f64,
-        module: &M,
-        slots: &HashMap<ParamId, ParamSlot>,
-        grads: &mut GradientsParams,
-    ) -> HashMap<ParamId, Tensor<B, 1>>
-    where
-        AB: AutodiffBackend<InnerBackend = B>,
-        M: AutodiffModule<AB>,
-    {
-        /// (slot, value, gradient), both flattened.
-        type Member<B> = (ParamSlot, Tensor<B, 1>, Tensor<B, 1>);
-        struct Collect<'a, B: Backend> {
-            slots: &'a HashMap<ParamId, ParamSlot>,
-            grads: &'a mut GradientsParams,
-            found: Vec<Member<B>>,
-        }
-        impl<AB: AutodiffBackend> ModuleVisitor<AB> for Collect<'_, AB::InnerBackend> {
-            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<AB, D>>) {
-                let Some(slot) = self.slots.get(&param.id) else {
-                    return;
-                };
-                if let Some(grad) = self.grads.remove::<AB::InnerBackend, D>(param.id) {
-                    let n = slot.shape.iter().product::<usize>();
-                    let value = param.val().inner().reshape([n]);
-                    self.found.push((slot.clone(), value, grad.reshape([n])));
-                }
-            }
-        }
-        let mut collect = Collect {
-            slots,
-            grads,
-            found: Vec::new(),
-        };
-        module.visit(&mut collect);
-        // Groups by hyperparameters, in visiting order.
-        /// Members by the bits of their (learning rate, weight decay).
-        type Groups<B> = Vec<((u64, u64), Vec<Member<B>>)>;
-        let mut groups: Groups<B> = Vec::new();
-        for member in collect.found {
-            let (lr, decay) = self.config.adamw_hyper(member.0.role, member.0.shape.len());
-            let hyper = (lr.to_bits(), decay.to_bits());
-            match groups.iter_mut().find(|(h, _)| *h == hyper) {
-                Some((_, members)) => members.push(member),
-                None => groups.push((hyper, vec![member])),
-            }
-        }
-        let mut out = HashMap::new();
-        for ((lr, decay), members) in groups {
-            let (lr, decay) = (f64::from_bits(lr), f64::from_bits(decay));
-            let key = members
-                .iter()
-                .map(|m| m.0.path.as_str())
-                .collect::<Vec<_>>()
-                .join("+");
-            if let Some((_, state)) = self.state.adamw_stacks.remove(&key) {
-                out.extend(self.adamw_group(lr * lr_factor, decay, key, members, Some(state)));
-                continue;
-            }
-            // A new grouping (first step, a loaded checkpoint, a parameter without a
-            // gradient): members' own states, grouped by step count.
-            self.state.unstack_adamw();
-            let mut by_time: Vec<(usize, Vec<Member<B>>)> = Vec::new();
-            for member in members {
-                let time = self
-                    .state
-                    .adamw
-                    .get(&member.0.path)
-                    .map_or(0, |s| s.momentum.time);
-                match by_time.iter_mut().find(|(t, _)| *t == time) {
-                    Some((_, group)) => group.push(member),
-                    None => by_time.push((time, vec![member])),
-                }
-            }
-            for (_, members) in by_time {
-                let paths: Vec<&str> = members.iter().map(|m| m.0.path.as_str()).collect();
-                let key = paths.join("+");
-                let state = self.state.take_adamw_states(&paths);
-                out.extend(self.adamw_group(lr * lr_factor, decay, key, members, state));
-            }
-        }
-        out
-    }
-
-    /// One AdamW step of `members` as one flat vector from `state`; keeps the new state
-    /// under `key` and returns each member's new value.
-    fn adamw_group(
-        &mut self,
-        lr: f64,
-        weight_decay: f64,
-        key: String,
-        members: Vec<(ParamSlot, Tensor<B, 1>, Tensor<B, 1>)>,
-        state: Option<AdamWState<B, 1>>,
-    ) -> Vec<(ParamId, Tensor<B, 1>)> {
-        let adamw: AdamW = AdamWConfig::new()
-            .with_beta_1(self.config.adamw.beta1 as f32)
-            .with_beta_2(self.config.adamw.beta2 as f32)
-            .with_epsilon(self.config.adamw.eps as f32)
-            .with_weight_decay(weight_decay as f32)
-            .build();
-        let lengths: Vec<usize> = members.iter().map(|m| m.1.dims()[0]).collect();
-        let mut ids = Vec::with_capacity(members.len());
-        let mut values = Vec::with_capacity(members.len());
-        let mut grads = Vec::with_capacity(members.len());
-        for (slot, value, grad) in members {
-            ids.push(slot.id);
-            values.push(value);
-            grads.push(grad);
-        }
-        let (flat, state) = adamw.step(lr, concat(values), concat(grads), state);
-        if let Some(state) = state {
-            self.state
-                .adamw_stacks
-                .insert(key, (lengths.clone(), state));
-        }
-        ids.into_iter().zip(split_flat(flat, &lengths)).collect()
-    }
-
     /// Muon and TEON on one device, the `groups` of each shape stepped as one stack (TEON's
     /// mode-1 layout): the `n` groups of `k` matrices of burn shape `[d_in, d_out]` (`k = 1` for
     /// Muon, each TEON group a stack `[k·d_in, d_out]`) form one `[n·k·d_in, d_out]` stack, with
@@ -769,14 +571,6 @@ impl<B: Backend> SpectralOptimizer<B> {
             dict.insert_tensor(format!("adamw_m2/{path}"), &s.momentum.moment_2);
             dict.metadata
                 .insert(format!("adamw_time/{path}"), s.momentum.time.to_string());
-        }
-        for (key, (lengths, state)) in &self.state.adamw_stacks {
-            for (path, s) in split_adamw(key, lengths, state.clone()) {
-                dict.insert_tensor(format!("adamw_m1/{path}"), &s.momentum.moment_1);
-                dict.insert_tensor(format!("adamw_m2/{path}"), &s.momentum.moment_2);
-                dict.metadata
-                    .insert(format!("adamw_time/{path}"), s.momentum.time.to_string());
-            }
         }
         dict
     }
@@ -866,22 +660,48 @@ fn matrix_values<AB: AutodiffBackend, M: AutodiffModule<AB>>(
     collect.found
 }
 
-/// Writes the new values (matrices `[d_in, d_out]`, AdamW's flattened) into the module,
-/// keeping `require_grad`.
-struct StepMapper<B: Backend> {
+/// Writes the new matrices and runs AdamW on the other parameters, keeping `require_grad`.
+struct StepMapper<'a, B: Backend> {
     new_matrices: HashMap<ParamId, Tensor<B, 2>>,
-    new_flat: HashMap<ParamId, Tensor<B, 1>>,
+    adamw_slots: HashMap<ParamId, ParamSlot>,
+    grads: GradientsParams,
+    config: &'a OptimizerConfig,
+    state: &'a mut HashMap<String, AdamWState<B, 1>>,
+    lr_factor: f64,
 }
 
-impl<AB: AutodiffBackend> ModuleMapper<AB> for StepMapper<AB::InnerBackend> {
+impl<AB: AutodiffBackend> ModuleMapper<AB> for StepMapper<'_, AB::InnerBackend> {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<AB, D>>) -> Param<Tensor<AB, D>> {
         let (id, tensor, mapper) = param.consume();
         let shape = tensor.shape();
         let require_grad = tensor.is_require_grad();
         let updated = if let Some(matrix) = self.new_matrices.remove(&id) {
             Some(matrix.reshape(shape))
+        } else if let (Some(slot), Some(grad)) = (
+            self.adamw_slots.get(&id),
+            self.grads.remove::<AB::InnerBackend, D>(id),
+        ) {
+            let (lr, weight_decay) = self.config.adamw_hyper(slot.role, slot.shape.len());
+            let adamw: AdamW = AdamWConfig::new()
+                .with_beta_1(self.config.adamw.beta1 as f32)
+                .with_beta_2(self.config.adamw.beta2 as f32)
+                .with_epsilon(self.config.adamw.eps as f32)
+                .with_weight_decay(weight_decay as f32)
+                .build();
+            let numel = shape.num_elements();
+            let previous = self.state.remove(&slot.path);
+            let (flat, state) = adamw.step(
+                lr * self.lr_factor,
+                tensor.clone().inner().reshape([numel]),
+                grad.reshape([numel]),
+                previous,
+            );
+            if let Some(state) = state {
+                self.state.insert(slot.path.clone(), state);
+            }
+            Some(flat.reshape(shape))
         } else {
-            self.new_flat.remove(&id).map(|flat| flat.reshape(shape))
+            None
         };
         let tensor = match updated {
             Some(inner) => {
