@@ -9,8 +9,8 @@
 //! ```
 
 use super::cuda::{
-    Arg, CubeBackend, CubeTensor, DeviceBuffer, Handles, Module, Runtime, compiled, contiguous,
-    empty, fused, is_cuda, same_type,
+    Arg, DeviceBuffer, Handles, Module, Runtime, compiled, empty, execute_on_device_thread, fused,
+    is_cuda, same_type,
 };
 use crate::device::CudaBackend;
 use burn::backend::Autodiff;
@@ -147,39 +147,35 @@ struct BiasGeluOp {
 
 impl Operation<Runtime> for BiasGeluOp {
     fn execute(&self, handles: &mut Handles) {
-        let inputs: Vec<CubeTensor> = self
-            .desc
-            .inputs
-            .iter()
-            .map(|ir| contiguous(handles.get_float_tensor::<CubeBackend>(ir)))
-            .collect();
-        let out_ir = &self.desc.outputs[0];
-        let out = empty(&inputs[0], out_ir.shape.clone(), out_ir.dtype);
-        let dims = inputs[0].meta.shape().dims::<3>();
-        let (rows, n) = (dims[0] * dims[1], dims[2]);
-        let buffers: Vec<DeviceBuffer> = inputs.iter().map(DeviceBuffer::of).collect();
-        let written = DeviceBuffer::of(&out);
-        let kernels = Kernels::get(inputs[0].device.index);
-        let function = match self.pass {
-            Pass::Forward => kernels.forward,
-            Pass::Backward => kernels.backward,
-        };
-        let mut args: Vec<Arg> = buffers.iter().map(|b| Arg::Ptr(b.ptr)).collect();
-        args.extend([
-            Arg::Ptr(written.ptr),
-            Arg::I64(rows as i64),
-            Arg::I32(n as i32),
-        ]);
-        let grid = ((n / 4).div_ceil(THREADS) as u32, rows.min(65535) as u32, 1);
-        // SAFETY: the arguments match bias_gelu.cu's signatures (z, bias[, ∂y], out, rows, n):
-        // live contiguous cubecl buffers of `rows × n` (bias `n`) f32s, held by the
-        // `DeviceBuffer`s above, resolved on `written.stream`.
-        unsafe {
-            kernels
-                .module
-                .launch(function, grid, THREADS as u32, written.stream, &args)
-        };
-        handles.register_float_tensor::<CubeBackend>(&out_ir.id, out);
+        execute_on_device_thread(&self.desc, handles, |inputs| {
+            let out_ir = &self.desc.outputs[0];
+            let out = empty(&inputs[0], out_ir.shape.clone(), out_ir.dtype);
+            let dims = inputs[0].meta.shape().dims::<3>();
+            let (rows, n) = (dims[0] * dims[1], dims[2]);
+            let buffers: Vec<DeviceBuffer> = inputs.iter().map(DeviceBuffer::of).collect();
+            let written = DeviceBuffer::of(&out);
+            let kernels = Kernels::get(inputs[0].device.index);
+            let function = match self.pass {
+                Pass::Forward => kernels.forward,
+                Pass::Backward => kernels.backward,
+            };
+            let mut args: Vec<Arg> = buffers.iter().map(|b| Arg::Ptr(b.ptr)).collect();
+            args.extend([
+                Arg::Ptr(written.ptr),
+                Arg::I64(rows as i64),
+                Arg::I32(n as i32),
+            ]);
+            let grid = ((n / 4).div_ceil(THREADS) as u32, rows.min(65535) as u32, 1);
+            // SAFETY: the arguments match bias_gelu.cu's signatures (z, bias[, ∂y], out, rows,
+            // n): live contiguous cubecl buffers of `rows × n` (bias `n`) f32s, held by the
+            // `DeviceBuffer`s above, resolved on `written.stream`.
+            unsafe {
+                kernels
+                    .module
+                    .launch(function, grid, THREADS as u32, written.stream, &args)
+            };
+            vec![out]
+        });
     }
 }
 

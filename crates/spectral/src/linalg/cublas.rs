@@ -13,7 +13,7 @@
 
 use super::cuda::{
     CubeBackend, CubeTensor, DeviceBuffer, Handles, PrimaryContext, Runtime, contiguous, empty,
-    fused,
+    fused, on_device_thread,
 };
 use super::gemm::Gemm;
 use crate::device::CudaBackend;
@@ -85,10 +85,15 @@ struct GemmOp {
 impl Operation<Runtime> for GemmOp {
     fn execute(&self, handles: &mut Handles) {
         let ([a, b], [out]) = self.desc.as_fixed();
-        let a = contiguous(handles.get_float_tensor::<CubeBackend>(a));
-        let b = contiguous(handles.get_float_tensor::<CubeBackend>(b));
-        let c = empty(&a, out.shape.clone(), out.dtype);
-        run_gemm(&a, self.transpose_a, &b, self.transpose_b, &c, self.engine);
+        let a = handles.get_float_tensor::<CubeBackend>(a);
+        let b = handles.get_float_tensor::<CubeBackend>(b);
+        let (shape, dtype) = (out.shape.clone(), out.dtype);
+        let c = on_device_thread(&a.clone(), || {
+            let (a, b) = (contiguous(a), contiguous(b));
+            let c = empty(&a, shape, dtype);
+            run_gemm(&a, self.transpose_a, &b, self.transpose_b, &c, self.engine);
+            c
+        });
         handles.register_float_tensor::<CubeBackend>(&out.id, c);
     }
 }

@@ -63,6 +63,45 @@ pub(crate) fn contiguous(tensor: CubeTensor) -> CubeTensor {
     }
 }
 
+/// Runs `work` on the device thread of `like`'s cubecl client, in one blocking round trip.
+///
+/// cubecl serves each device from its own thread, and every request that returns something
+/// (a buffer's address for [`DeviceBuffer::of`], an allocation) is a round trip to it that
+/// first drains its queue of launches; from that thread itself the same requests run inline.
+/// A custom operation does its allocations, address lookups and launches inside `work`, so
+/// burn's fusion thread waits once per operation instead of once per buffer (about 2,400
+/// round trips a char-GPT training step otherwise; on an H100 the step gained 2–4 % from
+/// this, within the spread between runs: `docs/results/gpu/h100_session8/`).
+pub(crate) fn on_device_thread<R: Send + 'static>(
+    like: &CubeTensor,
+    work: impl FnOnce() -> R + Send,
+) -> R {
+    like.client
+        .exclusive(work)
+        .expect("cubecl's device thread is alive")
+}
+
+/// The body of a custom operation's `execute` over float tensors: takes the inputs of `desc`
+/// from `handles`, runs `run` on them (made contiguous) on the device thread
+/// ([`on_device_thread`]), and registers what it returns as the outputs of `desc`, in order.
+pub(crate) fn execute_on_device_thread(
+    desc: &burn_ir::CustomOpIr,
+    handles: &mut Handles,
+    run: impl FnOnce(Vec<CubeTensor>) -> Vec<CubeTensor> + Send,
+) {
+    let inputs: Vec<CubeTensor> = desc
+        .inputs
+        .iter()
+        .map(|ir| handles.get_float_tensor::<CubeBackend>(ir))
+        .collect();
+    let like = inputs[0].clone();
+    let outputs = on_device_thread(&like, || run(inputs.into_iter().map(contiguous).collect()));
+    assert_eq!(outputs.len(), desc.outputs.len(), "one tensor per output");
+    for (ir, tensor) in desc.outputs.iter().zip(outputs) {
+        handles.register_float_tensor::<CubeBackend>(&ir.id, tensor);
+    }
+}
+
 /// A new contiguous tensor of `shape` and `dtype` on `like`'s device, uninitialized.
 pub(crate) fn empty(like: &CubeTensor, shape: Shape, dtype: DType) -> CubeTensor {
     burn_cubecl::ops::numeric::empty_device_contiguous_dtype(

@@ -10,7 +10,7 @@
 
 use super::cuda::{
     Arg, CubeBackend, CubeTensor, DeviceBuffer, Handles, Module, Runtime, compiled, contiguous,
-    empty, same_type,
+    empty, on_device_thread, same_type,
 };
 use crate::device::CudaBackend;
 use burn::backend::Autodiff;
@@ -128,33 +128,37 @@ struct EmbeddingOp {
 impl Operation<Runtime> for EmbeddingOp {
     fn execute(&self, handles: &mut Handles) {
         let [ids_ir, grad_ir] = [&self.desc.inputs[0], &self.desc.inputs[1]];
-        let ids: CubeTensor = contiguous(handles.get_int_tensor::<CubeBackend>(ids_ir));
-        let grad: CubeTensor = contiguous(handles.get_float_tensor::<CubeBackend>(grad_ir));
+        let ids: CubeTensor = handles.get_int_tensor::<CubeBackend>(ids_ir);
+        let grad: CubeTensor = handles.get_float_tensor::<CubeBackend>(grad_ir);
         let out_ir = &self.desc.outputs[0];
-        let out = empty(&grad, out_ir.shape.clone(), out_ir.dtype);
-        let [vocab, width] = out_ir.shape.dims::<2>();
-        let rows = ids.meta.shape().num_elements();
-        let [ids_buffer, grad_buffer, written] = [&ids, &grad, &out].map(DeviceBuffer::of);
-        let args = [
-            Arg::Ptr(ids_buffer.ptr),
-            Arg::Ptr(grad_buffer.ptr),
-            Arg::Ptr(written.ptr),
-            Arg::I64(rows as i64),
-            Arg::I32(width as i32),
-        ];
-        let kernels = Kernels::get(grad.device.index);
-        // SAFETY: the arguments match embedding.cu's signature (ids, ∂y, ∂W, n, width): live
-        // contiguous cubecl buffers of `rows` i32s, `rows × width` and `vocab × width` f32s,
-        // held by the `DeviceBuffer`s above, resolved on `written.stream`; width ≤ MAX_WIDTH.
-        unsafe {
-            kernels.module.launch(
-                kernels.backward,
-                (vocab as u32, 1, 1),
-                THREADS as u32,
-                written.stream,
-                &args,
-            )
-        };
+        let out = on_device_thread(&grad.clone(), || {
+            let (ids, grad) = (contiguous(ids), contiguous(grad));
+            let out = empty(&grad, out_ir.shape.clone(), out_ir.dtype);
+            let [vocab, width] = out_ir.shape.dims::<2>();
+            let rows = ids.meta.shape().num_elements();
+            let [ids_buffer, grad_buffer, written] = [&ids, &grad, &out].map(DeviceBuffer::of);
+            let args = [
+                Arg::Ptr(ids_buffer.ptr),
+                Arg::Ptr(grad_buffer.ptr),
+                Arg::Ptr(written.ptr),
+                Arg::I64(rows as i64),
+                Arg::I32(width as i32),
+            ];
+            let kernels = Kernels::get(grad.device.index);
+            // SAFETY: the arguments match embedding.cu's signature (ids, ∂y, ∂W, n, width): live
+            // contiguous cubecl buffers of `rows` i32s, `rows × width` and `vocab × width` f32s,
+            // held by the `DeviceBuffer`s above, resolved on `written.stream`; width ≤ MAX_WIDTH.
+            unsafe {
+                kernels.module.launch(
+                    kernels.backward,
+                    (vocab as u32, 1, 1),
+                    THREADS as u32,
+                    written.stream,
+                    &args,
+                )
+            };
+            out
+        });
         handles.register_float_tensor::<CubeBackend>(&out_ir.id, out);
     }
 }

@@ -17,8 +17,8 @@
 
 use super::cublas_attention;
 use super::cuda::{
-    Arg, CubeBackend, CubeTensor, DeviceBuffer, Handles, Module, Runtime, compiled, contiguous,
-    empty, fused, is_cuda, same_type,
+    Arg, CubeTensor, DeviceBuffer, Handles, Module, Runtime, compiled, empty,
+    execute_on_device_thread, fused, is_cuda, same_type,
 };
 use super::gemm::Gemm;
 use crate::device::CudaBackend;
@@ -276,44 +276,35 @@ struct AttentionOp {
 
 impl Operation<Runtime> for AttentionOp {
     fn execute(&self, handles: &mut Handles) {
-        let mut inputs: Vec<CubeTensor> = self
-            .desc
-            .inputs
-            .iter()
-            .map(|ir| contiguous(handles.get_float_tensor::<CubeBackend>(ir)))
-            .collect();
-        let rope = if self.has_rope { inputs.pop() } else { None };
-        let q = &inputs[0];
-        let outputs: Vec<CubeTensor> = self
-            .desc
-            .outputs
-            .iter()
-            .map(|ir| empty(q, ir.shape.clone(), ir.dtype))
-            .collect();
-        if let Implementation::Cublas(engine) = self.implementation {
+        execute_on_device_thread(&self.desc, handles, |mut inputs| {
+            let rope = if self.has_rope { inputs.pop() } else { None };
+            let q = &inputs[0];
+            let outputs: Vec<CubeTensor> = self
+                .desc
+                .outputs
+                .iter()
+                .map(|ir| empty(q, ir.shape.clone(), ir.dtype))
+                .collect();
             let rope = rope.as_ref();
-            match self.pass {
+            match (self.implementation, self.pass) {
                 // q, k, v → out, lse
-                Pass::Forward => cublas_attention::forward(
+                (Implementation::Cublas(engine), Pass::Forward) => cublas_attention::forward(
                     engine,
                     [&inputs[0], &inputs[1], &inputs[2]],
                     rope,
                     [&outputs[0], &outputs[1]],
                 ),
                 // q, k, v, out, lse, ∂out → ∂q, ∂k, ∂v
-                Pass::Backward => cublas_attention::backward(
+                (Implementation::Cublas(engine), Pass::Backward) => cublas_attention::backward(
                     engine,
                     [&inputs[0], &inputs[1], &inputs[2], &inputs[4], &inputs[5]],
                     rope,
                     [&outputs[0], &outputs[1], &outputs[2]],
                 ),
+                (Implementation::Fused, _) => self.launch_fused(&inputs, rope, &outputs),
             }
-        } else {
-            self.launch_fused(&inputs, rope.as_ref(), &outputs);
-        }
-        for (ir, tensor) in self.desc.outputs.iter().zip(outputs) {
-            handles.register_float_tensor::<CubeBackend>(&ir.id, tensor);
-        }
+            outputs
+        });
     }
 }
 

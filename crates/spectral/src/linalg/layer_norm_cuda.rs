@@ -11,8 +11,8 @@
 //! `∂γ` and `∂β` are the partials summed over blocks by burn (a `[blocks, C]` sum).
 
 use super::cuda::{
-    Arg, CubeBackend, CubeTensor, DeviceBuffer, Handles, Module, Runtime, compiled, contiguous,
-    empty, fused, is_cuda, same_type,
+    Arg, CubeTensor, DeviceBuffer, Handles, Module, Runtime, compiled, empty,
+    execute_on_device_thread, fused, is_cuda, same_type,
 };
 use crate::device::CudaBackend;
 use burn::backend::Autodiff;
@@ -230,53 +230,47 @@ struct LayerNormOp {
 
 impl Operation<Runtime> for LayerNormOp {
     fn execute(&self, handles: &mut Handles) {
-        let inputs: Vec<CubeTensor> = self
-            .desc
-            .inputs
-            .iter()
-            .map(|ir| contiguous(handles.get_float_tensor::<CubeBackend>(ir)))
-            .collect();
-        let outputs: Vec<CubeTensor> = self
-            .desc
-            .outputs
-            .iter()
-            .map(|ir| empty(&inputs[0], ir.shape.clone(), ir.dtype))
-            .collect();
-        let shape = inputs[0].meta.shape();
-        let width = shape[shape.num_dims() - 1];
-        let rows = shape.num_elements() / width;
-        let buffers: Vec<DeviceBuffer> = inputs
-            .iter()
-            .chain(&outputs)
-            .map(DeviceBuffer::of)
-            .collect();
-        let mut args: Vec<Arg> = buffers.iter().map(|b| Arg::Ptr(b.ptr)).collect();
-        args.push(Arg::I64(rows as i64));
-        let kernels = Kernels::get(inputs[0].device.index, width);
-        let function = match self.pass {
-            Pass::Forward { epsilon } => {
-                args.push(Arg::F32(epsilon));
-                kernels.forward
-            }
-            Pass::Backward => kernels.backward,
-        };
-        let grid = (blocks(rows) as u32, 1, 1);
-        // SAFETY: the arguments match layer_norm.cu's signatures: forward (x, γ, β, y, μ, r,
-        // rows, ε), backward (x, γ, μ, r, ∂y, ∂x, ∂γ partials, ∂β partials, rows); live
-        // contiguous cubecl buffers of the shapes registered above (the partials have
-        // `blocks(rows)` rows, the grid's size), held by `buffers`, on the outputs' stream.
-        unsafe {
-            kernels.module.launch(
-                function,
-                grid,
-                (WARPS * 32) as u32,
-                buffers[inputs.len()].stream,
-                &args,
-            )
-        };
-        for (ir, tensor) in self.desc.outputs.iter().zip(outputs) {
-            handles.register_float_tensor::<CubeBackend>(&ir.id, tensor);
-        }
+        execute_on_device_thread(&self.desc, handles, |inputs| {
+            let outputs: Vec<CubeTensor> = self
+                .desc
+                .outputs
+                .iter()
+                .map(|ir| empty(&inputs[0], ir.shape.clone(), ir.dtype))
+                .collect();
+            let shape = inputs[0].meta.shape();
+            let width = shape[shape.num_dims() - 1];
+            let rows = shape.num_elements() / width;
+            let buffers: Vec<DeviceBuffer> = inputs
+                .iter()
+                .chain(&outputs)
+                .map(DeviceBuffer::of)
+                .collect();
+            let mut args: Vec<Arg> = buffers.iter().map(|b| Arg::Ptr(b.ptr)).collect();
+            args.push(Arg::I64(rows as i64));
+            let kernels = Kernels::get(inputs[0].device.index, width);
+            let function = match self.pass {
+                Pass::Forward { epsilon } => {
+                    args.push(Arg::F32(epsilon));
+                    kernels.forward
+                }
+                Pass::Backward => kernels.backward,
+            };
+            let grid = (blocks(rows) as u32, 1, 1);
+            // SAFETY: the arguments match layer_norm.cu's signatures: forward (x, γ, β, y, μ,
+            // r, rows, ε), backward (x, γ, μ, r, ∂y, ∂x, ∂γ partials, ∂β partials, rows); live
+            // contiguous cubecl buffers of the shapes registered above (the partials have
+            // `blocks(rows)` rows, the grid's size), held by `buffers`, on the outputs' stream.
+            unsafe {
+                kernels.module.launch(
+                    function,
+                    grid,
+                    (WARPS * 32) as u32,
+                    buffers[inputs.len()].stream,
+                    &args,
+                )
+            };
+            outputs
+        });
     }
 }
 
