@@ -18,9 +18,9 @@
 //! addresses written by a kernel): head `h` of batch row `b` of a `[B, T, H, D]` tensor is a
 //! `[T, D]` matrix at element `b·T·C + h·D` with rows `C = H·D` apart, which no single stride
 //! describes; so q, k, v, out and the gradients are read and written where they are, with no
-//! head copies. The `[H, B, T, T]` buffers (one in the forward
-//! pass, two in the backward pass) live only during their pass: the graph keeps `lse`, as
-//! FlashAttention does, and pays one more `QKᵀ` gemm for it.
+//! head copies. The `[H, B, T, T]` buffers (one in the forward pass, two in the backward pass)
+//! live only during their pass: the graph keeps `lse`, as FlashAttention does, and pays one
+//! more `QKᵀ` gemm for it.
 
 use super::cublas::{Pointers, pointer_gemm};
 use super::cuda::{Arg, CubeTensor, DeviceBuffer, Module, compiled, empty};
