@@ -127,17 +127,18 @@ fn rotated(x: &CubeTensor, rope: Option<&CubeTensor>) -> CubeTensor {
     y
 }
 
+/// The dimensions of attention heads `[B, T, H, D]` (shared with the fused kernels).
 #[derive(Clone, Copy, Debug)]
-struct Dims {
-    b: usize,
-    t: usize,
-    h: usize,
-    d: usize,
+pub(super) struct Dims {
+    pub b: usize,
+    pub t: usize,
+    pub h: usize,
+    pub d: usize,
 }
 
 impl Dims {
     /// The dimensions of a `[B, T, H, D]` tensor.
-    fn of(x: &CubeTensor) -> Self {
+    pub fn of(x: &CubeTensor) -> Self {
         let [b, t, h, d] = x.meta.shape().dims::<4>();
         Self { b, t, h, d }
     }

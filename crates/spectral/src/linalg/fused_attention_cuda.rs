@@ -15,7 +15,7 @@
 //! The same node and operations run `--attention cublas` ([`Implementation::Cublas`]): the
 //! passes then call `cublas_attention`'s gemms and kernels in place of the fused ones.
 
-use super::cublas_attention;
+use super::cublas_attention::{self, Dims};
 use super::cuda::{
     Arg, CubeTensor, DeviceBuffer, Handles, Module, Runtime, compiled, empty,
     execute_on_device_thread, fused, is_cuda, same_type,
@@ -317,8 +317,7 @@ impl AttentionOp {
         outputs: &[CubeTensor],
     ) {
         let q = &inputs[0];
-        let [b, t, h, d] = q.meta.shape().dims::<4>();
-        let dims = Dims { b, t, h, d };
+        let dims = Dims::of(q);
         let rope = rope.map(DeviceBuffer::of);
         let buffers: Vec<DeviceBuffer> = inputs.iter().map(DeviceBuffer::of).collect();
         let written: Vec<DeviceBuffer> = outputs.iter().map(DeviceBuffer::of).collect();
@@ -335,7 +334,7 @@ impl AttentionOp {
                 );
             }
             Pass::Backward => {
-                let delta = empty(q, Shape::new([b, h, t]), DType::F32);
+                let delta = empty(q, Shape::new([dims.b, dims.h, dims.t]), DType::F32);
                 let delta_buffer = DeviceBuffer::of(&delta);
                 launch_backward(
                     q.device.index,
@@ -348,14 +347,6 @@ impl AttentionOp {
             }
         }
     }
-}
-
-#[derive(Clone, Copy)]
-struct Dims {
-    b: usize,
-    t: usize,
-    h: usize,
-    d: usize,
 }
 
 /// `q, k, v → out, lse` on `out`'s stream.
