@@ -12,8 +12,8 @@
 //! `Cᵀ = op(B)ᵀ op(A)ᵀ` with no data moved.
 
 use super::cuda::{
-    CubeBackend, CubeTensor, DeviceBuffer, Handles, PrimaryContext, Runtime, contiguous, empty,
-    fused, on_device_thread,
+    CubeTensor, DeviceBuffer, Handles, PrimaryContext, Runtime, empty, execute_on_device_thread,
+    fused,
 };
 use super::gemm::Gemm;
 use crate::device::CudaBackend;
@@ -84,17 +84,13 @@ struct GemmOp {
 
 impl Operation<Runtime> for GemmOp {
     fn execute(&self, handles: &mut Handles) {
-        let ([a, b], [out]) = self.desc.as_fixed();
-        let a = handles.get_float_tensor::<CubeBackend>(a);
-        let b = handles.get_float_tensor::<CubeBackend>(b);
-        let (shape, dtype) = (out.shape.clone(), out.dtype);
-        let c = on_device_thread(&a.clone(), || {
-            let (a, b) = (contiguous(a), contiguous(b));
-            let c = empty(&a, shape, dtype);
-            run_gemm(&a, self.transpose_a, &b, self.transpose_b, &c, self.engine);
-            c
+        execute_on_device_thread(&self.desc, handles, |inputs| {
+            let [a, b] = [&inputs[0], &inputs[1]];
+            let out = &self.desc.outputs[0];
+            let c = empty(a, out.shape.clone(), out.dtype);
+            run_gemm(a, self.transpose_a, b, self.transpose_b, &c, self.engine);
+            vec![c]
         });
-        handles.register_float_tensor::<CubeBackend>(&out.id, c);
     }
 }
 

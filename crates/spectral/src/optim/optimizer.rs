@@ -517,7 +517,7 @@ impl<B: Backend> SpectralOptimizer<B> {
                 .flat_map(|&g| groups[g].iter().copied())
                 .collect();
             let paths: Vec<&str> = members.iter().map(|&i| slots[i].path.as_str()).collect();
-            let key = paths.join("+");
+            let key = group_key(slots, &members);
             let take = |map: &mut HashMap<ParamId, Tensor<B, 2>>| {
                 let parts = members
                     .iter()
