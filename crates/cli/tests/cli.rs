@@ -307,6 +307,13 @@ fn kernel_flags_are_checked_before_work() {
             "fused",
         ),
         (
+            "--attention",
+            "flash",
+            "unknown attention kernel \"flash\"",
+            "materialized",
+            "cublas",
+        ),
+        (
             "--gelu",
             "tanh",
             "unknown gelu kernel \"tanh\"",
