@@ -3,6 +3,11 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Mutex;
+
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::tensor::Tensor;
+use burn::tensor::backend::Backend;
 
 /// The CPU backend: burn's NdArray, f32.
 pub type CpuBackend = burn::backend::NdArray<f32>;
@@ -64,6 +69,31 @@ impl fmt::Display for Precision {
             Self::Bf16 => "bf16",
         })
     }
+}
+
+/// burn's RNG is one per backend and global to the process: the draws of concurrent runs
+/// (tests, parallel benchmarks) must not interleave, or equal seeds would not give equal models.
+static SEED_LOCK: Mutex<()> = Mutex::new(());
+
+/// `draw()`, run with `B`'s RNG seeded by `seed` and no other `seeded` draw in between. burn
+/// draws a parameter lazily, on its first read: a module built inside `draw` takes its values
+/// from this seed only if it is read there too ([`materialized`]).
+pub fn seeded<B: Backend, R>(device: &B::Device, seed: u64, draw: impl FnOnce() -> R) -> R {
+    let _guard = SEED_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    B::seed(device, seed);
+    draw()
+}
+
+/// `module` with every lazily initialized parameter drawn now.
+pub fn materialized<B: Backend, M: Module<B>>(module: M) -> M {
+    struct Read;
+    impl<B: Backend> ModuleVisitor<B> for Read {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            let _ = param.val();
+        }
+    }
+    module.visit(&mut Read);
+    module
 }
 
 /// A device named on the command line or in a config.

@@ -13,6 +13,7 @@ use burn::optim::GradientsParams;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{ElementConversion, Tensor};
 use models::{GptConfig, SpacingMdnConfig};
+use spectral::device::{materialized, seeded};
 use spectral::optim::{OptimizerConfig, SpectralOptimizer};
 use std::time::Instant;
 
@@ -76,8 +77,7 @@ fn time_task<B: AutodiffBackend, T: Task<B>>(
     device: &B::Device,
     gpu_memory: &dyn Fn() -> Option<f64>,
 ) -> Result<Timing, TrainError> {
-    B::seed(device, 0);
-    let mut model = task.build(device)?;
+    let mut model = seeded::<B, _>(device, 0, || task.build(device).map(materialized))?;
     let mut opt = SpectralOptimizer::<B::InnerBackend>::new(optimizer.clone());
     let parameters: usize = opt
         .plan::<B, _>(&model)?
@@ -128,9 +128,8 @@ fn time_task_parallel<B: AutodiffBackend, T: Task<B> + Sync>(
         ))
         .into());
     }
-    B::seed(&devices[0], 0);
-    let model = task.build(&devices[0])?;
-    // Materializes the lazily initialized parameters once, so every replica starts equal.
+    // Every parameter drawn once, so all replicas start equal.
+    let model = seeded::<B, _>(&devices[0], 0, || task.build(&devices[0]).map(materialized))?;
     let parameters: usize = SpectralOptimizer::<B::InnerBackend>::new(optimizer.clone())
         .plan::<B, _>(&model)?
         .iter()

@@ -22,6 +22,7 @@ use burn::prelude::*;
 use models::{FrameGenerator, FrameGeneratorConfig, ModelError};
 use serde::{Deserialize, Serialize};
 use spectral::CpuBackend;
+use spectral::device::{materialized, seeded};
 use spectral::init::{Init, apply_init};
 use spectral::optim::Schedule;
 
@@ -160,11 +161,12 @@ pub fn train_frames(
 ) -> Result<FrameRun, ModelError> {
     let started = Instant::now();
     let device = Default::default();
-    <B as Backend>::seed(&device, seed);
-    let model: FrameGenerator<B> = FrameGeneratorConfig::new()
-        .with_hidden(options.hidden)
-        .init(&device)?;
-    let mut model = apply_init(model, init, seed);
+    let mut model = seeded::<B, _>(&device, seed, || {
+        let model: FrameGenerator<B> = FrameGeneratorConfig::new()
+            .with_hidden(options.hidden)
+            .init(&device)?;
+        Ok::<_, ModelError>(materialized(apply_init(model, init, seed)))
+    })?;
     let scores_init = score(&data.test, &predict(&model.valid(), &data.test)?);
     let schedule = Schedule {
         warmup_steps: options.warmup,

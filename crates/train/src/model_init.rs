@@ -75,6 +75,7 @@ mod tests {
     use crate::TrainConfig;
     use models::GptConfig;
     use spectral::CpuBackend;
+    use spectral::device::{materialized, seeded};
     use spectral::init::M23_CONDITION;
     use spectral::linalg::exact::{singular_values, to_faer};
 
@@ -82,14 +83,16 @@ mod tests {
 
     fn gpt(seed: u64) -> models::Gpt<B> {
         let device = Default::default();
-        <B as Backend>::seed(&device, seed);
-        GptConfig::new()
-            .with_n_layer(2)
-            .with_n_embd(32)
-            .with_n_head(2)
-            .with_block_size(16)
-            .init(&device)
-            .unwrap()
+        seeded::<B, _>(&device, seed, || {
+            let gpt = GptConfig::new()
+                .with_n_layer(2)
+                .with_n_embd(32)
+                .with_n_head(2)
+                .with_block_size(16)
+                .init(&device)
+                .unwrap();
+            materialized(gpt)
+        })
     }
 
     #[test]

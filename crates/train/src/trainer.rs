@@ -10,15 +10,15 @@ use crate::checkpoint::{self, Checkpoint, CheckpointError};
 use crate::config::{ConfigError, TrainConfig};
 use crate::metrics::{MetricsLog, Record};
 use crate::task::{ConfiguredTask, Task, TaskError};
-use burn::module::{AutodiffModule, Module, ModuleVisitor, Param};
+use burn::module::{AutodiffModule, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ElementConversion, Tensor};
 use indicatif::{ProgressBar, ProgressStyle};
+use spectral::device::{materialized, seeded};
 use spectral::optim::state::StateDict;
 use spectral::optim::{ParamSlot, Role, SpectralOptimizer};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::time::Instant;
 
 #[derive(Debug, thiserror::Error)]
@@ -71,10 +71,6 @@ pub struct TrainSummary {
     pub out: PathBuf,
 }
 
-/// burn's RNG is global per backend: model inits of concurrent runs in one process (tests)
-/// must not interleave, or equal seeds would not give equal models.
-static INIT_LOCK: Mutex<()> = Mutex::new(());
-
 /// The checkpoint `last_path` a resumed run continues from, refused when another trajectory
 /// (model, data, optimizer, schedule, batch, seed) wrote it or when it already holds
 /// `config.steps` steps.
@@ -100,25 +96,17 @@ pub(crate) fn resume_checkpoint(
     Ok((model_dict, saved))
 }
 
-/// The task's model drawn from `config.seed` (and `config.init`), every parameter drawn
-/// before [`INIT_LOCK`] is released: burn initializes parameters lazily, on first read, from
-/// its global RNG, so a model read after the lock could draw between another run's draws.
+/// The task's model drawn from `config.seed` (and `config.init`), every parameter drawn under
+/// [`seeded`]'s lock, so concurrent runs in one process draw equal models from equal seeds.
 pub(crate) fn build_seeded<B: AutodiffBackend, T: Task<B>>(
     config: &TrainConfig,
     task: &T,
     device: &B::Device,
 ) -> Result<T::Model, TrainError> {
-    struct Materialize;
-    impl<B: Backend> ModuleVisitor<B> for Materialize {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
-            let _ = param.val();
-        }
-    }
-    let _guard = INIT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    B::seed(device, config.seed);
-    let model = config.init.apply(task.build(device)?, config.seed);
-    model.visit(&mut Materialize);
-    Ok(model)
+    seeded::<B, _>(device, config.seed, || {
+        let model = config.init.apply(task.build(device)?, config.seed);
+        Ok(materialized(model))
+    })
 }
 
 /// Trains the model the config names; `resume` continues from `config.out/last.safetensors`.
@@ -413,9 +401,11 @@ mod tests {
     /// A linear layer `[3, 4]` with bias and the gradients of `sum((x·W + b)²)` at a random x.
     fn layer_and_grads(scale: f64) -> (Linear<B>, GradientsParams) {
         let device = Default::default();
-        B::seed(&device, 7);
-        let layer = LinearConfig::new(3, 4).init::<B>(&device);
-        let x = Tensor::<B, 2>::random([5, 3], Distribution::Normal(0.0, scale), &device);
+        let (layer, x) = seeded::<B, _>(&device, 7, || {
+            let layer = materialized(LinearConfig::new(3, 4).init::<B>(&device));
+            let x = Tensor::<B, 2>::random([5, 3], Distribution::Normal(0.0, scale), &device);
+            (layer, x)
+        });
         let loss = layer.forward(x).powf_scalar(2.0).sum();
         let grads = GradientsParams::from_grads(loss.backward(), &layer);
         (layer, grads)

@@ -24,6 +24,7 @@ use models::block::forward_stack;
 use models::{Gpt, GptConfig};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use spectral::device::{materialized, seeded};
 use spectral::init::{Init, M23Scale, apply_init, mgi_init_stable};
 use spectral::linalg::exact::{from_row_major, singular_values, to_faer};
 use spectral::optim::Schedule;
@@ -219,9 +220,10 @@ fn run_one<B: AutodiffBackend>(
     device: &B::Device,
 ) -> Result<RunRecord> {
     let started = Instant::now();
-    <B as Backend>::seed(device, seed);
-    let model: Gpt<B> = model_config(args).init(device)?;
-    let mut model = apply_init(model, init, seed);
+    let mut model = seeded::<B, _>(device, seed, || {
+        let model: Gpt<B> = model_config(args).init(device)?;
+        anyhow::Ok(materialized(apply_init(model, init, seed)))
+    })?;
     // Phase lines on stderr, so a long run (96 layers on a GPU) shows where its time goes.
     let name = format!("bench init: {} lr {lr:e} seed {seed}", init.name());
     let phase =
@@ -644,8 +646,10 @@ mod tests {
         type B = Autodiff<CpuBackend>;
         let device = Default::default();
         let args = tiny(Path::new("unused"));
-        <B as Backend>::seed(&device, 3);
-        let model = apply_init(model_config(&args).init::<B>(&device).unwrap(), Init::He, 3);
+        let model = seeded::<B, _>(&device, 3, || {
+            let model = model_config(&args).init::<B>(&device).unwrap();
+            materialized(apply_init(model, Init::He, 3))
+        });
         let data = TextDataset::embedded();
         let t = 4;
         let h0 = embedded_window(&model, &data, t, &device).unwrap();
