@@ -42,7 +42,7 @@ pub(super) fn forward(
     [out, lse]: [&CubeTensor; 2],
 ) {
     let run = Run::on(q, engine);
-    let (q, k) = (rotated(q, rope), rotated(k, rope));
+    let (q, k) = (run.rotated(q, rope), run.rotated(k, rope));
     let Dims { b, t, h, d } = run.dims;
     let scores = empty(&q, Shape::new([h, b, t, t]), DType::F32);
     let [q, k, v, scores, out, lse] = [&q, &k, v, &scores, out, lse].map(DeviceBuffer::of);
@@ -69,7 +69,7 @@ pub(super) fn backward(
     [dq, dk, dv]: [&CubeTensor; 3],
 ) {
     let run = Run::on(q, engine);
-    let (q, k) = (rotated(q, rope), rotated(k, rope));
+    let (q, k) = (run.rotated(q, rope), run.rotated(k, rope));
     let Dims { b, t, h, d } = run.dims;
     let shape = Shape::new([h, b, t, t]);
     let (scores, grad) = (
@@ -114,17 +114,6 @@ pub(super) fn backward(
         run.rotate(dq_b, dq_b, &table, -1.0);
         run.rotate(dk_b, dk_b, &table, -1.0);
     }
-}
-
-/// `x` `[B, T, H, D]` rotated by the RoPE table (a new tensor), or `x` itself without a table.
-fn rotated(x: &CubeTensor, rope: Option<&CubeTensor>) -> CubeTensor {
-    let Some(rope) = rope else {
-        return x.clone();
-    };
-    let y = empty(x, x.meta.shape().clone(), DType::F32);
-    let [x_b, y_b, table] = [x, &y, rope].map(DeviceBuffer::of);
-    Run::on(x, Gemm::CublasF32).rotate(&x_b, &y_b, &table, 1.0);
-    y
 }
 
 /// The dimensions of attention heads `[B, T, H, D]` (shared with the fused kernels).
@@ -258,6 +247,18 @@ impl Run {
                 .module
                 .launch(function, grid, THREADS, self.stream, &args)
         };
+    }
+
+    /// `x` `[B, T, H, D]` rotated by the RoPE table (a new tensor), or `x` itself without a
+    /// table.
+    fn rotated(&self, x: &CubeTensor, rope: Option<&CubeTensor>) -> CubeTensor {
+        let Some(rope) = rope else {
+            return x.clone();
+        };
+        let y = empty(x, x.meta.shape().clone(), DType::F32);
+        let [x_b, y_b, table] = [x, &y, rope].map(DeviceBuffer::of);
+        self.rotate(&x_b, &y_b, &table, 1.0);
+        y
     }
 
     /// `y = R x` over `[B, T, H, D]` by the table (`sign` −1: `Rᵀ`); `y` may be `x`.
