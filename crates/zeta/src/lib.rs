@@ -7,7 +7,7 @@
 //! - [`zeros`]: consecutive zeros, isolated by Gram blocks ([`gram_block`]), refined
 //!   ([`refine`]) and proved complete by Turing's method ([`turing`]).
 //! - [`unfold`], [`series_file`]: spacings of mean one, and the files they live in,
-//!   written atomically ([`atomic_file`]).
+//!   written atomically (`spectral_io::AtomicFile`).
 //! - [`stats`]: random-matrix statistics of spacings (nearest-neighbour law, pair correlation,
 //!   number variance, rigidity) against their GUE laws, and GUE samples as a control.
 //!
@@ -48,7 +48,6 @@
 //! # Ok::<(), zeta::ZetaError>(())
 //! ```
 
-pub mod atomic_file;
 pub mod double_double;
 pub mod error;
 pub mod euler_maclaurin;
