@@ -24,8 +24,8 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Bool, Tensor};
 use spectral::linalg::{fused_causal_attention, fuses, linear, matmul, rope_table};
 
-use crate::block::BlockConfig;
-use crate::init;
+use crate::error::{ModelError, nonzero, probability};
+use crate::gpt2_init;
 
 /// The additive causal mask `[S, S]`: entry `(i, j)` is 0 when `j ≤ i` (query `i` may look at
 /// key `j`) and −∞ otherwise. Every row keeps its diagonal, so no softmax row is all −∞.
@@ -33,6 +33,55 @@ pub fn causal_mask<B: Backend>(len: usize, device: &B::Device) -> Tensor<B, 2> {
     // tril_mask is true strictly above the diagonal: the entries to hide.
     let hidden = Tensor::<B, 2, Bool>::tril_mask([len, len], 0, device);
     Tensor::zeros([len, len], device).mask_fill(hidden, f32::NEG_INFINITY)
+}
+
+/// The shape of a causal self-attention layer, and so of the transformer block around it
+/// (its MLP is `[C, 4C]` then `[4C, C]`), shared by every block of a model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttentionConfig {
+    /// Width `C` of the residual stream.
+    pub n_embd: usize,
+    /// Number of attention heads `H`; must divide `C`.
+    pub n_head: usize,
+    /// Biases in the Linear and LayerNorm layers.
+    pub bias: bool,
+    /// Dropout probability on attention weights and on each residual branch (0 = off).
+    pub dropout: f64,
+    /// `Some(n)`: apply RoPE to q and k, with a table for positions `0..n` (the longest
+    /// sequence the block will see, memory slots included). `None`: no rotation.
+    pub rope_positions: Option<usize>,
+    /// Init std of the residual projections `attn.o` and `mlp.proj`
+    /// ([`gpt2_init::residual_std`]).
+    pub residual_std: f64,
+}
+
+impl AttentionConfig {
+    /// Width `D = C / H` of one head.
+    pub fn head_dim(&self) -> usize {
+        self.n_embd / self.n_head
+    }
+
+    /// Checks the sizes: nonzero, `H` divides `C`, an even head width under RoPE, dropout in
+    /// `[0, 1)`.
+    pub fn validate(&self) -> Result<(), ModelError> {
+        nonzero("n_embd", self.n_embd)?;
+        nonzero("n_head", self.n_head)?;
+        if !self.n_embd.is_multiple_of(self.n_head) {
+            return Err(ModelError::HeadsDontDivide {
+                n_embd: self.n_embd,
+                n_head: self.n_head,
+            });
+        }
+        if let Some(n) = self.rope_positions {
+            nonzero("rope positions", n)?;
+            if !self.head_dim().is_multiple_of(2) {
+                return Err(ModelError::OddHeadDim {
+                    head_dim: self.head_dim(),
+                });
+            }
+        }
+        probability("dropout", self.dropout)
+    }
 }
 
 /// Causal multi-head self-attention with separate `q`, `k`, `v`, `o` projections.
@@ -55,17 +104,17 @@ pub struct CausalSelfAttention<B: Backend> {
 }
 
 impl<B: Backend> CausalSelfAttention<B> {
-    /// Builds the layer from a validated [`BlockConfig`] (see [`BlockConfig::validate`]).
-    pub fn new(config: &BlockConfig, device: &B::Device) -> Self {
+    /// Builds the layer from a validated [`AttentionConfig`] (see [`AttentionConfig::validate`]).
+    pub fn new(config: &AttentionConfig, device: &B::Device) -> Self {
         let c = config.n_embd;
-        let proj = |std| init::linear(c, c, config.bias, std, device);
+        let proj = |std| gpt2_init::linear(c, c, config.bias, std, device);
         let rope = config
             .rope_positions
             .map(|max_len| RotaryEncodingConfig::new(max_len, config.head_dim()).init(device));
         Self {
-            q: proj(init::INIT_STD),
-            k: proj(init::INIT_STD),
-            v: proj(init::INIT_STD),
+            q: proj(gpt2_init::INIT_STD),
+            k: proj(gpt2_init::INIT_STD),
+            v: proj(gpt2_init::INIT_STD),
             o: proj(config.residual_std),
             rope,
             attn_dropout: DropoutConfig::new(config.dropout).init(),
@@ -82,7 +131,7 @@ impl<B: Backend> CausalSelfAttention<B> {
     /// `x` `[B, T, C]`, `mask` `[T, T]` from [`causal_mask`] → `[B, T, C]`.
     ///
     /// # Panics
-    /// When `T` exceeds the RoPE table (`BlockConfig::rope_positions`); the models check the
+    /// When `T` exceeds the RoPE table (`AttentionConfig::rope_positions`); the models check the
     /// sequence length before calling.
     ///
     /// With `--attention fused` or `cublas` on burn's CUDA backend ([`fused_causal_attention`]),
@@ -150,8 +199,8 @@ mod tests {
     use burn::tensor::{Distribution, TensorData, Tolerance};
     use spectral::device::CpuBackend as B;
 
-    fn config(rope: bool) -> BlockConfig {
-        BlockConfig {
+    fn config(rope: bool) -> AttentionConfig {
+        AttentionConfig {
             n_embd: 8,
             n_head: 2,
             bias: true,

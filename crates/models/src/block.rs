@@ -11,57 +11,9 @@ use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 use spectral::linalg::{layer_norm, linear, linear_gelu};
 
-use crate::attention::CausalSelfAttention;
-use crate::error::{ModelError, nonzero, probability};
-use crate::init;
-
-/// The shape of one transformer block, shared by every block of a model.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BlockConfig {
-    /// Width `C` of the residual stream.
-    pub n_embd: usize,
-    /// Number of attention heads `H`; must divide `C`.
-    pub n_head: usize,
-    /// Biases in the Linear and LayerNorm layers.
-    pub bias: bool,
-    /// Dropout probability on attention weights and on each residual branch (0 = off).
-    pub dropout: f64,
-    /// `Some(n)`: apply RoPE to q and k, with a table for positions `0..n` (the longest
-    /// sequence the block will see, memory slots included). `None`: no rotation.
-    pub rope_positions: Option<usize>,
-    /// Init std of the residual projections `attn.o` and `mlp.proj`
-    /// ([`init::residual_std`]).
-    pub residual_std: f64,
-}
-
-impl BlockConfig {
-    /// Width `D = C / H` of one head.
-    pub fn head_dim(&self) -> usize {
-        self.n_embd / self.n_head
-    }
-
-    /// Checks the sizes: nonzero, `H` divides `C`, an even head width under RoPE, dropout in
-    /// `[0, 1)`.
-    pub fn validate(&self) -> Result<(), ModelError> {
-        nonzero("n_embd", self.n_embd)?;
-        nonzero("n_head", self.n_head)?;
-        if !self.n_embd.is_multiple_of(self.n_head) {
-            return Err(ModelError::HeadsDontDivide {
-                n_embd: self.n_embd,
-                n_head: self.n_head,
-            });
-        }
-        if let Some(n) = self.rope_positions {
-            nonzero("rope positions", n)?;
-            if !self.head_dim().is_multiple_of(2) {
-                return Err(ModelError::OddHeadDim {
-                    head_dim: self.head_dim(),
-                });
-            }
-        }
-        probability("dropout", self.dropout)
-    }
-}
+use crate::attention::{AttentionConfig, CausalSelfAttention};
+use crate::error::{ModelError, nonzero};
+use crate::gpt2_init;
 
 /// The feed-forward branch: `proj(gelu(fc(x)))`, exact (erf) GELU.
 #[derive(Module, Debug)]
@@ -75,11 +27,11 @@ pub struct Mlp<B: Backend> {
 
 impl<B: Backend> Mlp<B> {
     /// Builds the branch from a validated config.
-    pub fn new(config: &BlockConfig, device: &B::Device) -> Self {
+    pub fn new(config: &AttentionConfig, device: &B::Device) -> Self {
         let c = config.n_embd;
         Self {
-            fc: init::linear(c, 4 * c, config.bias, init::INIT_STD, device),
-            proj: init::linear(4 * c, c, config.bias, config.residual_std, device),
+            fc: gpt2_init::linear(c, 4 * c, config.bias, gpt2_init::INIT_STD, device),
+            proj: gpt2_init::linear(4 * c, c, config.bias, config.residual_std, device),
             dropout: DropoutConfig::new(config.dropout).init(),
         }
     }
@@ -106,9 +58,9 @@ pub struct Block<B: Backend> {
 
 impl<B: Backend> Block<B> {
     /// Builds a block; fails on an invalid config.
-    pub fn new(config: &BlockConfig, device: &B::Device) -> Result<Self, ModelError> {
+    pub fn new(config: &AttentionConfig, device: &B::Device) -> Result<Self, ModelError> {
         config.validate()?;
-        let norm = || init::layer_norm(config.n_embd, config.bias, device);
+        let norm = || gpt2_init::layer_norm(config.n_embd, config.bias, device);
         Ok(Self {
             ln1: norm(),
             attn: CausalSelfAttention::new(config, device),
@@ -139,16 +91,16 @@ impl<B: Backend> Block<B> {
     }
 }
 
-/// `ln` applied to `x` `[B, T, C]` (a LayerNorm of [`init::layer_norm`]), in one fused kernel
+/// `ln` applied to `x` `[B, T, C]` (a LayerNorm of [`gpt2_init::layer_norm`]), in one fused kernel
 /// each way on a GPU under `--layer-norm fused`.
 pub fn norm<B: Backend>(ln: &LayerNorm<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
-    layer_norm(ln, init::LAYER_NORM_EPS, x)
+    layer_norm(ln, gpt2_init::LAYER_NORM_EPS, x)
 }
 
 /// Builds `n_layer` blocks of one config (`blocks.0` … `blocks.{n_layer−1}`).
 pub fn stack<B: Backend>(
     n_layer: usize,
-    config: &BlockConfig,
+    config: &AttentionConfig,
     device: &B::Device,
 ) -> Result<Vec<Block<B>>, ModelError> {
     nonzero("n_layer", n_layer)?;
@@ -184,8 +136,8 @@ mod tests {
     use burn::tensor::Distribution;
     use spectral::device::CpuBackend as B;
 
-    fn config() -> BlockConfig {
-        BlockConfig {
+    fn config() -> AttentionConfig {
+        AttentionConfig {
             n_embd: 8,
             n_head: 2,
             bias: true,
@@ -210,9 +162,9 @@ mod tests {
     #[test]
     fn bad_configs_name_the_value() {
         let device = Default::default();
-        let err = |c: BlockConfig| Block::<B>::new(&c, &device).unwrap_err();
+        let err = |c: AttentionConfig| Block::<B>::new(&c, &device).unwrap_err();
         assert_eq!(
-            err(BlockConfig {
+            err(AttentionConfig {
                 n_head: 3,
                 ..config()
             }),
@@ -222,21 +174,21 @@ mod tests {
             }
         );
         assert_eq!(
-            err(BlockConfig {
+            err(AttentionConfig {
                 n_head: 0,
                 ..config()
             }),
             ModelError::ZeroSize { name: "n_head" }
         );
         assert_eq!(
-            err(BlockConfig {
+            err(AttentionConfig {
                 n_head: 8,
                 ..config()
             }),
             ModelError::OddHeadDim { head_dim: 1 }
         );
         assert!(matches!(
-            err(BlockConfig {
+            err(AttentionConfig {
                 dropout: 1.0,
                 ..config()
             }),
@@ -246,7 +198,7 @@ mod tests {
             }
         ));
         // Without RoPE an odd head width is fine.
-        let odd = BlockConfig {
+        let odd = AttentionConfig {
             n_head: 8,
             rope_positions: None,
             ..config()

@@ -31,10 +31,11 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor};
 use spectral::linalg::{embedding, linear, matmul};
 
+use crate::attention::AttentionConfig;
 use crate::attention::causal_mask;
-use crate::block::{self, Block, BlockConfig};
+use crate::block::{self, Block};
 use crate::error::{ModelError, nonzero, probability};
-use crate::init;
+use crate::gpt2_init;
 
 /// Hyper-parameters of the char-level GPT. The defaults are nanoGPT's shakespeare-char
 /// configuration (`config/train_shakespeare_char.py`: 6 layers, 6 heads, 384 wide, context
@@ -73,14 +74,14 @@ pub struct GptConfig {
 
 impl GptConfig {
     /// The shape shared by all blocks.
-    pub fn block_config(&self) -> BlockConfig {
-        BlockConfig {
+    pub fn block_config(&self) -> AttentionConfig {
+        AttentionConfig {
             n_embd: self.n_embd,
             n_head: self.n_head,
             bias: self.bias,
             dropout: self.dropout,
             rope_positions: self.rope.then_some(self.block_size),
-            residual_std: init::residual_std(self.n_layer),
+            residual_std: gpt2_init::residual_std(self.n_layer),
         }
     }
 
@@ -110,11 +111,12 @@ impl GptConfig {
         self.validate()?;
         let (v, c) = (self.vocab_size, self.n_embd);
         Ok(Gpt {
-            tok_emb: init::embedding(v, c, device),
-            pos_emb: (!self.rope).then(|| init::embedding(self.block_size, c, device)),
+            tok_emb: gpt2_init::embedding(v, c, device),
+            pos_emb: (!self.rope).then(|| gpt2_init::embedding(self.block_size, c, device)),
             blocks: block::stack(self.n_layer, &self.block_config(), device)?,
-            ln_f: init::layer_norm(c, self.bias, device),
-            lm_head: (!self.tie_weights).then(|| init::linear(c, v, false, init::INIT_STD, device)),
+            ln_f: gpt2_init::layer_norm(c, self.bias, device),
+            lm_head: (!self.tie_weights)
+                .then(|| gpt2_init::linear(c, v, false, gpt2_init::INIT_STD, device)),
             block_size: self.block_size,
         })
     }

@@ -12,7 +12,7 @@
 //! | [`frame_generator`] | the notes' frame-interpolation conv net (two frames → the middle one) |
 //! | [`generate`] | sampling text from the GPT |
 //! | [`names`] | the stable parameter-name scheme, and a visitor that lists it |
-//! | [`init`] | GPT-2 initialization of the layers |
+//! | [`gpt2_init`] | GPT-2 initialization of the layers |
 //! | [`error`] | [`ModelError`] |
 //!
 //! Every model is generic over burn's `Backend`, f32, and is tested on
@@ -23,7 +23,7 @@ pub mod attention;
 pub mod block;
 pub mod error;
 pub mod frame_generator;
-pub mod init;
+pub mod gpt2_init;
 pub mod mdn;
 pub mod memory;
 

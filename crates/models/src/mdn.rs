@@ -24,7 +24,7 @@ use burn::tensor::backend::Backend;
 use spectral::linalg::linear;
 
 use crate::error::{ModelError, nonzero};
-use crate::init;
+use crate::gpt2_init;
 
 /// Default `σ_floor`, in mean-spacing units.
 pub const DEFAULT_SIGMA_FLOOR: f64 = 1e-3;
@@ -73,7 +73,7 @@ impl<B: Backend> MixtureHead<B> {
             });
         }
         Ok(Self {
-            linear: init::linear(n_embd, 3 * n_components, true, init::INIT_STD, device),
+            linear: gpt2_init::linear(n_embd, 3 * n_components, true, gpt2_init::INIT_STD, device),
             n_components,
             sigma_floor,
         })

@@ -31,7 +31,7 @@ use burn::tensor::backend::Backend;
 use spectral::linalg::linear;
 
 use crate::error::{ModelError, nonzero};
-use crate::init;
+use crate::gpt2_init;
 
 /// Starting bias of the gate: σ(−4) ≈ 0.018, so the gate opens only as training asks.
 pub const GATE_INIT_BIAS: f64 = -4.0;
@@ -131,7 +131,7 @@ impl<B: Backend> MemoryBank<B> {
         nonzero("n_embd", n_embd)?;
         let (m, c) = (config.n_slots, n_embd);
         let gate = config.gate.then(|| {
-            let mut gate = init::zero_linear(2 * c, c, device);
+            let mut gate = gpt2_init::zero_linear(2 * c, c, device);
             gate.bias = Some(Param::from_tensor(Tensor::full(
                 [c],
                 GATE_INIT_BIAS,
@@ -140,16 +140,18 @@ impl<B: Backend> MemoryBank<B> {
             gate
         });
         Ok(Self {
-            slots: init::embedding(m, c, device).weight,
-            slot_id: config.slot_id.then(|| init::embedding(m, c, device)),
-            film: config.film.then(|| init::zero_linear(c, 2 * c, device)),
+            slots: gpt2_init::embedding(m, c, device).weight,
+            slot_id: config.slot_id.then(|| gpt2_init::embedding(m, c, device)),
+            film: config
+                .film
+                .then(|| gpt2_init::zero_linear(c, 2 * c, device)),
             gate,
             summary_proj: config
                 .summary_to_head
-                .then(|| init::zero_linear(c, c, device)),
+                .then(|| gpt2_init::zero_linear(c, c, device)),
             aux_head: config
                 .aux_head
-                .then(|| init::linear(c, 1, true, init::INIT_STD, device)),
+                .then(|| gpt2_init::linear(c, 1, true, gpt2_init::INIT_STD, device)),
         })
     }
 
@@ -316,7 +318,7 @@ mod tests {
     fn readouts_carry_the_memory() {
         let device = Default::default();
         let mut bank = MemoryBank::<B>::new(&all_readouts(), 4, &device).unwrap();
-        let random = |d_in, d_out| init::linear(d_in, d_out, true, 0.5, &device);
+        let random = |d_in, d_out| gpt2_init::linear(d_in, d_out, true, 0.5, &device);
         bank.film = Some(random(4, 8));
         bank.gate = Some(random(8, 4));
         bank.summary_proj = Some(random(4, 4));

@@ -39,10 +39,11 @@ use burn::nn::{Embedding, LayerNorm, Linear, LinearConfig};
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 
+use crate::attention::AttentionConfig;
 use crate::attention::causal_mask;
-use crate::block::{self, Block, BlockConfig};
+use crate::block::{self, Block};
 use crate::error::{ModelError, nonzero, probability};
-use crate::init;
+use crate::gpt2_init;
 use crate::mdn::{DEFAULT_SIGMA_FLOOR, MixtureHead, mixture_mean, mixture_nll};
 use crate::memory::{MemoryBank, MemoryConfig, MemoryEdit};
 
@@ -88,14 +89,14 @@ impl SpacingMdnConfig {
     }
 
     /// The shape shared by all blocks.
-    pub fn block_config(&self) -> BlockConfig {
-        BlockConfig {
+    pub fn block_config(&self) -> AttentionConfig {
+        AttentionConfig {
             n_embd: self.n_embd,
             n_head: self.n_head,
             bias: self.bias,
             dropout: self.dropout,
             rope_positions: self.rope.then_some(self.block_size + self.n_slots()),
-            residual_std: init::residual_std(self.n_layer),
+            residual_std: gpt2_init::residual_std(self.n_layer),
         }
     }
 
@@ -146,7 +147,7 @@ impl SpacingMdnConfig {
             .with_bias(self.bias)
             .with_initializer(Initializer::Normal {
                 mean: 0.0,
-                std: init::INIT_STD,
+                std: gpt2_init::INIT_STD,
             })
             .init(device);
         Ok(SpacingMdn {
@@ -155,9 +156,9 @@ impl SpacingMdnConfig {
                 None => None,
             },
             input_proj,
-            pos_emb: (!self.rope).then(|| init::embedding(self.block_size + m, c, device)),
+            pos_emb: (!self.rope).then(|| gpt2_init::embedding(self.block_size + m, c, device)),
             blocks: block::stack(self.n_layer, &self.block_config(), device)?,
-            ln_f: init::layer_norm(c, self.bias, device),
+            ln_f: gpt2_init::layer_norm(c, self.bias, device),
             mdn_head: MixtureHead::new(c, self.n_components, self.sigma_floor, device)?,
             block_size: self.block_size,
         })

@@ -44,6 +44,12 @@ pub enum ZetaError {
     BadFile { path: PathBuf, message: String },
 }
 
+impl From<spectral_io::IoError> for ZetaError {
+    fn from(error: spectral_io::IoError) -> Self {
+        Self::io(error.path, error.source)
+    }
+}
+
 impl ZetaError {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Self::Io {

@@ -16,8 +16,8 @@
 //!
 //! Writers stream (memory stays flat) through [`AtomicFile`], so a failed run leaves no file.
 
-use crate::atomic_file::AtomicFile;
 use crate::error::ZetaError;
+use spectral_io::AtomicFile;
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -120,7 +120,7 @@ impl SeriesWriter {
             _ => PathBuf::from("."),
         };
         let needed = format.size_bound(header.count);
-        if let Some(available) = crate::atomic_file::available_space(&directory)
+        if let Some(available) = spectral_io::available_space(&directory)
             && needed > available
         {
             return Err(ZetaError::io(
@@ -191,7 +191,7 @@ impl SeriesWriter {
                 self.header.count
             )));
         }
-        self.file.commit()
+        Ok(self.file.commit()?)
     }
 }
 

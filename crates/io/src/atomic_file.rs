@@ -4,11 +4,13 @@
 //!
 //! [`commit`]: AtomicFile::commit
 
-use crate::error::ZetaError;
+use crate::IoError;
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+/// A file being written beside its destination (`.NAME.partial-PID`), moved over it on
+/// [`commit`](Self::commit).
 pub struct AtomicFile {
     destination: PathBuf,
     temporary: PathBuf,
@@ -18,23 +20,23 @@ pub struct AtomicFile {
 impl AtomicFile {
     /// Creates the temporary file beside `destination`. Fails if the directory does not
     /// exist or is not writable, or if `destination` is a directory.
-    pub fn create(destination: impl AsRef<Path>) -> Result<Self, ZetaError> {
+    pub fn create(destination: impl AsRef<Path>) -> Result<Self, IoError> {
         let destination = destination.as_ref().to_path_buf();
         if destination.is_dir() {
-            return Err(ZetaError::io(
+            return Err(IoError::new(
                 &destination,
                 std::io::Error::other("is a directory"),
             ));
         }
         let name = destination
             .file_name()
-            .ok_or_else(|| ZetaError::io(&destination, std::io::Error::other("not a file name")))?;
+            .ok_or_else(|| IoError::new(&destination, std::io::Error::other("not a file name")))?;
         let temporary = destination.with_file_name(format!(
             ".{}.partial-{}",
             name.to_string_lossy(),
             std::process::id()
         ));
-        let file = File::create(&temporary).map_err(|e| ZetaError::io(&destination, e))?;
+        let file = File::create(&temporary).map_err(|e| IoError::new(&destination, e))?;
         Ok(Self {
             destination,
             temporary,
@@ -51,23 +53,23 @@ impl AtomicFile {
     }
 
     /// Writes `bytes`, naming the destination in any error.
-    pub fn write_all(&mut self, bytes: &[u8]) -> Result<(), ZetaError> {
+    pub fn write_all(&mut self, bytes: &[u8]) -> Result<(), IoError> {
         let destination = self.destination.clone();
         self.writer()
             .write_all(bytes)
-            .map_err(|e| ZetaError::io(destination, e))
+            .map_err(|e| IoError::new(destination, e))
     }
 
     /// Flushes, syncs and renames the temporary file onto the destination.
-    pub fn commit(mut self) -> Result<(), ZetaError> {
+    pub fn commit(mut self) -> Result<(), IoError> {
         let writer = self.writer.take().expect("commit once");
         let file = writer
             .into_inner()
-            .map_err(|e| ZetaError::io(&self.destination, e.into_error()))?;
+            .map_err(|e| IoError::new(&self.destination, e.into_error()))?;
         file.sync_all()
-            .map_err(|e| ZetaError::io(&self.destination, e))?;
+            .map_err(|e| IoError::new(&self.destination, e))?;
         fs::rename(&self.temporary, &self.destination)
-            .map_err(|e| ZetaError::io(&self.destination, e))
+            .map_err(|e| IoError::new(&self.destination, e))
     }
 }
 
