@@ -16,6 +16,8 @@
 //! G is normalized to unit Frobenius norm first (msign is invariant to a joint scale of G and
 //! Λ), so α and the warm-started Λ do not depend on the gradient's size.
 
+use super::method::{Batch, BatchShape, MatrixMethod, Shaped};
+use super::teon::{split_mode1, stack_mode1};
 use crate::linalg::{MsignMethod, msign};
 use burn::tensor::backend::Backend;
 use burn::tensor::{ElementConversion, Tensor};
@@ -124,6 +126,65 @@ pub fn manifold_muon_step<B: Backend>(
         lambda,
         dual_steps,
         residual,
+    }
+}
+
+/// Manifold Muon as a [`MatrixMethod`]: each matrix alone; Λ is its state, `lambda/{path}`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ManifoldMuon {
+    pub config: ManifoldMuonConfig,
+}
+
+impl ManifoldMuon {
+    pub fn new(config: ManifoldMuonConfig) -> Self {
+        Self { config }
+    }
+}
+
+impl<B: Backend> MatrixMethod<B> for ManifoldMuon {
+    fn momentum(&self) -> (f64, bool) {
+        (self.config.momentum, self.config.nesterov)
+    }
+
+    fn state_name(&self) -> Option<&'static str> {
+        Some("lambda")
+    }
+
+    /// [`manifold_muon_step`] of each matrix: the result is the retracted weights.
+    fn shape(&self, batch: Batch<'_, B>) -> Shaped<B> {
+        let n = batch.shape.n;
+        let (weights, directions) = if n == 1 {
+            (vec![batch.weight.clone()], vec![batch.direction])
+        } else {
+            (
+                split_mode1(batch.weight.clone(), n),
+                split_mode1(batch.direction, n),
+            )
+        };
+        let (weights, state): (Vec<_>, Vec<_>) = weights
+            .into_iter()
+            .zip(directions)
+            .zip(batch.state)
+            .map(|((weight, direction), lambda)| {
+                let step = manifold_muon_step(weight, direction, lambda, batch.lr, &self.config);
+                (step.weight, step.lambda)
+            })
+            .unzip();
+        Shaped {
+            result: stack_mode1(weights),
+            state,
+        }
+    }
+
+    /// The owner's retracted weights, as they are.
+    fn apply(
+        &self,
+        _weight: Tensor<B, 2>,
+        result: Tensor<B, 2>,
+        _shape: BatchShape,
+        _lr: f64,
+    ) -> Tensor<B, 2> {
+        result
     }
 }
 

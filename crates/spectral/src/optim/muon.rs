@@ -4,9 +4,11 @@
 //! `B ← μB + G`, `D = G + μB` (Nesterov) or `B`, `O = msign(D)`,
 //! `W ← W·(1 − lr·λ) − lr·s·O`, with `s` the shape scale of [`MuonScaling`].
 //! This is `torch.optim.Muon`'s form of Keller Jordan's optimizer
-//! (<https://kellerjordan.github.io/posts/muon/>); the orthogonalization is
+//! (<https://kellerjordan.github.io/posts/muon/>), pinned to it by the fixture test
+//! `tests/optim_fixtures.rs`; the momentum is [`super::momentum`], the orthogonalization
 //! [`msign`](crate::linalg::msign). Same-shape matrices are orthogonalized as one batch.
 
+use super::method::{Batch, BatchShape, MatrixMethod, Shaped, apply_update, group_indices};
 use crate::linalg::{MsignMethod, msign, msign_batched};
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
@@ -50,10 +52,10 @@ pub struct MuonConfig {
     pub weight_decay: f64,
     /// Shape scaling of the update.
     pub scaling: MuonScaling,
-    /// On one device, step the matrices (TEON: the stacks) that share a shape as one stack: one
-    /// momentum update, one batched `msign` and one weight update per shape, the same
-    /// arithmetic as one at a time (`false`) with far fewer operations for the host to queue.
-    /// A sharded step always goes one group at a time.
+    /// Step the matrices (TEON: the stacks) that share a shape, and in a sharded step an owner,
+    /// as one stack: one momentum update, one batched `msign` and one weight update per shape,
+    /// the same arithmetic as one at a time (`false`) with far fewer operations for the host
+    /// to queue.
     pub stack_by_shape: bool,
 }
 
@@ -70,24 +72,53 @@ impl Default for MuonConfig {
     }
 }
 
-/// Heavy-ball momentum: returns the new buffer `μB + G` and the direction to shape,
-/// `G + μ(μB + G)` with Nesterov, else the buffer itself. No buffer means `B = 0`.
-pub fn momentum_direction<B: Backend>(
-    buffer: Option<Tensor<B, 2>>,
-    grad: Tensor<B, 2>,
-    momentum: f64,
-    nesterov: bool,
-) -> (Tensor<B, 2>, Tensor<B, 2>) {
-    let buffer = match buffer {
-        Some(buffer) => buffer.mul_scalar(momentum) + grad.clone(),
-        None => grad.clone(),
-    };
-    let direction = if nesterov {
-        grad + buffer.clone().mul_scalar(momentum)
-    } else {
-        buffer.clone()
-    };
-    (buffer, direction)
+/// Muon as a [`MatrixMethod`]: each matrix alone (TEON groups them, [`super::teon`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Muon {
+    pub config: MuonConfig,
+}
+
+impl Muon {
+    pub fn new(config: MuonConfig) -> Self {
+        Self { config }
+    }
+}
+
+impl<B: Backend> MatrixMethod<B> for Muon {
+    fn momentum(&self) -> (f64, bool) {
+        (self.config.momentum, self.config.nesterov)
+    }
+
+    fn stack_by_shape(&self) -> bool {
+        self.config.stack_by_shape
+    }
+
+    /// `msign` of each group's `[k·d_in, d_out]` direction, the `n` groups in one batched call.
+    fn shape(&self, batch: Batch<'_, B>) -> Shaped<B> {
+        let BatchShape { n, k, d_in, d_out } = batch.shape;
+        let result = if n == 1 {
+            msign(batch.direction, self.config.msign)
+        } else {
+            let stack = batch.direction.reshape([n, k * d_in, d_out]);
+            msign_batched(stack, self.config.msign).reshape(batch.shape.stacked())
+        };
+        Shaped {
+            result,
+            state: Vec::new(),
+        }
+    }
+
+    /// `W·(1 − lr·λ) − lr·√k·s(d_in, d_out)·O`: TEON's `√k` (k = 1 for Muon) times the shape scale.
+    fn apply(
+        &self,
+        weight: Tensor<B, 2>,
+        result: Tensor<B, 2>,
+        shape: BatchShape,
+        lr: f64,
+    ) -> Tensor<B, 2> {
+        let scale = (shape.k as f64).sqrt() * self.config.scaling.factor(shape.d_in, shape.d_out);
+        apply_update(weight, result, lr, scale, self.config.weight_decay)
+    }
 }
 
 /// `msign` of every matrix, batching the ones that share a shape (one batched matmul per
@@ -119,42 +150,11 @@ pub fn msign_all<B: Backend>(
         .collect()
 }
 
-/// The indices of `keys` grouped by equal key, groups in order of first appearance and
-/// indices ascending within each: how same-shape matrices are batched.
-pub(crate) fn group_indices<K: PartialEq>(
-    keys: impl IntoIterator<Item = K>,
-) -> Vec<(K, Vec<usize>)> {
-    let mut groups: Vec<(K, Vec<usize>)> = Vec::new();
-    for (index, key) in keys.into_iter().enumerate() {
-        match groups.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, members)) => members.push(index),
-            None => groups.push((key, vec![index])),
-        }
-    }
-    groups
-}
-
-/// The weight after one step: `W·(1 − lr·λ) − lr·scale·update`.
-pub fn apply_update<B: Backend>(
-    weight: Tensor<B, 2>,
-    update: Tensor<B, 2>,
-    lr: f64,
-    scale: f64,
-    weight_decay: f64,
-) -> Tensor<B, 2> {
-    let decayed = if weight_decay == 0.0 {
-        weight
-    } else {
-        weight.mul_scalar(1.0 - lr * weight_decay)
-    };
-    decayed - update.mul_scalar(lr * scale)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::device::CpuBackend;
-    use burn::tensor::{Distribution, TensorData};
+    use burn::tensor::Distribution;
 
     #[test]
     fn keller_jordan_scale_is_written_for_burns_layout() {
@@ -164,28 +164,6 @@ mod tests {
         assert_eq!(MuonScaling::KellerJordan.factor(1024, 256), 1.0);
         assert_eq!(MuonScaling::KellerJordan.factor(512, 512), 1.0);
         assert!((MuonScaling::Moonlight.factor(1024, 256) - 0.2 * 32.0).abs() < 1e-12);
-    }
-
-    #[test]
-    fn nesterov_momentum_matches_the_recurrence() {
-        let device = Default::default();
-        let g1 = Tensor::<CpuBackend, 2>::from_data(TensorData::from([[1.0f32, -2.0]]), &device);
-        let g2 = Tensor::<CpuBackend, 2>::from_data(TensorData::from([[0.5f32, 4.0]]), &device);
-        let (b1, d1) = momentum_direction(None, g1.clone(), 0.9, true);
-        let (b2, d2) = momentum_direction(Some(b1.clone()), g2, 0.9, true);
-        // B1 = G1, D1 = G1 + 0.9 G1; B2 = 0.9 B1 + G2, D2 = G2 + 0.9 B2.
-        let want_b2 = [0.9 * 1.0 + 0.5, 0.9 * -2.0 + 4.0];
-        let want_d2 = [0.5 + 0.9 * want_b2[0], 4.0 + 0.9 * want_b2[1]];
-        let close = |t: Tensor<CpuBackend, 2>, want: [f64; 2]| {
-            let got: Vec<f32> = t.into_data().to_vec().unwrap();
-            got.iter()
-                .zip(want)
-                .all(|(g, w)| (*g as f64 - w).abs() < 1e-6)
-        };
-        assert!(close(b1, [1.0, -2.0]));
-        assert!(close(d1, [1.9, -3.8]));
-        assert!(close(b2, want_b2));
-        assert!(close(d2, want_d2));
     }
 
     #[test]

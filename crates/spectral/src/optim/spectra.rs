@@ -13,6 +13,8 @@
 //! SpectraTeon is the same on a TEON stack ([`super::teon`]), with the cache owned by the
 //! stack and `RMS(O)` taken over the whole stack.
 
+use super::method::{Batch, BatchShape, MatrixMethod, Shaped, apply_update};
+use super::teon::{split_mode1, stack_mode1};
 use crate::linalg::spectra_shape;
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
@@ -65,6 +67,60 @@ pub fn spectra_direction<B: Backend>(
         .sqrt()
         .add_scalar(1e-12);
     (shaped.div(rms.reshape([1, 1])), v)
+}
+
+/// Spectra as a [`MatrixMethod`]: each matrix alone (SpectraTeon groups them,
+/// [`super::spectra_teon`]); the V cache is the group's state, `v_cache/{group key}`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Spectra {
+    pub config: SpectraConfig,
+}
+
+impl Spectra {
+    pub fn new(config: SpectraConfig) -> Self {
+        Self { config }
+    }
+}
+
+impl<B: Backend> MatrixMethod<B> for Spectra {
+    fn momentum(&self) -> (f64, bool) {
+        (self.config.momentum, self.config.nesterov)
+    }
+
+    fn state_name(&self) -> Option<&'static str> {
+        Some("v_cache")
+    }
+
+    /// [`spectra_direction`] of each group's `[k·d_in, d_out]` direction, one group at a time.
+    fn shape(&self, batch: Batch<'_, B>) -> Shaped<B> {
+        let n = batch.shape.n;
+        let directions = if n == 1 {
+            vec![batch.direction]
+        } else {
+            split_mode1(batch.direction, n)
+        };
+        let (updates, state): (Vec<_>, Vec<_>) = directions
+            .into_iter()
+            .zip(batch.state)
+            .map(|(direction, cache)| spectra_direction(direction, &self.config, cache))
+            .unzip();
+        Shaped {
+            result: stack_mode1(updates),
+            state,
+        }
+    }
+
+    /// `W·(1 − lr·λ) − lr·rms_target·O`, `O` of unit RMS.
+    fn apply(
+        &self,
+        weight: Tensor<B, 2>,
+        result: Tensor<B, 2>,
+        _shape: BatchShape,
+        lr: f64,
+    ) -> Tensor<B, 2> {
+        let config = &self.config;
+        apply_update(weight, result, lr, config.rms_target, config.weight_decay)
+    }
 }
 
 #[cfg(test)]

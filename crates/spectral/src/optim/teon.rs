@@ -15,6 +15,8 @@
 //! equal learning rates mean equal update sizes.
 
 use super::groups::{ParamSlot, Role};
+use super::method::{Batch, BatchShape, MatrixMethod, Shaped};
+use super::muon::{Muon, MuonConfig};
 use super::pattern;
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
@@ -82,8 +84,60 @@ pub fn teon_groups(slots: &[ParamSlot], config: &TeonConfig) -> Vec<Vec<usize>> 
 }
 
 /// Stacks `[d_in, d_out]` matrices into `[K·d_in, d_out]` (mode-1 in PyTorch's layout).
-pub fn stack_mode1<B: Backend>(matrices: Vec<Tensor<B, 2>>) -> Tensor<B, 2> {
+pub fn stack_mode1<B: Backend>(mut matrices: Vec<Tensor<B, 2>>) -> Tensor<B, 2> {
+    if matrices.len() == 1 {
+        return matrices.pop().expect("one matrix");
+    }
     Tensor::cat(matrices, 0)
+}
+
+/// A matrix method on TEON's groups ([`teon_groups`]) instead of one matrix at a time: TEON
+/// is `Teon<Muon>`, SpectraTeon `Teon<Spectra>` ([`super::spectra_teon`]). The inner method
+/// sees each stack `[k·d_in, d_out]` as one matrix.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Teon<M> {
+    pub inner: M,
+    pub config: TeonConfig,
+}
+
+/// TEON: Muon on the stacks.
+pub fn teon(muon: MuonConfig, config: TeonConfig) -> Teon<Muon> {
+    Teon {
+        inner: Muon::new(muon),
+        config,
+    }
+}
+
+impl<B: Backend, M: MatrixMethod<B>> MatrixMethod<B> for Teon<M> {
+    fn momentum(&self) -> (f64, bool) {
+        self.inner.momentum()
+    }
+
+    fn groups(&self, slots: &[ParamSlot]) -> Vec<Vec<usize>> {
+        teon_groups(slots, &self.config)
+    }
+
+    fn stack_by_shape(&self) -> bool {
+        self.inner.stack_by_shape()
+    }
+
+    fn state_name(&self) -> Option<&'static str> {
+        self.inner.state_name()
+    }
+
+    fn shape(&self, batch: Batch<'_, B>) -> Shaped<B> {
+        self.inner.shape(batch)
+    }
+
+    fn apply(
+        &self,
+        weight: Tensor<B, 2>,
+        result: Tensor<B, 2>,
+        shape: BatchShape,
+        lr: f64,
+    ) -> Tensor<B, 2> {
+        self.inner.apply(weight, result, shape, lr)
+    }
 }
 
 /// Splits a `[K·d_in, d_out]` stack back into K `[d_in, d_out]` matrices.
