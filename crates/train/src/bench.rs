@@ -4,7 +4,7 @@
 //! abstraction, so both models share one timed loop. The SpacingMDN trains on synthetic GUE
 //! spacings and the GPT on the embedded Shakespeare, so the benchmark needs no files.
 
-use crate::aux::AuxConfig;
+use crate::auxiliary::AuxConfig;
 use crate::data::{SpacingDataset, TextDataset};
 use crate::task::{Batching, ConfiguredTask, SpacingTask, Task, TaskError, TextTask};
 use crate::trainer::{TrainError, clip_gradients};
@@ -20,16 +20,17 @@ use std::time::Instant;
 /// The global gradient norm the trainer clips to by default (`TrainConfig::grad_clip`).
 pub const BENCH_GRAD_CLIP: f64 = 1.0;
 
-/// Which model to time.
+/// The model the train throughput bench times, by its config (the whole model; the optimizer
+/// bench's `spectral::optim::bench::BenchModel` holds only the shaped matrices).
 #[derive(Clone, Debug)]
-pub enum BenchModel {
+pub enum TimedModel {
     /// SpacingMDN on GUE spacings; a target is one spacing.
     SpacingMdn(SpacingMdnConfig),
     /// Char-level GPT on the embedded Shakespeare; a target is one byte.
     Gpt(GptConfig),
 }
 
-impl BenchModel {
+impl TimedModel {
     /// The closed-form parameter count of the configured model.
     pub fn param_count(&self) -> usize {
         match self {
@@ -204,7 +205,7 @@ pub struct BenchRun {
 
 /// Times the training steps of `model` that `run` asks for.
 pub fn bench_train<B: AutodiffBackend>(
-    model: &BenchModel,
+    model: &TimedModel,
     optimizer: &OptimizerConfig,
     run: BenchRun,
     device: &B::Device,
@@ -226,7 +227,7 @@ pub fn bench_train<B: AutodiffBackend>(
 /// the batch split evenly among them: with one device, the cost of the collective path
 /// against [`bench_train`].
 pub fn bench_train_parallel<B: AutodiffBackend>(
-    model: &BenchModel,
+    model: &TimedModel,
     optimizer: &OptimizerConfig,
     run: BenchRun,
     devices: &[B::Device],
@@ -244,7 +245,7 @@ pub fn bench_train_parallel<B: AutodiffBackend>(
 }
 
 /// The task of the benchmark: GUE spacings for the SpacingMDN, the embedded text for the GPT.
-fn bench_task(model: &BenchModel, run: BenchRun) -> Result<ConfiguredTask, TaskError> {
+fn bench_task(model: &TimedModel, run: BenchRun) -> Result<ConfiguredTask, TaskError> {
     let batching = Batching {
         batch_size: run.batch_size,
         seq_len: run.seq_len,
@@ -252,7 +253,7 @@ fn bench_task(model: &BenchModel, run: BenchRun) -> Result<ConfiguredTask, TaskE
         seed: 0,
     };
     Ok(match model {
-        BenchModel::SpacingMdn(config) => {
+        TimedModel::SpacingMdn(config) => {
             let n = run.batch_size * (run.seq_len + 1) * 4 + 10_000;
             let values = zeta::stats::gue_sample::gue_spacings(n, 1);
             ConfiguredTask::Spacing(SpacingTask {
@@ -262,7 +263,7 @@ fn bench_task(model: &BenchModel, run: BenchRun) -> Result<ConfiguredTask, TaskE
                 aux: AuxConfig::default(),
             })
         }
-        BenchModel::Gpt(config) => ConfiguredTask::Text(TextTask {
+        TimedModel::Gpt(config) => ConfiguredTask::Text(TextTask {
             model: config.clone(),
             data: TextDataset::embedded(),
             batching,
@@ -294,7 +295,7 @@ fn rates(run: BenchRun, timing: Timing) -> TrainBench {
 /// [`bench_train`] on a device named at run time.
 pub fn bench_train_on(
     device: spectral::DeviceKind,
-    model: &BenchModel,
+    model: &TimedModel,
     optimizer: &OptimizerConfig,
     run: BenchRun,
 ) -> Result<TrainBench, TrainError> {
@@ -328,7 +329,7 @@ pub fn bench_train_on(
 /// by [`crate::data_parallel::parse_devices`]).
 pub fn bench_train_parallel_on(
     devices: &[String],
-    model: &BenchModel,
+    model: &TimedModel,
     optimizer: &OptimizerConfig,
     run: BenchRun,
 ) -> Result<TrainBench, TrainError> {
@@ -410,7 +411,7 @@ mod tests {
     use super::*;
     use spectral::CpuBackend;
 
-    fn tiny_bench(model: &BenchModel, batch: usize, seq_len: usize) -> TrainBench {
+    fn tiny_bench(model: &TimedModel, batch: usize, seq_len: usize) -> TrainBench {
         bench_train::<burn::backend::Autodiff<CpuBackend>>(
             model,
             &OptimizerConfig::default(),
@@ -426,7 +427,7 @@ mod tests {
         .unwrap()
     }
 
-    fn check_rates(result: &TrainBench, model: &BenchModel, batch: usize, seq_len: usize) {
+    fn check_rates(result: &TrainBench, model: &TimedModel, batch: usize, seq_len: usize) {
         assert_eq!(result.parameters, model.param_count());
         assert_eq!(
             (result.batch_size, result.seq_len, result.steps),
@@ -443,7 +444,7 @@ mod tests {
 
     #[test]
     fn a_tiny_spacing_mdn_bench_reports_positive_rates() {
-        let model = BenchModel::SpacingMdn(
+        let model = TimedModel::SpacingMdn(
             SpacingMdnConfig::new()
                 .with_n_layer(1)
                 .with_n_head(2)
@@ -456,7 +457,7 @@ mod tests {
 
     #[test]
     fn a_tiny_bench_on_two_cpu_devices_reports_positive_rates() {
-        let model = BenchModel::Gpt(
+        let model = TimedModel::Gpt(
             GptConfig::new()
                 .with_n_layer(1)
                 .with_n_head(2)
@@ -484,7 +485,7 @@ mod tests {
 
     #[test]
     fn a_tiny_gpt_bench_reports_positive_rates() {
-        let model = BenchModel::Gpt(
+        let model = TimedModel::Gpt(
             GptConfig::new()
                 .with_n_layer(1)
                 .with_n_head(2)

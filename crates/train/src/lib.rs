@@ -2,9 +2,9 @@
 //!
 //! | module | idea |
 //! |---|---|
-//! | [`aux`] | auxiliary losses (window statistics, drift) and ramped regularizers |
+//! | [`activation_grams`] | Gram matrices `XᵀX` of the block matrices' inputs on calibration windows |
+//! | [`auxiliary`] | auxiliary losses (window statistics, drift) and ramped regularizers |
 //! | [`bench`] | steps/s and peak memory of SpacingMDN training (`spectral bench train`) |
-//! | [`calibrate`] | Gram matrices of the block matrices' inputs on calibration windows |
 //! | [`collective`] | device threads as peers of burn's collective: all-reduce, broadcast |
 //! | [`compress`] | SVD compression of a checkpoint (`spectral compress`), its file, its loader |
 //! | [`data_parallel`] | training on several devices: batch shares, gradient all-reduce, sharded optimizer |
@@ -22,9 +22,9 @@
 //! | [`shootout`] | the optimizer shoot-out's numbers and verdicts from run directories |
 //! | [`spacing_eval`] | validation NLL and MAE of a SpacingMDN, free-running rollouts |
 
-pub mod aux;
+pub mod activation_grams;
+pub mod auxiliary;
 pub mod bench;
-pub mod calibrate;
 pub mod checkpoint;
 pub mod collective;
 pub mod compress;
