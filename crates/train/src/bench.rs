@@ -4,32 +4,39 @@
 //! abstraction, so both models share one timed loop. The SpacingMDN trains on synthetic GUE
 //! spacings and the GPT on the embedded Shakespeare, so the benchmark needs no files.
 
-use crate::aux::AuxConfig;
+use crate::auxiliary::AuxConfig;
 use crate::data::{SpacingDataset, TextDataset};
+use crate::data_parallel::{PeerHooks, check_shares, on_peers, share_rows};
+use crate::devices::{BackendDevices, DeviceJob, DeviceSet, on_devices};
+use crate::error::TrainError;
+use crate::run_log::param_count;
 use crate::task::{Batching, ConfiguredTask, SpacingTask, Task, TaskError, TextTask};
-use crate::trainer::{TrainError, clip_gradients};
-use burn::module::{AutodiffModule, Module, ModuleVisitor, Param};
+use crate::train_loop::{Hooks, LossValue, Plan, StepLoss, constant_schedule, fit};
+use burn::backend::Autodiff;
+use burn::module::{AutodiffModule, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
-use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ElementConversion, Tensor};
 use models::{GptConfig, SpacingMdnConfig};
 use spectral::device::{materialized, seeded};
 use spectral::optim::{OptimizerConfig, SpectralOptimizer};
+use std::ops::Range;
 use std::time::Instant;
 
 /// The global gradient norm the trainer clips to by default (`TrainConfig::grad_clip`).
 pub const BENCH_GRAD_CLIP: f64 = 1.0;
 
-/// Which model to time.
+/// The model the train throughput bench times, by its config (the whole model; the optimizer
+/// bench's `spectral::optim::bench::BenchModel` holds only the shaped matrices).
 #[derive(Clone, Debug)]
-pub enum BenchModel {
+pub enum TimedModel {
     /// SpacingMDN on GUE spacings; a target is one spacing.
     SpacingMdn(SpacingMdnConfig),
     /// Char-level GPT on the embedded Shakespeare; a target is one byte.
     Gpt(GptConfig),
 }
 
-impl BenchModel {
+impl TimedModel {
     /// The closed-form parameter count of the configured model.
     pub fn param_count(&self) -> usize {
         match self {
@@ -67,37 +74,70 @@ struct Timing {
     gpu_memory_reserved_mib: Option<f64>,
 }
 
-/// Times `steps` training steps of `task` after `warmup` untimed ones. `gpu_memory` is asked
-/// once, after the timed steps have finished on the device.
+/// The loop's plan of benchmark steps `steps`: clipping at [`BENCH_GRAD_CLIP`], the peak
+/// learning rate throughout, no evaluation.
+fn bench_plan(steps: Range<u64>) -> Plan {
+    Plan {
+        steps,
+        eval_interval: 0,
+        grad_clip: BENCH_GRAD_CLIP,
+        schedule: constant_schedule(),
+    }
+}
+
+/// The loop's hooks of the timed steps on one device: the task's loss, never read back (a
+/// read waits for the device and would stall the queue being timed), the optimizer's step,
+/// the task's projection.
+struct Timed<'a, B: AutodiffBackend, T> {
+    task: &'a T,
+    device: &'a B::Device,
+    optimizer: SpectralOptimizer<B::InnerBackend>,
+}
+
+impl<B: AutodiffBackend, T: Task<B>> Hooks<B, T::Model> for Timed<'_, B, T> {
+    fn loss(&mut self, model: &T::Model, step: u64) -> Result<Option<StepLoss<B>>, TrainError> {
+        Ok(Some(StepLoss {
+            loss: self.task.train_loss(model, step, self.device)?,
+            value: LossValue::Unread,
+        }))
+    }
+
+    fn update(
+        &mut self,
+        lr_factor: f64,
+        model: T::Model,
+        grads: GradientsParams,
+    ) -> Result<T::Model, TrainError> {
+        Ok(self.optimizer.step(lr_factor, model, grads)?)
+    }
+
+    fn after_update(&mut self, model: T::Model) -> T::Model {
+        self.task.after_step(model)
+    }
+}
+
+/// Times `run.steps` training steps of `task` after `run.warmup` untimed ones. `gpu_memory`
+/// is asked once, after the timed steps have finished on the device.
 fn time_task<B: AutodiffBackend, T: Task<B>>(
     task: &T,
     optimizer: &OptimizerConfig,
-    warmup: usize,
-    steps: usize,
+    run: BenchRun,
     device: &B::Device,
     gpu_memory: &dyn Fn() -> Option<f64>,
 ) -> Result<Timing, TrainError> {
-    let mut model = seeded::<B, _>(device, 0, || task.build(device).map(materialized))?;
-    let mut opt = SpectralOptimizer::<B::InnerBackend>::new(optimizer.clone());
-    let parameters: usize = opt
-        .plan::<B, _>(&model)?
-        .iter()
-        .map(|s| s.shape.iter().product::<usize>())
-        .sum();
-    let mut step = |model: T::Model, i: usize| -> Result<T::Model, TrainError> {
-        let loss = task.train_loss(&model, i as u64, device)?;
-        let mut grads = GradientsParams::from_grads(loss.backward(), &model);
-        clip_gradients::<B, _>(&model, &mut grads, BENCH_GRAD_CLIP);
-        Ok(task.after_step(opt.step(1.0, model, grads)?))
+    let model = seeded::<B, _>(device, 0, || task.build(device).map(materialized))?;
+    let optimizer = SpectralOptimizer::<B::InnerBackend>::new(optimizer.clone());
+    let parameters = param_count(&optimizer.plan::<B, _>(&model)?);
+    let mut hooks = Timed {
+        task,
+        device,
+        optimizer,
     };
-    for i in 0..warmup {
-        model = step(model, i)?;
-    }
+    let (warmup, end) = (run.warmup as u64, (run.warmup + run.steps) as u64);
+    let model = fit(&bench_plan(0..warmup), model, &mut hooks)?;
     wait_for_device::<B, _>(&model);
     let started = Instant::now();
-    for i in 0..steps {
-        model = step(model, warmup + i)?;
-    }
+    let model = fit(&bench_plan(warmup..end), model, &mut hooks)?;
     wait_for_device::<B, _>(&model);
     Ok(Timing {
         parameters,
@@ -106,7 +146,7 @@ fn time_task<B: AutodiffBackend, T: Task<B>>(
     })
 }
 
-/// [`time_task`] data-parallel on `devices` through burn's collective: the step of
+/// [`time_task`] data-parallel on `devices` through burn's collective: the steps of
 /// [`crate::data_parallel`] (each device its share of the batch, loss and gradient
 /// all-reduce, clipping, sharded optimizer step). The clock runs on device 0 between two
 /// all-reduces that every device reaches after its queued work is done.
@@ -117,77 +157,35 @@ fn time_task_parallel<B: AutodiffBackend, T: Task<B> + Sync>(
     devices: &[B::Device],
     gpu_memory: &dyn Fn() -> Option<f64>,
 ) -> Result<Timing, TrainError> {
-    use crate::collective::{Collective, Peer};
-    use crate::data_parallel::{share_rows, synced_step};
-    use spectral::optim::Shard;
-    let world = devices.len();
-    if world == 0 || !run.batch_size.is_multiple_of(world) {
-        return Err(crate::config::ConfigError::Invalid(format!(
-            "batch_size = {} does not divide among {world} devices",
-            run.batch_size
-        ))
-        .into());
-    }
+    check_shares(run.batch_size, devices.len())?;
     // Every parameter drawn once, so all replicas start equal.
     let model = seeded::<B, _>(&devices[0], 0, || task.build(&devices[0]).map(materialized))?;
-    let parameters: usize = SpectralOptimizer::<B::InnerBackend>::new(optimizer.clone())
-        .plan::<B, _>(&model)?
-        .iter()
-        .map(|s| s.shape.iter().product::<usize>())
-        .sum();
-    let _collective = Collective::join::<B::InnerBackend>();
-    let device_run = |rank: usize, device: &B::Device, mut model: T::Model| {
-        let peer = Peer {
-            shard: Shard { rank, world },
+    let parameters = param_count(
+        &SpectralOptimizer::<B::InnerBackend>::new(optimizer.clone()).plan::<B, _>(&model)?,
+    );
+    let (warmup, end) = (run.warmup as u64, (run.warmup + run.steps) as u64);
+    let seconds = on_peers::<B, _, _, _>(devices, &model, |peer, device, model| {
+        let mut hooks = PeerHooks {
+            task,
+            peer,
+            device,
+            rows: share_rows(run.batch_size, peer.shard),
+            optimizer: SpectralOptimizer::new(optimizer.clone()),
+            lead: None,
+            pending: None,
         };
-        peer.register::<B::InnerBackend>(device)?;
-        let rows = share_rows(run.batch_size, peer.shard);
-        let mut opt = SpectralOptimizer::<B::InnerBackend>::new(optimizer.clone());
-        let mut step = |model: T::Model, i: usize| -> Result<T::Model, TrainError> {
-            let loss = task.train_loss_rows(&model, i as u64, rows.clone(), device)?;
-            let value = loss.clone().into_scalar().elem::<f64>();
-            peer.agree::<B::InnerBackend>(value, false, device)?;
-            let stepped = synced_step(peer, &mut opt, model, loss, 1.0, BENCH_GRAD_CLIP)?;
-            Ok(task.after_step(stepped.model))
-        };
-        for i in 0..run.warmup {
-            model = step(model, i)?;
-        }
+        let model = fit(&bench_plan(0..warmup), model, &mut hooks)?;
         wait_for_device::<B, _>(&model);
         peer.agree::<B::InnerBackend>(0.0, false, device)?;
         let started = Instant::now();
-        for i in 0..run.steps {
-            model = step(model, run.warmup + i)?;
-        }
+        let model = fit(&bench_plan(warmup..end), model, &mut hooks)?;
         wait_for_device::<B, _>(&model);
         peer.agree::<B::InnerBackend>(0.0, false, device)?;
-        let seconds = started.elapsed().as_secs_f64();
-        peer.finish::<B::InnerBackend>()?;
-        Ok::<f64, TrainError>(seconds)
-    };
-    let seconds = std::thread::scope(|scope| {
-        let handles: Vec<_> = devices
-            .iter()
-            .enumerate()
-            .map(|(rank, device)| {
-                let replica = model.clone().fork(device);
-                let device_run = &device_run;
-                scope.spawn(move || device_run(rank, device, replica))
-            })
-            .collect();
-        let mut seconds = Vec::new();
-        for handle in handles {
-            seconds.push(
-                handle
-                    .join()
-                    .unwrap_or_else(|p| std::panic::resume_unwind(p))?,
-            );
-        }
-        Ok::<f64, TrainError>(seconds[0])
+        Ok(started.elapsed().as_secs_f64())
     })?;
     Ok(Timing {
         parameters,
-        seconds,
+        seconds: seconds[0],
         gpu_memory_reserved_mib: gpu_memory(),
     })
 }
@@ -204,20 +202,17 @@ pub struct BenchRun {
 
 /// Times the training steps of `model` that `run` asks for.
 pub fn bench_train<B: AutodiffBackend>(
-    model: &BenchModel,
+    model: &TimedModel,
     optimizer: &OptimizerConfig,
     run: BenchRun,
     device: &B::Device,
     gpu_memory: &dyn Fn() -> Option<f64>,
 ) -> Result<TrainBench, TrainError> {
-    let BenchRun { warmup, steps, .. } = run;
     let timing = match bench_task(model, run)? {
         ConfiguredTask::Spacing(task) => {
-            time_task::<B, _>(&task, optimizer, warmup, steps, device, gpu_memory)?
+            time_task::<B, _>(&task, optimizer, run, device, gpu_memory)?
         }
-        ConfiguredTask::Text(task) => {
-            time_task::<B, _>(&task, optimizer, warmup, steps, device, gpu_memory)?
-        }
+        ConfiguredTask::Text(task) => time_task::<B, _>(&task, optimizer, run, device, gpu_memory)?,
     };
     Ok(rates(run, timing))
 }
@@ -226,7 +221,7 @@ pub fn bench_train<B: AutodiffBackend>(
 /// the batch split evenly among them: with one device, the cost of the collective path
 /// against [`bench_train`].
 pub fn bench_train_parallel<B: AutodiffBackend>(
-    model: &BenchModel,
+    model: &TimedModel,
     optimizer: &OptimizerConfig,
     run: BenchRun,
     devices: &[B::Device],
@@ -244,7 +239,7 @@ pub fn bench_train_parallel<B: AutodiffBackend>(
 }
 
 /// The task of the benchmark: GUE spacings for the SpacingMDN, the embedded text for the GPT.
-fn bench_task(model: &BenchModel, run: BenchRun) -> Result<ConfiguredTask, TaskError> {
+fn bench_task(model: &TimedModel, run: BenchRun) -> Result<ConfiguredTask, TaskError> {
     let batching = Batching {
         batch_size: run.batch_size,
         seq_len: run.seq_len,
@@ -252,7 +247,7 @@ fn bench_task(model: &BenchModel, run: BenchRun) -> Result<ConfiguredTask, TaskE
         seed: 0,
     };
     Ok(match model {
-        BenchModel::SpacingMdn(config) => {
+        TimedModel::SpacingMdn(config) => {
             let n = run.batch_size * (run.seq_len + 1) * 4 + 10_000;
             let values = zeta::stats::gue_sample::gue_spacings(n, 1);
             ConfiguredTask::Spacing(SpacingTask {
@@ -262,7 +257,7 @@ fn bench_task(model: &BenchModel, run: BenchRun) -> Result<ConfiguredTask, TaskE
                 aux: AuxConfig::default(),
             })
         }
-        BenchModel::Gpt(config) => ConfiguredTask::Text(TextTask {
+        TimedModel::Gpt(config) => ConfiguredTask::Text(TextTask {
             model: config.clone(),
             data: TextDataset::embedded(),
             batching,
@@ -294,92 +289,65 @@ fn rates(run: BenchRun, timing: Timing) -> TrainBench {
 /// [`bench_train`] on a device named at run time.
 pub fn bench_train_on(
     device: spectral::DeviceKind,
-    model: &BenchModel,
+    model: &TimedModel,
     optimizer: &OptimizerConfig,
     run: BenchRun,
 ) -> Result<TrainBench, TrainError> {
-    match device.check_built()? {
-        spectral::DeviceKind::Cpu => bench_train::<burn::backend::Autodiff<spectral::CpuBackend>>(
-            model,
-            optimizer,
-            run,
-            &Default::default(),
-            &|| None,
-        ),
-        #[cfg(feature = "cuda")]
-        spectral::DeviceKind::Cuda(index) => {
-            let device = burn::backend::cuda::CudaDevice::new(index);
-            bench_train::<burn::backend::Autodiff<spectral::device::CudaBackend>>(
-                model,
-                optimizer,
-                run,
-                &device,
-                &|| cuda_memory_reserved_mib(&device),
-            )
-        }
-        #[cfg(not(feature = "cuda"))]
-        spectral::DeviceKind::Cuda(_) => {
-            unreachable!("check_built refuses cuda without the feature")
-        }
-    }
+    let job = BenchJob {
+        model,
+        optimizer,
+        run,
+        parallel: false,
+    };
+    on_devices(&DeviceSet::one(device)?, job)
 }
 
 /// [`bench_train_parallel`] on devices named at run time (`cpu[:N]` or `cuda[:N]`, checked
-/// by [`crate::data_parallel::parse_devices`]).
+/// by [`DeviceSet::parse`]).
 pub fn bench_train_parallel_on(
     devices: &[String],
-    model: &BenchModel,
+    model: &TimedModel,
     optimizer: &OptimizerConfig,
     run: BenchRun,
 ) -> Result<TrainBench, TrainError> {
-    let kinds = crate::data_parallel::parse_devices(devices)?;
-    match kinds[0] {
-        spectral::DeviceKind::Cpu => {
-            bench_train_parallel::<burn::backend::Autodiff<spectral::CpuBackend>>(
-                model,
-                optimizer,
-                run,
-                &vec![Default::default(); kinds.len()],
-                &|| None,
-            )
-        }
-        #[cfg(feature = "cuda")]
-        spectral::DeviceKind::Cuda(_) => {
-            let devices: Vec<_> = kinds
-                .iter()
-                .map(|k| match k {
-                    spectral::DeviceKind::Cuda(index) => {
-                        burn::backend::cuda::CudaDevice::new(*index)
-                    }
-                    spectral::DeviceKind::Cpu => unreachable!("parse_devices refuses mixed lists"),
-                })
-                .collect();
-            // No GPU memory figure: cubecl keeps pools per stream, and the device threads'
-            // streams are not this thread's.
-            bench_train_parallel::<burn::backend::Autodiff<spectral::device::CudaBackend>>(
-                model,
-                optimizer,
-                run,
-                &devices,
-                &|| None,
-            )
-        }
-        #[cfg(not(feature = "cuda"))]
-        spectral::DeviceKind::Cuda(_) => {
-            unreachable!("check_built refuses cuda without the feature")
-        }
-    }
+    let job = BenchJob {
+        model,
+        optimizer,
+        run,
+        parallel: true,
+    };
+    on_devices(&DeviceSet::parse(devices)?, job)
 }
 
-/// Bytes reserved by the CUDA runtime's memory pools of `device`, in MiB. `burn::cubecl` is
-/// there because `spectral`'s `cuda` feature turns on burn's `cubecl` re-export; the client is
-/// the one burn's CUDA backend allocates through (one per device).
-#[cfg(feature = "cuda")]
-fn cuda_memory_reserved_mib(device: &burn::backend::cuda::CudaDevice) -> Option<f64> {
-    use burn::cubecl::Runtime;
-    let client = burn::cubecl::cuda::CudaRuntime::client(device);
-    let usage = client.memory_usage().ok()?;
-    Some(usage.bytes_reserved as f64 / (1024.0 * 1024.0))
+/// The benchmark on the backend [`on_devices`] picks: [`bench_train`] on the first device,
+/// or [`bench_train_parallel`] on all of them.
+struct BenchJob<'a> {
+    model: &'a TimedModel,
+    optimizer: &'a OptimizerConfig,
+    run: BenchRun,
+    parallel: bool,
+}
+
+impl DeviceJob for BenchJob<'_> {
+    type Output = Result<TrainBench, TrainError>;
+
+    fn run<B: Backend>(self, devices: BackendDevices<B>) -> Self::Output {
+        let Self {
+            model,
+            optimizer,
+            run,
+            parallel,
+        } = self;
+        if parallel {
+            // No GPU memory figure: cubecl keeps pools per stream, and the device threads'
+            // streams are not this thread's.
+            bench_train_parallel::<Autodiff<B>>(model, optimizer, run, &devices.devices, &|| None)
+        } else {
+            let device = &devices.devices[0];
+            let memory = || (devices.memory_reserved_mib)(device);
+            bench_train::<Autodiff<B>>(model, optimizer, run, device, &memory)
+        }
+    }
 }
 
 /// Waits until the device has finished the queued work, by reading one parameter back (one
@@ -410,7 +378,7 @@ mod tests {
     use super::*;
     use spectral::CpuBackend;
 
-    fn tiny_bench(model: &BenchModel, batch: usize, seq_len: usize) -> TrainBench {
+    fn tiny_bench(model: &TimedModel, batch: usize, seq_len: usize) -> TrainBench {
         bench_train::<burn::backend::Autodiff<CpuBackend>>(
             model,
             &OptimizerConfig::default(),
@@ -426,7 +394,7 @@ mod tests {
         .unwrap()
     }
 
-    fn check_rates(result: &TrainBench, model: &BenchModel, batch: usize, seq_len: usize) {
+    fn check_rates(result: &TrainBench, model: &TimedModel, batch: usize, seq_len: usize) {
         assert_eq!(result.parameters, model.param_count());
         assert_eq!(
             (result.batch_size, result.seq_len, result.steps),
@@ -443,7 +411,7 @@ mod tests {
 
     #[test]
     fn a_tiny_spacing_mdn_bench_reports_positive_rates() {
-        let model = BenchModel::SpacingMdn(
+        let model = TimedModel::SpacingMdn(
             SpacingMdnConfig::new()
                 .with_n_layer(1)
                 .with_n_head(2)
@@ -456,7 +424,7 @@ mod tests {
 
     #[test]
     fn a_tiny_bench_on_two_cpu_devices_reports_positive_rates() {
-        let model = BenchModel::Gpt(
+        let model = TimedModel::Gpt(
             GptConfig::new()
                 .with_n_layer(1)
                 .with_n_head(2)
@@ -484,7 +452,7 @@ mod tests {
 
     #[test]
     fn a_tiny_gpt_bench_reports_positive_rates() {
-        let model = BenchModel::Gpt(
+        let model = TimedModel::Gpt(
             GptConfig::new()
                 .with_n_layer(1)
                 .with_n_head(2)

@@ -9,7 +9,7 @@
 //! the dense model from it; [`compress_checkpoint`] builds its in-memory compressed model the
 //! same way, so the two give bit-identical outputs.
 
-use crate::calibrate::{Grams, gpt_grams, spacing_grams};
+use crate::activation_grams::{Grams, gpt_grams, spacing_grams};
 #[cfg(test)]
 use crate::checkpoint;
 use crate::checkpoint::{CheckpointError, load_module_state};

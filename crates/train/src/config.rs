@@ -2,7 +2,7 @@
 //! default, CLI flags override. The resolved config is written beside the run's outputs and
 //! into every checkpoint.
 
-use crate::aux::AuxConfig;
+use crate::auxiliary::AuxConfig;
 use crate::model_init::ModelInit;
 use models::{GptConfig, MemoryConfig, SpacingMdnConfig};
 use serde::de::{DeserializeOwned, Error as _};
@@ -249,10 +249,9 @@ impl TrainConfig {
                 ));
             }
             ModelConfig::SpacingMdn(model) if self.aux.window_stats_weight > 0.0 => {
-                let ok = model
-                    .memory
-                    .as_ref()
-                    .is_some_and(|m| m.aux_head && m.n_slots >= crate::aux::window_stats::N_STATS);
+                let ok = model.memory.as_ref().is_some_and(|m| {
+                    m.aux_head && m.n_slots >= crate::auxiliary::window_stats::N_STATS
+                });
                 if !ok {
                     return Err(ConfigError::Invalid(
                         "aux.window_stats_weight needs [model.memory] with aux_head = true and n_slots ≥ 8".into(),

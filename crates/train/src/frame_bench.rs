@@ -28,8 +28,9 @@ use spectral::optim::Schedule;
 
 use crate::data::sampling::window_starts;
 use crate::data::synthetic_video::{FrameTriplets, HELD_OUT_SEEDS, VideoConfig};
+use crate::error::TrainError;
 use crate::image_quality::{psnr, ssim};
-use crate::trainer::clip_gradients;
+use crate::train_loop::{Hooks, LossValue, Plan, StepLoss, StepReport, fit};
 
 type B = Autodiff<CpuBackend>;
 
@@ -151,56 +152,112 @@ fn predict(
 }
 
 /// Trains a FrameGenerator initialized by `init` from `seed` (module doc) and scores it;
-/// `on_step(step, mse)` is called after every optimizer step.
+/// `on_step(step, mse)` is called after every optimizer step. A NaN or infinite MSE ends the
+/// training there (it is the last entry of `train_mse`); the run is scored as it stands.
 pub fn train_frames(
     options: &FrameBenchOptions,
     data: &FrameData,
     init: Init,
     seed: u64,
-    mut on_step: impl FnMut(u64, f64),
-) -> Result<FrameRun, ModelError> {
+    on_step: impl FnMut(u64, f64),
+) -> Result<FrameRun, TrainError> {
     let started = Instant::now();
     let device = Default::default();
-    let mut model = seeded::<B, _>(&device, seed, || {
+    let model = seeded::<B, _>(&device, seed, || {
         let model: FrameGenerator<B> = FrameGeneratorConfig::new()
             .with_hidden(options.hidden)
             .init(&device)?;
         Ok::<_, ModelError>(materialized(apply_init(model, init, seed)))
     })?;
     let scores_init = score(&data.test, &predict(&model.valid(), &data.test)?);
-    let schedule = Schedule {
-        warmup_steps: options.warmup,
-        total_steps: options.steps,
-        min_factor: 0.1,
+    let plan = Plan {
+        steps: 0..options.steps,
+        eval_interval: 0,
+        grad_clip: 1.0,
+        schedule: Schedule {
+            warmup_steps: options.warmup,
+            total_steps: options.steps,
+            min_factor: 0.1,
+        },
     };
-    let mut optim = AdamWConfig::new().init::<B, FrameGenerator<B>>();
-    let mut train_mse = Vec::with_capacity(options.steps as usize);
-    for step in 0..options.steps {
-        let indices: Vec<usize> = window_starts(seed, step, options.batch, data.train.len() as u64)
-            .into_iter()
-            .map(|i| i as usize)
-            .collect();
-        let (f0, f1, f2) = data.train.batch::<B>(&indices, &device);
-        let loss = model.loss(f0, f1, f2)?;
-        let value = loss.clone().into_scalar().elem::<f64>();
-        train_mse.push(value);
-        if !value.is_finite() {
-            break;
-        }
-        let mut grads = GradientsParams::from_grads(loss.backward(), &model);
-        clip_gradients(&model, &mut grads, 1.0);
-        model = optim.step(options.lr * schedule.factor(step), model, grads);
-        on_step(step + 1, value);
-    }
+    let mut hooks = FrameSteps {
+        options,
+        train: &data.train,
+        seed,
+        device,
+        optimizer: AdamWConfig::new().init::<B, FrameGenerator<B>>(),
+        train_mse: Vec::with_capacity(options.steps as usize),
+        on_step,
+    };
+    let model = fit(&plan, model, &mut hooks)?;
     let scores = score(&data.test, &predict(&model.valid(), &data.test)?);
     Ok(FrameRun {
         init: init.name().into(),
         seed,
         scores,
         scores_init,
-        train_mse,
+        train_mse: hooks.train_mse,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// The loop's hooks of a frame run: the MSE of the step's triplets (read before the backward
+/// pass, recorded), burn's AdamW at the scheduled learning rate, the caller's `on_step`.
+struct FrameSteps<'a, O, F> {
+    options: &'a FrameBenchOptions,
+    train: &'a FrameTriplets,
+    seed: u64,
+    device: Device<B>,
+    optimizer: O,
+    /// Training MSE of every step so far.
+    train_mse: Vec<f64>,
+    on_step: F,
+}
+
+impl<O, F> Hooks<B, FrameGenerator<B>> for FrameSteps<'_, O, F>
+where
+    O: Optimizer<FrameGenerator<B>, B>,
+    F: FnMut(u64, f64),
+{
+    fn loss(
+        &mut self,
+        model: &FrameGenerator<B>,
+        step: u64,
+    ) -> Result<Option<StepLoss<B>>, TrainError> {
+        let batch = self.options.batch;
+        let indices: Vec<usize> = window_starts(self.seed, step, batch, self.train.len() as u64)
+            .into_iter()
+            .map(|i| i as usize)
+            .collect();
+        let (f0, f1, f2) = self.train.batch::<B>(&indices, &self.device);
+        let loss = model.loss(f0, f1, f2)?;
+        let value = loss.clone().into_scalar().elem::<f64>();
+        self.train_mse.push(value);
+        Ok(value.is_finite().then_some(StepLoss {
+            loss,
+            value: LossValue::Read(value),
+        }))
+    }
+
+    fn update(
+        &mut self,
+        lr_factor: f64,
+        model: FrameGenerator<B>,
+        grads: GradientsParams,
+    ) -> Result<FrameGenerator<B>, TrainError> {
+        Ok(self
+            .optimizer
+            .step(self.options.lr * lr_factor, model, grads))
+    }
+
+    fn on_step(
+        &mut self,
+        _model: &FrameGenerator<B>,
+        report: StepReport<CpuBackend>,
+    ) -> Result<(), TrainError> {
+        (self.on_step)(report.done, report.loss);
+        Ok(())
+    }
 }
 
 #[cfg(test)]

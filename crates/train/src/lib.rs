@@ -2,17 +2,23 @@
 //!
 //! | module | idea |
 //! |---|---|
-//! | [`aux`] | auxiliary losses (window statistics, drift) and ramped regularizers |
+//! | [`activation_grams`] | Gram matrices `XᵀX` of the block matrices' inputs on calibration windows |
+//! | [`auxiliary`] | auxiliary losses (window statistics, drift) and ramped regularizers |
 //! | [`bench`] | steps/s and peak memory of SpacingMDN training (`spectral bench train`) |
-//! | [`calibrate`] | Gram matrices of the block matrices' inputs on calibration windows |
 //! | [`collective`] | device threads as peers of burn's collective: all-reduce, broadcast |
 //! | [`compress`] | SVD compression of a checkpoint (`spectral compress`), its file, its loader |
 //! | [`data_parallel`] | training on several devices: batch shares, gradient all-reduce, sharded optimizer |
+//! | [`devices`] | the devices a run names, checked, and the one dispatch onto their backend |
 //! | [`data`] | spacing and text datasets, leak-free splits, stateless window sampling |
 //! | [`config`] | a run's TOML config |
 //! | [`model_init`] | a config's `init`: the model's own, or a `spectral::init` redraw |
 //! | [`task`] | a (model, data) pair as the loop sees it |
-//! | [`trainer`] | the loop: clip, step, log, evaluate, checkpoint, resume |
+//! | [`train_loop`] | the one training loop: clip, step, schedule, eval cadence, with hooks for what differs |
+//! | [`trainer`] | training on one device: a configured task through the loop |
+//! | [`run_start`] | what a run starts from: the seeded model, or a checkpoint to resume |
+//! | [`run_log`] | a run's books: config.toml, metrics, best/last checkpoints, progress bar, summary |
+//! | [`launch`] | a configured run on its device or devices (`train_on_device`) |
+//! | [`error`] | [`TrainError`] |
 //! | [`checkpoint`] | one atomic safetensors file: model, optimizer state, step, config |
 //! | [`image_quality`] | PSNR and SSIM (Wang et al. 2004) of images in `[0, 1]` |
 //! | [`frame_bench`] | frame interpolation with each init: train, PSNR/SSIM on held-out clips (`spectral bench frames`) |
@@ -22,25 +28,34 @@
 //! | [`shootout`] | the optimizer shoot-out's numbers and verdicts from run directories |
 //! | [`spacing_eval`] | validation NLL and MAE of a SpacingMDN, free-running rollouts |
 
-pub mod aux;
+pub mod activation_grams;
+pub mod auxiliary;
 pub mod bench;
-pub mod calibrate;
 pub mod checkpoint;
 pub mod collective;
 pub mod compress;
 pub mod config;
 pub mod data;
 pub mod data_parallel;
+pub mod devices;
+pub mod error;
 pub mod eval;
 pub mod frame_bench;
 pub mod image_quality;
+pub mod launch;
 pub mod metrics;
 pub mod model_init;
+pub mod run_log;
+pub mod run_start;
 pub mod runs;
 pub mod shootout;
 pub mod spacing_eval;
 pub mod task;
+pub mod train_loop;
 pub mod trainer;
 
 pub use config::{DataConfig, ModelConfig, TrainConfig};
-pub use trainer::{TrainError, TrainSummary, train, train_on_device};
+pub use error::TrainError;
+pub use launch::train_on_device;
+pub use run_log::TrainSummary;
+pub use trainer::train;

@@ -1,7 +1,7 @@
 //! What a training loop needs from a (model, data) pair: build the model, the loss of the
 //! training batch at a step, the validation loss. One implementation per model kind.
 
-use crate::aux::{AuxConfig, cap_rows, drift_loss, regularizer_loss, window_stats_loss};
+use crate::auxiliary::{AuxConfig, cap_rows, drift_loss, regularizer_loss, window_stats_loss};
 use crate::config::{ModelConfig, TrainConfig};
 use crate::data::{DataError, SpacingDataset, TextDataset};
 use burn::module::Param;
@@ -133,7 +133,7 @@ fn take_rows<B: Backend, K: burn::tensor::TensorKind<B> + burn::tensor::BasicOps
 }
 
 /// SpacingMDN on unfolded zeta spacings: NLL of the next spacing, plus the configured
-/// auxiliary losses and regularizers ([`crate::aux`]).
+/// auxiliary losses and regularizers ([`crate::auxiliary`]).
 pub struct SpacingTask {
     pub model: SpacingMdnConfig,
     pub data: SpacingDataset,

@@ -220,13 +220,13 @@ fn auxiliary_losses_and_regularizers_train_and_cap_the_slots() {
     model.memory = Some(MemoryConfig::new().with_n_slots(8).with_aux_head(true));
     config.steps = 6;
     config.aux.window_stats_weight = 0.1;
-    config.aux.drift = train::aux::Drift {
+    config.aux.drift = train::auxiliary::Drift {
         weight: 0.1,
         every: 2,
         horizon: 4,
         batch: 2,
     };
-    config.aux.regularizers = Some(train::aux::Regularizers {
+    config.aux.regularizers = Some(train::auxiliary::Regularizers {
         slot_norm_cap: 0.05,
         ..Default::default()
     });

@@ -7,7 +7,7 @@ use spectral::DeviceKind;
 use spectral::device::Precision;
 use spectral::optim::{Method, OptimizerConfig};
 use std::path::PathBuf;
-use train::bench::{BenchModel, BenchRun, TrainBench, bench_train_on, bench_train_parallel_on};
+use train::bench::{BenchRun, TimedModel, TrainBench, bench_train_on, bench_train_parallel_on};
 use zeta::atomic_file::AtomicFile;
 
 /// The model `spectral bench train` times.
@@ -79,15 +79,15 @@ pub struct TrainArgs {
 }
 
 /// The model of `kind` for sequences of `seq_len` (its context length).
-fn bench_model(kind: ModelKind, seq_len: usize, memory: bool) -> BenchModel {
+fn bench_model(kind: ModelKind, seq_len: usize, memory: bool) -> TimedModel {
     let context = seq_len.max(1);
     match kind {
-        ModelKind::Mdn => BenchModel::SpacingMdn(
+        ModelKind::Mdn => TimedModel::SpacingMdn(
             SpacingMdnConfig::new()
                 .with_block_size(context)
                 .with_memory(memory.then(MemoryConfig::new)),
         ),
-        ModelKind::Gpt => BenchModel::Gpt(
+        ModelKind::Gpt => TimedModel::Gpt(
             GptConfig::new()
                 .with_n_layer(12)
                 .with_n_head(12)

@@ -5,7 +5,7 @@
 //! |---|---|
 //! | [`mixture`] | a Gaussian mixture per target on the host (f64): CDF, mean |
 //! | [`crps`] | CRPS of a Gaussian mixture in closed form |
-//! | [`calibration`] | PIT histogram and its flatness |
+//! | [`pit`] | PIT histogram and its flatness |
 //! | [`rollout`] | free-running rollouts, Err@H and drift@H, two-sample KS |
 //! | [`memory_attention`] | `mem_entropy`: spread of the data's attention over the slots |
 //! | [`load`] | checkpoint → SpacingMDN, its data, [`EvalSettings`], [`EvalError`] |
@@ -14,12 +14,12 @@
 //! | [`report`] | the printed tables |
 //! | [`slots`] | `spectral slots`: per-slot zero/mean ablation, eff%, rollout Δ, labels |
 
-pub mod calibration;
 pub mod crps;
 pub mod diagnostics;
 pub mod load;
 pub mod memory_attention;
 pub mod mixture;
+pub mod pit;
 pub mod report;
 pub mod rollout;
 pub mod slots;

@@ -1,10 +1,10 @@
 //! `spectral eval`: every metric of the design notes on the validation split of one run.
 
-use super::calibration::{PitHistogram, pit_histogram};
 use super::crps::mixture_crps;
 use super::load::{EvalError, EvalSettings};
 use super::memory_attention::{MemoryAttention, memory_attention};
 use super::mixture::HostMixtures;
+use super::pit::{PitHistogram, pit_histogram};
 use super::rollout::{Feed, RolloutSet, drift_at, err_at, rollout, rollout_set, two_sample_ks};
 use crate::data::SpacingDataset;
 use crate::spacing_eval::spacing_metrics;

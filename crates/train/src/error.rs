@@ -1,0 +1,60 @@
+//! What training can report: one error type for the loop, the trainers and the benchmarks.
+
+use crate::checkpoint::CheckpointError;
+use crate::collective::CollectiveFailure;
+use crate::config::ConfigError;
+use crate::data::DataError;
+use crate::task::TaskError;
+use models::ModelError;
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Task(#[from] TaskError),
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    #[error("optimizer: {0}")]
+    Optimizer(#[from] spectral::optim::OptimError),
+    #[error("{path}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "loss is {loss} at step {step}; stopped before updating the weights (last good checkpoint: {last_checkpoint})"
+    )]
+    NonFinite {
+        step: u64,
+        loss: f64,
+        last_checkpoint: String,
+    },
+    #[error("cannot resume: {0}")]
+    Resume(String),
+    #[error(transparent)]
+    Device(#[from] spectral::DeviceError),
+    #[error(transparent)]
+    Collective(#[from] CollectiveFailure),
+}
+
+impl From<ModelError> for TrainError {
+    fn from(error: ModelError) -> Self {
+        Self::Task(error.into())
+    }
+}
+
+impl From<DataError> for TrainError {
+    fn from(error: DataError) -> Self {
+        Self::Task(error.into())
+    }
+}
+
+/// The [`TrainError::Io`] of a file operation on `path`.
+pub(crate) fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
+    move |source| TrainError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}

@@ -1,0 +1,42 @@
+//! A configured run on the devices its config names: one device ([`crate::trainer`]) or,
+//! when `devices` lists any, data-parallel on them ([`crate::data_parallel`]).
+
+use crate::config::TrainConfig;
+use crate::data_parallel::train_parallel;
+use crate::devices::{BackendDevices, DeviceJob, DeviceSet, on_devices};
+use crate::error::TrainError;
+use crate::run_log::TrainSummary;
+use crate::trainer::train;
+use burn::backend::Autodiff;
+use burn::tensor::backend::Backend;
+
+/// [`train`] on the device the config names (`cpu`, `cuda`, `cuda:N`), or data-parallel on
+/// its `devices` when it lists any, after checking all of them and that the batch divides
+/// among them.
+pub fn train_on_device(config: &TrainConfig, resume: bool) -> Result<TrainSummary, TrainError> {
+    let devices = if config.devices.is_empty() {
+        DeviceSet::one(config.device.parse()?)?
+    } else {
+        config.validate()?;
+        DeviceSet::parse(&config.devices)?
+    };
+    on_devices(&devices, Run { config, resume })
+}
+
+/// The run of a config, on the backend [`on_devices`] picks.
+struct Run<'a> {
+    config: &'a TrainConfig,
+    resume: bool,
+}
+
+impl DeviceJob for Run<'_> {
+    type Output = Result<TrainSummary, TrainError>;
+
+    fn run<B: Backend>(self, devices: BackendDevices<B>) -> Self::Output {
+        if self.config.devices.is_empty() {
+            train::<Autodiff<B>>(self.config, self.resume, &devices.devices[0])
+        } else {
+            train_parallel::<Autodiff<B>>(self.config, self.resume, &devices.devices)
+        }
+    }
+}
