@@ -14,7 +14,6 @@
 //! its state ([`state`]). In data-parallel training it shards the shaping across devices
 //! ([`shard`]).
 
-pub mod bench;
 pub mod groups;
 pub mod manifold_muon;
 pub mod muon;
