@@ -3,9 +3,6 @@
 //! prints; errors end as one line on stderr and a non-zero exit.
 
 mod commands;
-mod figures;
-mod progress;
-mod report;
 
 use clap::{Parser, Subcommand};
 

@@ -1,6 +1,7 @@
 //! `spectral report` end to end: a directory of fabricated runs with known numbers (the
 //! shoot-out's lr choice, mean ± std, steps/seconds to target, verdict; memory-bank rows;
-//! a compression sweep), the committed init records, a `spectral stats` report and two tiny
+//! a compression sweep; eval and slot files in the form `spectral eval` and `spectral slots`
+//! write), the committed init records, a `spectral stats` report and two tiny
 //! real `spectral train` runs; and the errors for an empty or malformed directory.
 
 mod common;
@@ -43,6 +44,48 @@ fn fake_run(
         })
         .collect();
     write(&dir.join("metrics.jsonl"), &(lines.join("\n") + "\n"));
+}
+
+/// `eval.json` as `spectral eval --json` writes it (`train::eval::suite::EvalReport`), with
+/// the numbers the memory-bank table reads and placeholders for the rest.
+fn eval_json(nll: f64, crps: f64, err10: f64, err100: f64, entropy: Option<(f64, f64)>) -> String {
+    let memory = entropy.map_or("null".to_string(), |(e, max)| {
+        format!(r#"{{"mem_entropy": {e}, "mem_entropy_max": {max}, "memory_share": 0.05}}"#)
+    });
+    let horizon = |h: u32, err: f64| {
+        format!(
+            r#"{{"h": {h}, "err": {err}, "drift": 0.0, "err_sampled": {err}, "drift_sampled": 0.0}}"#
+        )
+    };
+    format!(
+        r#"{{"settings": {{"windows": 8, "batch": 8, "context": 16, "rollouts": 4, "horizons": [10, 100], "pit_bins": 10, "attention_windows": 4, "gradient_batches": 2, "seed": 0}},
+            "targets": 128, "nll": {nll}, "mae": 0.25, "crps": {crps},
+            "pit": {{"fractions": [0.5, 0.5], "chi2": 0.0, "max_rel_dev": 0.0, "count": 128}},
+            "rollouts": 4, "horizons": [{}, {}],
+            "distribution": {{"samples": 400, "mean": 1.0, "variance": 0.18, "ks_vs_truth": 0.05, "ks_vs_gue": 0.05, "truth_ks_vs_gue": 0.05}},
+            "memory": {memory}}}"#,
+        horizon(10, err10),
+        horizon(100, err100)
+    )
+}
+
+/// `slots.json` as `spectral slots --json` writes it (`train::eval::slots::SlotReport`), one
+/// row per `(ablation, eff%, rollout Δ% per horizon)` and placeholders for the rest.
+fn slots_json(rows: &[(&str, f64, [f64; 2])]) -> String {
+    let rows: Vec<String> = rows
+        .iter()
+        .enumerate()
+        .map(|(slot, (ablation, eff, [d10, d100]))| {
+            format!(
+                r#"{{"slot": {}, "ablation": "{ablation}", "effect": 0.1, "eff_pct": {eff}, "label": "STRONG", "err": [0.3, 0.35], "rollout_effect": [0.01, 0.0], "rollout_delta_pct": [{d10}, {d100}], "reading": "MARGINAL"}}"#,
+                slot / 2
+            )
+        })
+        .collect();
+    format!(
+        r#"{{"horizons": [10, 100], "baseline_mae": 0.25, "baseline_err": [0.3, 0.35], "rows": [{}], "max_eff_pct": 0.0, "label": "STRONG", "max_rollout_delta_pct": 0.0, "reading": "MARGINAL"}}"#,
+        rows.join(", ")
+    )
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -136,7 +179,7 @@ fn report_assembles_every_section_with_the_hand_computed_numbers() {
     write(&runs.join("mem/baseline/metrics.jsonl"), "");
     write(
         &runs.join("mem/baseline/eval.json"),
-        r#"{"nll": -0.0879, "crps": 0.1318, "horizons": [{"h": 10, "err": 0.3181}, {"h": 100, "err": 0.3514}], "memory": null}"#,
+        &eval_json(-0.0879, 0.1318, 0.3181, 0.3514, None),
     );
     write(
         &runs.join("mem/v1/config.toml"),
@@ -147,15 +190,16 @@ fn report_assembles_every_section_with_the_hand_computed_numbers() {
     write(&runs.join("mem/v1/metrics.jsonl"), "");
     write(
         &runs.join("mem/v1/eval.json"),
-        r#"{"nll": -0.25, "crps": 0.12, "horizons": [{"h": 10, "err": 0.3}, {"h": 100, "err": 0.35}], "memory": {"mem_entropy": 1.9, "mem_entropy_max": 2.0794}}"#,
+        &eval_json(-0.25, 0.12, 0.3, 0.35, Some((1.9, 2.0794))),
     );
     write(
         &runs.join("mem/v1/slots.json"),
-        r#"{"horizons": [10, 100], "rows": [
-            {"ablation": "zero", "eff_pct": 150.0, "rollout_delta_pct": [30.0, 5.0]},
-            {"ablation": "mean", "eff_pct": 12.5, "rollout_delta_pct": [6.25, 1.0]},
-            {"ablation": "zero", "eff_pct": 90.0, "rollout_delta_pct": [-3.0, 2.0]},
-            {"ablation": "mean", "eff_pct": 3.0, "rollout_delta_pct": [-2.0, 0.0]}]}"#,
+        &slots_json(&[
+            ("zero", 150.0, [30.0, 5.0]),
+            ("mean", 12.5, [6.25, 1.0]),
+            ("zero", 90.0, [-3.0, 2.0]),
+            ("mean", 3.0, [-2.0, 0.0]),
+        ]),
     );
 
     // A variant over two seeds: mean ± sample std per column.
@@ -174,17 +218,14 @@ fn report_assembles_every_section_with_the_hand_computed_numbers() {
         write(&dir.join("metrics.jsonl"), "");
         write(
             &dir.join("eval.json"),
-            &format!(
-                r#"{{"nll": {nll}, "crps": {crps}, "horizons": [{{"h": 10, "err": {e10}}}, {{"h": 100, "err": {e100}}}], "memory": {{"mem_entropy": {entropy}, "mem_entropy_max": 2.0794}}}}"#
-            ),
+            &eval_json(nll, crps, e10, e100, Some((entropy, 2.0794))),
         );
         write(
             &dir.join("slots.json"),
-            &format!(
-                r#"{{"horizons": [10, 100], "rows": [
-                    {{"ablation": "mean", "eff_pct": {eff}, "rollout_delta_pct": [{delta}, 0.0]}},
-                    {{"ablation": "zero", "eff_pct": {zero_eff}, "rollout_delta_pct": [{zero_delta}, 0.0]}}]}}"#
-            ),
+            &slots_json(&[
+                ("mean", eff, [delta, 0.0]),
+                ("zero", zero_eff, [zero_delta, 0.0]),
+            ]),
         );
     }
 

@@ -1,11 +1,10 @@
 //! `spectral bench ...`: end-to-end benchmarks, each a subcommand.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
+use experiments::optim_bench::{self, Options};
 use spectral::DeviceKind;
 use spectral::optim::Method;
-use spectral::optim::bench::{BenchOptions, StepTiming, bench_optimizer_on};
 use std::path::PathBuf;
-use zeta::atomic_file::AtomicFile;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -34,16 +33,16 @@ pub struct OptimArgs {
     #[arg(long, default_value = "cpu")]
     pub device: DeviceKind,
     /// Transformer blocks (each: Q, K, V, O [w, w], MLP fc [w, 4w], proj [4w, w]).
-    #[arg(long, default_value_t = BenchOptions::default().layers)]
+    #[arg(long, default_value_t = Options::default().layers)]
     pub layers: usize,
     /// Model width w.
-    #[arg(long, default_value_t = BenchOptions::default().width)]
+    #[arg(long, default_value_t = Options::default().width)]
     pub width: usize,
     /// Timed steps per optimizer.
-    #[arg(long, default_value_t = BenchOptions::default().steps)]
+    #[arg(long, default_value_t = Options::default().steps)]
     pub steps: usize,
     /// Untimed steps first (compilation, autotuning, cold starts).
-    #[arg(long, default_value_t = BenchOptions::default().warmup)]
+    #[arg(long, default_value_t = Options::default().warmup)]
     pub warmup: usize,
     /// Optimizers to time, comma-separated (default: all).
     #[arg(long, value_delimiter = ',', default_values_t = Method::ALL.map(|m| m.name().to_string()))]
@@ -63,75 +62,39 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 fn optim(args: OptimArgs) -> Result<()> {
-    let device = args.device.check_built()?;
-    let methods = args
-        .methods
-        .iter()
-        .map(|m| m.parse::<Method>().map_err(anyhow::Error::msg))
-        .collect::<Result<Vec<_>>>()?;
-    let options = BenchOptions {
-        layers: args.layers,
-        width: args.width,
-        steps: args.steps,
-        warmup: args.warmup,
-        ..BenchOptions::default()
+    let config = optim_bench::Config {
+        device: args.device,
+        methods: args
+            .methods
+            .iter()
+            .map(|m| m.parse::<Method>().map_err(anyhow::Error::msg))
+            .collect::<Result<_>>()?,
+        options: Options {
+            layers: args.layers,
+            width: args.width,
+            steps: args.steps,
+            warmup: args.warmup,
+            ..Options::default()
+        },
+        json: args.json,
     };
-    let mut timings = Vec::with_capacity(methods.len());
-    for method in methods {
-        eprintln!(
-            "bench optim: {} on {device}, {} warmup + {} timed steps ...",
-            method.name(),
-            options.warmup,
-            options.steps
-        );
-        let timing = bench_optimizer_on(device, method, &options)
-            .with_context(|| format!("bench optim {}", method.name()))?;
-        eprintln!(
-            "bench optim: {} median {:.2} ms/step",
-            method.name(),
-            timing.median_ms
-        );
-        timings.push(timing);
-        // Rewritten after every method, so a run cut short keeps the methods it finished.
-        if let Some(path) = &args.json {
-            write_optim_json(path, device, &options, &timings)?;
-        }
-    }
+    let report = optim_bench::run(&config)?;
     println!(
         "{:<14} {:>12} {:>12} {:>12}  device",
         "method", "median ms", "min ms", "parameters"
     );
-    for t in &timings {
+    for t in &report.results {
         println!(
-            "{:<14} {:>12.3} {:>12.3} {:>12}  {device}",
+            "{:<14} {:>12.3} {:>12.3} {:>12}  {}",
             t.method.name(),
             t.median_ms,
             t.min_ms,
-            t.parameters
+            t.parameters,
+            report.device
         );
     }
-    if let Some(path) = &args.json {
+    if let Some(path) = &config.json {
         eprintln!("bench optim: wrote {}", path.display());
     }
-    Ok(())
-}
-
-/// The `--json` report of `bench optim`: the device, where msign's matmuls ran
-/// (`--msign-gemm`), the options and one record per finished method.
-fn write_optim_json(
-    path: &std::path::Path,
-    device: DeviceKind,
-    options: &BenchOptions,
-    timings: &[StepTiming],
-) -> Result<()> {
-    let report = serde_json::json!({
-        "device": device.to_string(),
-        "msign_gemm": spectral::linalg::msign_gemm().to_string(),
-        "options": options,
-        "results": timings,
-    });
-    let mut file = AtomicFile::create(path)?;
-    file.write_all(serde_json::to_string_pretty(&report)?.as_bytes())?;
-    file.commit()?;
     Ok(())
 }

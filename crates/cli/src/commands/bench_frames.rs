@@ -105,7 +105,7 @@ pub fn frames(args: FramesArgs) -> Result<()> {
         args.batch
     );
     let baseline = naive_baseline(&data.test);
-    let bar = crate::progress::bar(
+    let bar = experiments::progress::bar(
         (inits.len() * args.seeds.len()) as u64 * args.steps,
         "steps",
     );

@@ -1,11 +1,11 @@
 //! `spectral diagnose --ckpt FILE`: the six memory phenomena, a number and a reading each
 //! (`train::eval::diagnostics`).
 
-use crate::commands::backend::{Job, on_device};
 use crate::commands::eval::{CkptArgs, write_json};
 use anyhow::Result;
 use burn::backend::Autodiff;
 use burn::tensor::backend::Backend;
+use experiments::device::{Job, on_device};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -21,6 +21,7 @@ struct Diagnose<'a>(&'a CkptArgs);
 
 impl Job for Diagnose<'_> {
     type Output = ();
+    type Error = anyhow::Error;
     fn run<B: Backend>(self, device: &B::Device) -> Result<()> {
         let args = self.0;
         let (loaded, data, settings) = args.open::<Autodiff<B>>(device)?;

@@ -1,9 +1,9 @@
 //! `spectral eval --ckpt FILE`: NLL, MAE, CRPS, PIT, Err@H, rollout distribution and
 //! mem_entropy of a SpacingMDN on its validation split (`train::eval::suite`).
 
-use crate::commands::backend::{Job, on_device};
 use anyhow::Result;
 use burn::tensor::backend::Backend;
+use experiments::device::{Job, on_device};
 use spectral::DeviceKind;
 use std::path::{Path, PathBuf};
 use train::eval::{EvalSettings, Loaded, load_spacing_mdn};
@@ -63,6 +63,7 @@ struct Evaluate<'a>(&'a CkptArgs);
 
 impl Job for Evaluate<'_> {
     type Output = ();
+    type Error = anyhow::Error;
     fn run<B: Backend>(self, device: &B::Device) -> Result<()> {
         let args = self.0;
         let (loaded, data, settings) = args.open::<B>(device)?;
@@ -75,9 +76,8 @@ impl Job for Evaluate<'_> {
 /// Writes `value` as pretty JSON to `path` atomically, when asked.
 pub fn write_json(path: Option<&Path>, value: &impl serde::Serialize) -> Result<()> {
     if let Some(path) = path {
-        let mut file = zeta::atomic_file::AtomicFile::create(path)?;
-        file.write_all(format!("{}\n", serde_json::to_string_pretty(value)?).as_bytes())?;
-        file.commit()?;
+        let text = format!("{}\n", serde_json::to_string_pretty(value)?);
+        experiments::output::write_text(path, &text)?;
         println!("wrote {}", path.display());
     }
     Ok(())

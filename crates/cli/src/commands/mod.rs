@@ -1,4 +1,3 @@
-pub mod backend;
 pub mod bench;
 pub mod bench_frames;
 pub mod bench_init;

@@ -1,9 +1,9 @@
 //! `spectral report --runs DIR [--out OUTDIR]`: the results page (`OUTDIR/RESULTS.md` with
 //! its tables and SVG/PNG plots) from the run directories and result files under DIR; see
-//! `crate::report` for what each section reads.
+//! `experiments::report` for what each section reads.
 
-use crate::report::{Targets, write_page};
 use anyhow::Result;
+use experiments::report::{self, Config, Targets};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -23,12 +23,14 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let out = args.out.unwrap_or_else(|| args.runs.clone());
-    let targets = Targets {
-        gpt: args.target_gpt,
-        mdn: args.target_mdn,
-    };
-    let written = write_page(&args.runs, &out, targets)?;
+    let written = report::run(&Config {
+        out: args.out.unwrap_or_else(|| args.runs.clone()),
+        runs: args.runs,
+        targets: Targets {
+            gpt: args.target_gpt,
+            mdn: args.target_mdn,
+        },
+    })?;
     println!(
         "wrote {} ({}) and {} figure files",
         written.page.display(),

@@ -1,10 +1,10 @@
 //! `spectral slots --ckpt FILE`: zero- and mean-ablate every memory slot; eff%, rollout Δ
 //! and their labels (`train::eval::slots`).
 
-use crate::commands::backend::{Job, on_device};
 use crate::commands::eval::{CkptArgs, write_json};
 use anyhow::Result;
 use burn::tensor::backend::Backend;
+use experiments::device::{Job, on_device};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -20,6 +20,7 @@ struct Ablate<'a>(&'a CkptArgs);
 
 impl Job for Ablate<'_> {
     type Output = ();
+    type Error = anyhow::Error;
     fn run<B: Backend>(self, device: &B::Device) -> Result<()> {
         let args = self.0;
         let (loaded, data, settings) = args.open::<B>(device)?;

@@ -1,11 +1,11 @@
-use anyhow::{Context, Result, bail};
-use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
-use zeta::atomic_file::AtomicFile;
-use zeta::series_file::{SeriesKind, SeriesReader};
+//! `spectral stats --spacings FILE`: the GUE statistics of a spacings file
+//! (`experiments::zeta_stats`), printed as a table.
+
+use anyhow::Result;
+use experiments::zeta_stats;
+use std::path::PathBuf;
 use zeta::stats::gaudin::gaudin_variance;
-use zeta::stats::gue_sample::gue_blocks;
-use zeta::stats::report::{HeightBlock, SampleStatistics, analyze, analyze_blocks, height_drift};
+use zeta::stats::report::StatsReport;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -23,73 +23,9 @@ pub struct Args {
     pub height_blocks: usize,
 }
 
-/// What `stats.json` holds (read back by `spectral report`).
-#[derive(Serialize, Deserialize)]
-pub struct Report {
-    pub source: String,
-    pub first_index: u64,
-    pub zeros: SampleStatistics,
-    /// GUE control: bulk spacings of random Hermitian matrices, as many as the zeros.
-    pub gue_control: SampleStatistics,
-    pub height_drift: Vec<HeightBlock>,
-    pub seconds: f64,
-}
-
-/// Computes the report for a spacings file and writes `out/stats.json`.
-pub fn write_report(
-    spacings_path: &Path,
-    out: &Path,
-    seed: u64,
-    height_blocks: usize,
-) -> Result<Report> {
-    let started = std::time::Instant::now();
-    let reader = SeriesReader::open(spacings_path)?;
-    let header = reader.header;
-    if header.kind != SeriesKind::Spacings {
-        bail!(
-            "{}: holds zero ordinates, not spacings; run `spectral unfold` first",
-            spacings_path.display()
-        );
-    }
-    let spacings = reader.read_all()?;
-    if spacings.len() < 1000 {
-        bail!(
-            "{}: {} spacings are too few for these statistics (need ≥ 1000)",
-            spacings_path.display(),
-            spacings.len()
-        );
-    }
-    if let Some((i, bad)) = spacings
-        .iter()
-        .enumerate()
-        .find(|(_, s)| !(s.is_finite() && **s > 0.0))
-    {
-        bail!(
-            "{}: spacing {} is {bad}, not a positive number",
-            spacings_path.display(),
-            header.first_index + i as u64
-        );
-    }
-    let (zeros, gue_control) = rayon::join(
-        || analyze(&spacings),
-        || analyze_blocks(&gue_blocks(spacings.len(), seed)),
-    );
-    let report = Report {
-        source: spacings_path.display().to_string(),
-        first_index: header.first_index,
-        zeros,
-        gue_control,
-        height_drift: height_drift(&spacings, header.first_index, height_blocks),
-        seconds: started.elapsed().as_secs_f64(),
-    };
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let mut file = AtomicFile::create(out.join("stats.json"))?;
-    file.write_all(serde_json::to_string_pretty(&report)?.as_bytes())?;
-    file.commit()?;
-    Ok(report)
-}
-
-pub fn print_summary(report: &Report) {
+/// The table of `spectral stats` (and the main job): each statistic of the zeros beside the
+/// GUE control and GUE theory.
+pub fn print_summary(report: &StatsReport) {
     let (z, g) = (&report.zeros, &report.gue_control);
     let row = |label: &str, zeros: f64, control: f64, theory: Option<f64>| {
         let theory = theory.map_or(String::new(), |t| format!("{t:.5}"));
@@ -144,15 +80,19 @@ pub fn print_summary(report: &Report) {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let report = write_report(&args.spacings, &args.out, args.seed, args.height_blocks)?;
-    let figures = crate::figures::write_figures(&report, &args.out)?;
-    print_summary(&report);
+    let report = zeta_stats::run(&zeta_stats::Config {
+        spacings: args.spacings,
+        out: args.out.clone(),
+        seed: args.seed,
+        height_blocks: args.height_blocks,
+    })?;
+    print_summary(&report.stats);
     println!(
         "wrote {} and {} figures (SVG + PNG) to {} in {:.2} s",
-        args.out.join("stats.json").display(),
-        figures.len() / 2,
+        report.json.display(),
+        report.figures.len() / 2,
         args.out.display(),
-        report.seconds
+        report.stats.seconds
     );
     Ok(())
 }

@@ -1,7 +1,9 @@
-use crate::progress;
+//! `spectral zeros --start N --count K`: consecutive zeros of ζ, verified complete, into a file.
+
 use anyhow::Result;
+use experiments::zeros_file::write_zeros;
 use std::path::PathBuf;
-use zeta::series_file::{Format, Header, SeriesKind, SeriesWriter};
+use zeta::series_file::Format;
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub enum FormatArg {
@@ -36,31 +38,6 @@ pub struct Args {
     /// Output file [default: zeros-START-COUNT.EXT in the current directory].
     #[arg(long)]
     pub out: Option<PathBuf>,
-}
-
-/// Computes `count` zeros from `start` into `out`, with a progress bar; returns the
-/// verification line.
-pub fn write_zeros(
-    start: u64,
-    count: u64,
-    format: Format,
-    out: &PathBuf,
-) -> Result<zeta::Verification> {
-    let header = Header {
-        kind: SeriesKind::Zeros,
-        first_index: start,
-        count,
-    };
-    zeta::zeros::check_range(start, count)?; // before any file is created
-    let mut writer = SeriesWriter::create(out, format, header)?;
-    let bar = progress::bar(count, "zeros");
-    let verification = zeta::compute_zeros(start, count, |_, batch| {
-        bar.inc(batch.len() as u64);
-        writer.write(batch)
-    })?;
-    writer.finish()?;
-    bar.finish_and_clear();
-    Ok(verification)
 }
 
 pub fn run(args: Args) -> Result<()> {

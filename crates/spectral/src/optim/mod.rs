@@ -31,7 +31,6 @@
 //! The router, the batching, sharding and checkpoints need no change.
 
 pub mod adamw;
-pub mod bench;
 pub mod config;
 pub mod groups;
 pub mod manifold_muon;

@@ -106,7 +106,7 @@ impl<B: Backend> Loaded<B> {
 }
 
 /// How much of the validation split the suite reads, and how.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EvalSettings {
     /// Validation windows scored one step ahead (NLL, MAE, CRPS, PIT, slot effects).
     pub windows: usize,

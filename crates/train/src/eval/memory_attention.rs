@@ -18,7 +18,7 @@ use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 
 /// `mem_entropy` and the memory's share of attention.
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MemoryAttention {
     /// Entropy of the attention mass over the slots, mean over layers and heads (nats).
     pub mem_entropy: f64,

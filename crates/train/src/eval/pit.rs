@@ -11,7 +11,7 @@
 //! `bins − 1`, sd `√(2(bins − 1))`) and by the largest relative bin deviation.
 
 /// A PIT histogram on [0, 1] with equal bins.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PitHistogram {
     /// Fraction of the targets in each bin (sums to 1); `1/bins` each when calibrated.
     pub fractions: Vec<f64>,

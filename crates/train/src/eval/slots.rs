@@ -20,7 +20,7 @@ use burn::tensor::backend::Backend;
 use models::{MemoryEdit, SlotAblation, SpacingMdn};
 
 /// What one slot's one-step effect says, by eff% (thresholds of the design notes).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum EffectLabel {
     /// eff% < 1: the slot is dead weight.
@@ -60,7 +60,7 @@ pub fn effect_label(eff_pct: f64) -> EffectLabel {
 }
 
 /// What a slot's rollout Δ% says (positive: removing the slot hurts the rollout).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RolloutReading {
     /// Δ < 0 %: the rollout is better without the slot; it hinders.
@@ -96,11 +96,11 @@ pub fn rollout_reading(delta_pct: f64) -> RolloutReading {
 }
 
 /// One (slot, ablation) measurement.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SlotAblationRow {
     pub slot: usize,
     /// `"zero"` or `"mean"`.
-    pub ablation: &'static str,
+    pub ablation: String,
     /// Mean |Δ predicted mean| (mean-spacing units).
     pub effect: f64,
     pub eff_pct: f64,
@@ -116,7 +116,7 @@ pub struct SlotAblationRow {
 }
 
 /// Everything `spectral slots` reports.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SlotReport {
     pub horizons: Vec<usize>,
     /// One-step MAE of the unablated model.
@@ -168,7 +168,7 @@ pub fn slot_ablations<B: Backend>(
                 .collect();
             rows.push(SlotAblationRow {
                 slot,
-                ablation: name,
+                ablation: name.into(),
                 effect,
                 eff_pct,
                 label: effect_label(eff_pct),
@@ -249,7 +249,7 @@ mod tests {
         let (zeroed, _) =
             predicted_means(&model, &data, &settings, &MemoryEdit::zero(1), &device).unwrap();
         let row = &report.rows[2];
-        assert_eq!((row.slot, row.ablation), (1, "zero"));
+        assert_eq!((row.slot, row.ablation.as_str()), (1, "zero"));
         assert!((row.effect - mean_abs_diff(&zeroed, &base)).abs() < 1e-12);
         assert!((row.eff_pct - 100.0 * row.effect / report.baseline_mae).abs() < 1e-9);
         assert!(

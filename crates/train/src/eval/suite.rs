@@ -15,7 +15,7 @@ use zeta::stats::distance::ks_distance;
 use zeta::stats::gaudin::gaudin_cdf;
 
 /// Rollout errors at one horizon (mean-spacing units; see [`super::rollout`]).
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct HorizonErrors {
     /// H.
     pub h: usize,
@@ -30,7 +30,7 @@ pub struct HorizonErrors {
 }
 
 /// The distribution of sampled rollout spacings against the truth and GUE.
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RolloutDistribution {
     /// Spacings sampled (rollouts × max horizon).
     pub samples: usize,
@@ -45,7 +45,7 @@ pub struct RolloutDistribution {
 }
 
 /// Everything `spectral eval` reports.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EvalReport {
     pub settings: EvalSettings,
     /// One-step targets scored.

@@ -1,8 +1,15 @@
-//! Everything `spectral stats` reports about a spacing sample, against GUE and its control.
+//! Everything `spectral stats` reports about a spacing sample, against GUE and its control:
+//! [`StatsReport`] (what `stats.json` holds), [`SampleStatistics`] of one sample and the
+//! finite-height drift ([`HeightBlock`]).
 
 use super::distance::{Histogram, ks_distance};
+use super::gue_sample::gue_blocks;
 use super::{empirical, gaudin, gue, surmise};
+use crate::error::ZetaError;
+use crate::series_file::{SeriesKind, SeriesReader};
 use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::time::Instant;
 
 /// Lengths L at which Σ² and Δ₃ are measured.
 pub const LENGTHS: [f64; 12] = [
@@ -173,6 +180,74 @@ pub fn height_drift(spacings: &[f64], first_index: u64, blocks: usize) -> Vec<He
             }
         })
         .collect()
+}
+
+/// The fewest spacings [`StatsReport::of_file`] accepts (Σ² and Δ₃ at L = 20 need many windows).
+pub const MIN_SPACINGS: usize = 1000;
+
+/// What `spectral stats` measures of a spacings file (written as its `stats.json`, read back
+/// by `spectral report`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct StatsReport {
+    /// The spacings file, as given.
+    pub source: String,
+    /// Index n of the file's first spacing δ_n.
+    pub first_index: u64,
+    pub zeros: SampleStatistics,
+    /// GUE control: bulk spacings of random Hermitian matrices, as many as the zeros.
+    pub gue_control: SampleStatistics,
+    pub height_drift: Vec<HeightBlock>,
+    /// Wall time of the whole measurement, seconds.
+    pub seconds: f64,
+}
+
+impl StatsReport {
+    /// Reads the spacings file `path` (written by `spectral unfold`), checks that it holds at
+    /// least [`MIN_SPACINGS`] positive finite spacings, and measures them beside a GUE
+    /// control sample drawn with `seed`, with the drift over `height_blocks` blocks.
+    pub fn of_file(path: &Path, seed: u64, height_blocks: usize) -> Result<Self, ZetaError> {
+        let started = Instant::now();
+        let bad = |message: String| ZetaError::BadFile {
+            path: path.to_path_buf(),
+            message,
+        };
+        let reader = SeriesReader::open(path)?;
+        let header = reader.header;
+        if header.kind != SeriesKind::Spacings {
+            return Err(bad(
+                "holds zero ordinates, not spacings; run `spectral unfold` first".into(),
+            ));
+        }
+        let spacings = reader.read_all()?;
+        if spacings.len() < MIN_SPACINGS {
+            return Err(bad(format!(
+                "{} spacings are too few for these statistics (need ≥ {MIN_SPACINGS})",
+                spacings.len()
+            )));
+        }
+        if let Some((i, value)) = spacings
+            .iter()
+            .enumerate()
+            .find(|(_, s)| !(s.is_finite() && **s > 0.0))
+        {
+            return Err(bad(format!(
+                "spacing {} is {value}, not a positive number",
+                header.first_index + i as u64
+            )));
+        }
+        let (zeros, gue_control) = rayon::join(
+            || analyze(&spacings),
+            || analyze_blocks(&gue_blocks(spacings.len(), seed)),
+        );
+        Ok(Self {
+            source: path.display().to_string(),
+            first_index: header.first_index,
+            zeros,
+            gue_control,
+            height_drift: height_drift(&spacings, header.first_index, height_blocks),
+            seconds: started.elapsed().as_secs_f64(),
+        })
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! The cost of one optimizer step on GPT-2 small's hidden matrices (`spectral bench optim`).
 //!
-//! [`BenchModel`] holds only the matrices a transformer's optimizer shapes, with the parameter
-//! paths of this workspace's models and the default [group rules](super::transformer_rules),
+//! [`GptMatrices`] ([`gpt_matrices`]) holds only the matrices a transformer's optimizer shapes, with the parameter
+//! paths of this workspace's models and the default
+//! [group rules](spectral::optim::transformer_rules),
 //! in burn's `[d_in, d_out]` layout:
 //!
 //! ```text
@@ -15,146 +16,31 @@
 //! AdamW runs over the same matrices, which is AdamW's cost on these shapes.
 //!
 //! [`bench_optimizer`] gives every matrix a fixed Gaussian gradient, runs `warmup` steps, then
-//! times `steps` steps one by one, each from a fresh [`GradientsParams`] holding clones of the
+//! times `steps` steps one by one, each from a fresh `GradientsParams` holding clones of the
 //! same gradients, the device synchronized before the clock is read. Weights and gradients
-//! are drawn on the host ([`gaussian_matrix`]), so a seed gives the same problem on every
-//! backend.
+//! are drawn on the host ([`spectral::linalg::gaussian_matrix`]), so a seed gives the same problem on every
+//! backend. [`run`] times each method of a [`Config`] in turn and returns the [`Report`] that
+//! `spectral bench optim --json` writes.
 
-use super::groups::named_params;
-use super::{Method, OptimError, OptimizerConfig, SpectralOptimizer};
-use crate::linalg::gaussian_matrix;
-use crate::{CpuBackend, DeviceError, DeviceKind};
+pub mod gpt_matrices;
+
+pub use gpt_matrices::{BenchGradients, GptMatrices};
+
+use crate::device::{Job, on_device};
+use crate::output::{OutputError, write_json};
 use burn::backend::Autodiff;
-use burn::module::{AutodiffModule, Module, Param, ParamId};
-use burn::optim::GradientsParams;
 use burn::tensor::backend::Backend;
 use burn::tensor::{ElementConversion, Tensor};
 use serde::{Deserialize, Serialize};
+use spectral::optim::{Method, OptimError, OptimizerConfig, SpectralOptimizer};
+use spectral::{DeviceError, DeviceKind};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
-
-/// Standard deviation of the initial weights (GPT-2's 0.02).
-const WEIGHT_STD: f64 = 0.02;
-/// Standard deviation of the gradients (any scale: every method normalizes or adapts to it).
-const GRAD_STD: f64 = 0.01;
-/// Offset of the gradient seeds from the weight seeds.
-const GRAD_SEED: u64 = 1 << 32;
-
-/// A bias-free linear map's weight `[d_in, d_out]`.
-#[derive(Module, Debug)]
-pub struct Matrix<B: Backend> {
-    pub weight: Param<Tensor<B, 2>>,
-}
-
-/// Attention projections, `[width, width]` each.
-#[derive(Module, Debug)]
-pub struct BenchAttention<B: Backend> {
-    pub q: Matrix<B>,
-    pub k: Matrix<B>,
-    pub v: Matrix<B>,
-    pub o: Matrix<B>,
-}
-
-/// MLP: `fc [width, 4·width]`, `proj [4·width, width]`.
-#[derive(Module, Debug)]
-pub struct BenchMlp<B: Backend> {
-    pub fc: Matrix<B>,
-    pub proj: Matrix<B>,
-}
-
-/// One transformer block's matrices.
-#[derive(Module, Debug)]
-pub struct BenchBlock<B: Backend> {
-    pub attn: BenchAttention<B>,
-    pub mlp: BenchMlp<B>,
-}
-
-/// The hidden matrices of a `layers`-block transformer of model width `width` (module doc).
-#[derive(Module, Debug)]
-pub struct BenchModel<B: Backend> {
-    pub blocks: Vec<BenchBlock<B>>,
-}
-
-impl<B: Backend> BenchModel<B> {
-    /// Weights `N(0, 0.02²)`, matrix `j` (in path order) drawn with seed `seed + j`.
-    pub fn new(layers: usize, width: usize, seed: u64, device: &B::Device) -> Self {
-        let mut next = seed;
-        let mut matrix = |d_in: usize, d_out: usize| {
-            let weight = gaussian_matrix::<B>(d_in, d_out, next, device).mul_scalar(WEIGHT_STD);
-            next += 1;
-            Matrix {
-                weight: Param::from_tensor(weight),
-            }
-        };
-        let blocks = (0..layers)
-            .map(|_| BenchBlock {
-                attn: BenchAttention {
-                    q: matrix(width, width),
-                    k: matrix(width, width),
-                    v: matrix(width, width),
-                    o: matrix(width, width),
-                },
-                mlp: BenchMlp {
-                    fc: matrix(width, 4 * width),
-                    proj: matrix(4 * width, width),
-                },
-            })
-            .collect();
-        Self { blocks }
-    }
-
-    /// The matrices, in path order.
-    pub fn matrices(&self) -> Vec<Tensor<B, 2>> {
-        self.blocks
-            .iter()
-            .flat_map(|b| {
-                [
-                    &b.attn.q,
-                    &b.attn.k,
-                    &b.attn.v,
-                    &b.attn.o,
-                    &b.mlp.fc,
-                    &b.mlp.proj,
-                ]
-            })
-            .map(|m| m.weight.val())
-            .collect()
-    }
-}
-
-/// Fixed gradients of every matrix of a [`BenchModel`], on the inner backend.
-pub struct BenchGradients<B: Backend> {
-    grads: Vec<(ParamId, Tensor<B, 2>)>,
-}
-
-impl<B: Backend> BenchGradients<B> {
-    /// Gradients `N(0, 0.01²)`, matrix `j` drawn with seed `seed + 2³² + j`.
-    pub fn new<M: AutodiffModule<Autodiff<B>>>(model: &M, seed: u64, device: &B::Device) -> Self {
-        let grads = named_params::<Autodiff<B>, M>(model)
-            .into_iter()
-            .enumerate()
-            .map(|(j, p)| {
-                let [rows, cols] = [p.shape[0], p.shape[1]];
-                let g = gaussian_matrix::<B>(rows, cols, seed + GRAD_SEED + j as u64, device);
-                (p.id, g.mul_scalar(GRAD_STD))
-            })
-            .collect();
-        Self { grads }
-    }
-
-    /// A fresh [`GradientsParams`] holding clones of the gradients.
-    pub fn params(&self) -> GradientsParams {
-        let mut params = GradientsParams::new();
-        for (id, g) in &self.grads {
-            params.register::<B, 2>(*id, g.clone());
-        }
-        params
-    }
-}
 
 /// What to time.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct BenchOptions {
+pub struct Options {
     /// Transformer blocks (GPT-2 small: 12).
     pub layers: usize,
     /// Model width (GPT-2 small: 768); the MLP is 4× wider.
@@ -168,7 +54,7 @@ pub struct BenchOptions {
     pub seed: u64,
 }
 
-impl Default for BenchOptions {
+impl Default for Options {
     fn default() -> Self {
         Self {
             layers: 12,
@@ -211,6 +97,13 @@ pub enum BenchError {
     DeviceChoice(#[from] DeviceError),
     #[error("device synchronization failed: {0}")]
     Device(String),
+    #[error("bench optim {method}")]
+    Method {
+        method: &'static str,
+        source: Box<BenchError>,
+    },
+    #[error(transparent)]
+    Output(#[from] OutputError),
 }
 
 /// The optimizer configuration benchmarked for `method`: the defaults, with the learning
@@ -227,11 +120,11 @@ pub fn bench_config(method: Method) -> OptimizerConfig {
     }
 }
 
-/// Times `options.steps` steps of `method` on a [`BenchModel`] living on `device`, after
+/// Times `options.steps` steps of `method` on a [`GptMatrices`] living on `device`, after
 /// `options.warmup` untimed ones (module doc).
 pub fn bench_optimizer<B: Backend>(
     method: Method,
-    options: &BenchOptions,
+    options: &Options,
     device: &B::Device,
 ) -> Result<StepTiming, BenchError> {
     if options.layers == 0 || options.width == 0 || options.steps == 0 {
@@ -242,7 +135,7 @@ pub fn bench_optimizer<B: Backend>(
     }
     let sync = || B::sync(device).map_err(|e| BenchError::Device(e.to_string()));
     let mut model =
-        BenchModel::<Autodiff<B>>::new(options.layers, options.width, options.seed, device);
+        GptMatrices::<Autodiff<B>>::new(options.layers, options.width, options.seed, device);
     let grads = BenchGradients::<B>::new(&model, options.seed, device);
     let start: Vec<Tensor<B, 2>> = model.matrices().into_iter().map(|w| w.inner()).collect();
     let mut optimizer = SpectralOptimizer::<B>::new(bench_config(method));
@@ -282,19 +175,96 @@ pub fn bench_optimizer<B: Backend>(
 pub fn bench_optimizer_on(
     device: DeviceKind,
     method: Method,
-    options: &BenchOptions,
+    options: &Options,
 ) -> Result<StepTiming, BenchError> {
-    match device.check_built()? {
-        DeviceKind::Cpu => bench_optimizer::<CpuBackend>(method, options, &Default::default()),
-        #[cfg(feature = "cuda")]
-        DeviceKind::Cuda(index) => bench_optimizer::<crate::device::CudaBackend>(
-            method,
-            options,
-            &burn::backend::cuda::CudaDevice::new(index),
-        ),
-        #[cfg(not(feature = "cuda"))]
-        DeviceKind::Cuda(_) => unreachable!("check_built refuses cuda without the feature"),
+    on_device(device, Step { method, options })
+}
+
+/// One [`bench_optimizer`] call as a [`Job`].
+struct Step<'a> {
+    method: Method,
+    options: &'a Options,
+}
+
+impl Job for Step<'_> {
+    type Output = StepTiming;
+    type Error = BenchError;
+    fn run<B: Backend>(self, device: &B::Device) -> Result<StepTiming, BenchError> {
+        bench_optimizer::<B>(self.method, self.options, device)
     }
+}
+
+/// `spectral bench optim`: which methods, where, at what size.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `cpu`, or `cuda[:N]` in a build with the `cuda` feature.
+    #[serde(with = "crate::device::by_name")]
+    pub device: DeviceKind,
+    /// Methods timed, in this order (default: all).
+    #[serde(with = "methods_by_name")]
+    pub methods: Vec<Method>,
+    pub options: Options,
+    /// Where the [`Report`] is (re)written after every method, so a run cut short keeps the
+    /// methods it finished; `None`: nowhere.
+    pub json: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            device: DeviceKind::Cpu,
+            methods: Method::ALL.to_vec(),
+            options: Options::default(),
+            json: None,
+        }
+    }
+}
+
+/// What `spectral bench optim --json` writes: the device, where msign's matmuls ran
+/// (`--msign-gemm`), the options and one timing per finished method.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub device: String,
+    pub msign_gemm: String,
+    pub options: Options,
+    pub results: Vec<StepTiming>,
+}
+
+/// Times every method of `config` in turn (one progress line on stderr before and after
+/// each), writing the report to `config.json` after each.
+pub fn run(config: &Config) -> Result<Report, BenchError> {
+    let device = config.device.check_built()?;
+    let options = &config.options;
+    let mut report = Report {
+        device: device.to_string(),
+        msign_gemm: spectral::linalg::msign_gemm().to_string(),
+        options: *options,
+        results: Vec::with_capacity(config.methods.len()),
+    };
+    for &method in &config.methods {
+        eprintln!(
+            "bench optim: {} on {device}, {} warmup + {} timed steps ...",
+            method.name(),
+            options.warmup,
+            options.steps
+        );
+        let timing =
+            bench_optimizer_on(device, method, options).map_err(|source| BenchError::Method {
+                method: method.name(),
+                source: Box::new(source),
+            })?;
+        eprintln!(
+            "bench optim: {} median {:.2} ms/step",
+            method.name(),
+            timing.median_ms
+        );
+        report.results.push(timing);
+        if let Some(path) = &config.json {
+            write_json(path, &report)?;
+        }
+    }
+    Ok(report)
 }
 
 /// A [`Method`] as its CLI name. (`Method`'s own serde form is snake case of the variant,
@@ -311,6 +281,23 @@ mod method_by_name {
         String::deserialize(d)?
             .parse()
             .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Several [`Method`]s as their CLI names.
+mod methods_by_name {
+    use super::Method;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(methods: &[Method], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(methods.iter().map(|m| m.name()))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Method>, D::Error> {
+        Vec::<String>::deserialize(d)?
+            .iter()
+            .map(|name| name.parse().map_err(serde::de::Error::custom))
+            .collect()
     }
 }
 
@@ -333,27 +320,11 @@ fn median(times: &[Duration]) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn paths_and_shapes_are_gpt2_smalls_in_burns_layout() {
-        let model = BenchModel::<Autodiff<CpuBackend>>::new(2, 8, 0, &Default::default());
-        let params = named_params::<Autodiff<CpuBackend>, _>(&model);
-        let got: Vec<(String, Vec<usize>)> =
-            params.into_iter().map(|p| (p.path, p.shape)).collect();
-        let mut want = Vec::new();
-        for i in 0..2 {
-            for name in ["q", "k", "v", "o"] {
-                want.push((format!("blocks.{i}.attn.{name}.weight"), vec![8, 8]));
-            }
-            want.push((format!("blocks.{i}.mlp.fc.weight"), vec![8, 32]));
-            want.push((format!("blocks.{i}.mlp.proj.weight"), vec![32, 8]));
-        }
-        assert_eq!(got, want);
-    }
+    use spectral::CpuBackend;
 
     #[test]
     fn every_method_gives_finite_times_and_moves_the_weights() {
-        let options = BenchOptions {
+        let options = Options {
             layers: 2,
             width: 32,
             steps: 2,
@@ -385,7 +356,7 @@ mod tests {
 
     #[test]
     fn zero_steps_is_an_error() {
-        let options = BenchOptions {
+        let options = Options {
             steps: 0,
             ..Default::default()
         };

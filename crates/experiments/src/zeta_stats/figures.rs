@@ -1,10 +1,9 @@
 //! The figures of `spectral stats`: each statistic of the zeros beside the GUE control and
 //! the GUE prediction, as SVG and PNG.
 
-use crate::commands::stats::Report;
 use spectral::plot::{Chart, Mark, Series, write_chart};
 use std::path::{Path, PathBuf};
-use zeta::stats::report::Point;
+use zeta::stats::report::{Point, StatsReport};
 use zeta::stats::{gaudin, gue, surmise};
 
 fn measured(points: &[Point]) -> Vec<(f64, f64)> {
@@ -20,7 +19,7 @@ fn curve(f: impl Fn(f64) -> f64, from: f64, to: f64) -> Vec<(f64, f64)> {
 
 /// Writes every figure of the report into `out`; returns the files written.
 pub fn write_figures(
-    report: &Report,
+    report: &StatsReport,
     out: &Path,
 ) -> Result<Vec<PathBuf>, spectral::plot::PlotError> {
     let (z, g) = (&report.zeros, &report.gue_control);

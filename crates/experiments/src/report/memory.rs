@@ -2,67 +2,27 @@
 //! JSON of `spectral eval --json RUN/eval.json` and (models with memory) `spectral slots
 //! --json RUN/slots.json` beside its checkpoints.
 
-use super::{EVAL_JSON, SLOTS_JSON, Section, pm, read_json, relative};
-use anyhow::{Result, bail};
-use serde::Deserialize;
+use super::{EVAL_JSON, ReportError, Result, SLOTS_JSON, Section, pm, read_json, relative};
 use std::path::Path;
 use train::ModelConfig;
+use train::eval::slots::SlotReport;
+use train::eval::suite::EvalReport;
 use train::runs::TrainRun;
 use train::shootout::mean_std;
 
-/// The fields of `eval.json` (`train::eval::suite::EvalReport`) the table uses.
-#[derive(Deserialize)]
-pub struct EvalJson {
-    pub nll: f64,
-    pub crps: f64,
-    pub horizons: Vec<HorizonJson>,
-    pub memory: Option<MemoryJson>,
-}
-
-#[derive(Deserialize)]
-pub struct HorizonJson {
-    pub h: usize,
-    pub err: f64,
-}
-
-#[derive(Deserialize)]
-pub struct MemoryJson {
-    pub mem_entropy: f64,
-    pub mem_entropy_max: f64,
-}
-
-/// The fields of `slots.json` (`train::eval::slots::SlotReport`) the table uses.
-#[derive(Deserialize)]
-pub struct SlotsJson {
-    pub horizons: Vec<usize>,
-    pub rows: Vec<SlotRowJson>,
-}
-
-/// One slot's ablation (`train::eval::slots::SlotAblationRow`).
-#[derive(Deserialize)]
-pub struct SlotRowJson {
-    /// `zero` or `mean`.
-    pub ablation: String,
-    pub eff_pct: f64,
-    /// Rollout Δ% per horizon.
-    pub rollout_delta_pct: Vec<f64>,
-}
-
-impl SlotsJson {
-    /// The largest eff% and rollout Δ% (first horizon) over the slots under one ablation.
-    /// Zero-ablation puts the model off its training distribution (a slot is never zero), so
-    /// it overstates what a slot carries; mean-ablation (the slot's mean over windows) is the
-    /// reading the notes' 5 % line is meant for. Both are shown.
-    fn max_over_slots(&self, ablation: &str) -> Option<(f64, f64)> {
-        let rows = self.rows.iter().filter(|r| r.ablation == ablation);
-        rows.fold(None, |acc, r| {
-            let delta = r.rollout_delta_pct.first().copied().unwrap_or(f64::NAN);
-            Some(match acc {
-                None => (r.eff_pct, delta),
-                Some((e, d)) => (f64::max(e, r.eff_pct), f64::max(d, delta)),
-            })
+/// The largest eff% and rollout Δ% (first horizon) over the slots under one ablation.
+/// Zero-ablation puts the model off its training distribution (a slot is never zero), so
+/// it overstates what a slot carries; mean-ablation (the slot's mean over windows) is the
+/// reading the notes' 5 % line is meant for. Both are shown.
+fn max_over_slots(slots: &SlotReport, ablation: &str) -> Option<(f64, f64)> {
+    let rows = slots.rows.iter().filter(|r| r.ablation == ablation);
+    rows.fold(None, |acc, r| {
+        let delta = r.rollout_delta_pct.first().copied().unwrap_or(f64::NAN);
+        Some(match acc {
+            None => (r.eff_pct, delta),
+            Some((e, d)) => (f64::max(e, r.eff_pct), f64::max(d, delta)),
         })
-    }
+    })
 }
 
 /// The notes' line for a slot that holds the rollout's focus.
@@ -103,18 +63,15 @@ struct Row {
     crps: f64,
     err10: Option<f64>,
     err100: Option<f64>,
-    slots: Option<SlotsJson>,
+    slots: Option<SlotReport>,
     entropy: Option<(f64, f64)>,
 }
 
 fn read_row(run: &TrainRun) -> Result<Row> {
     if run.model_kind() != "spacing_mdn" {
-        bail!(
-            "{}: eval.json beside a GPT run; the memory-bank section is for SpacingMDN runs",
-            run.dir.display()
-        );
+        return Err(ReportError::EvalOfGpt(run.dir.display().to_string()));
     }
-    let eval: EvalJson = read_json(&run.dir.join(EVAL_JSON))?;
+    let eval: EvalReport = read_json(&run.dir.join(EVAL_JSON))?;
     let slots_path = run.dir.join(SLOTS_JSON);
     let err = |h: usize| eval.horizons.iter().find(|x| x.h == h).map(|x| x.err);
     Ok(Row {
@@ -180,9 +137,9 @@ pub fn section(runs: &[TrainRun], root: &Path) -> Result<Section> {
             stem(&names[0]).to_string()
         };
         let seeds: Vec<String> = members.iter().map(|r| r.config.seed.to_string()).collect();
-        let slots: Vec<&SlotsJson> = rows.iter().filter_map(|r| r.slots.as_ref()).collect();
+        let slots: Vec<&SlotReport> = rows.iter().filter_map(|r| r.slots.as_ref()).collect();
         let by = |ablation: &str| -> Vec<Option<(f64, f64)>> {
-            slots.iter().map(|s| s.max_over_slots(ablation)).collect()
+            slots.iter().map(|s| max_over_slots(s, ablation)).collect()
         };
         let (mean_abl, zero_abl) = (by("mean"), by("zero"));
         let (eff, delta) = if !slots.is_empty() && slots.len() == rows.len() {

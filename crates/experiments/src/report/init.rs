@@ -1,16 +1,13 @@
 //! The init section: the table of `spectral bench init --summarize` (its own summarizer,
-//! `commands::bench_init::summary`) for every directory of bench-init run records.
+//! [`crate::init_bench::summary`]) for every directory of bench-init run records.
 
-use super::{Section, all_files, read_json, relative};
-use crate::commands::bench_init::{RunRecord, summary};
-use anyhow::Result;
+use super::{Result, Section, all_files, read_json, relative};
+use crate::init_bench::{Config, RunRecord, summary};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// `spectral bench init`'s default `--target`, used when no `summary.json` gives one.
-const DEFAULT_TARGET: f64 = 2.5;
-
-/// The `--target` a `summary.json` in `dir` or its parent was made with.
+/// The `target` a `summary.json` in `dir` or its parent was made with (the benchmark's
+/// default when there is none).
 fn target_for(dir: &Path) -> f64 {
     [Some(dir), dir.parent()]
         .into_iter()
@@ -19,7 +16,7 @@ fn target_for(dir: &Path) -> f64 {
         .find(|p| p.is_file())
         .and_then(|p| read_json::<serde_json::Value>(&p).ok())
         .and_then(|v| v["args"]["target"].as_f64())
-        .unwrap_or(DEFAULT_TARGET)
+        .unwrap_or(Config::default().target)
 }
 
 /// One block per directory holding bench-init records (`*.json` that parse as one);

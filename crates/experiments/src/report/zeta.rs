@@ -1,16 +1,16 @@
 //! The zeta-statistics section: `stats.json` of `spectral stats` as a table against GUE (with
 //! its GUE control sample), the per-height-block drift, and the figures of `spectral stats`
-//! (`crate::figures`) redrawn from the JSON.
+//! ([`crate::zeta_stats::figures`]) redrawn from the JSON.
 
-use super::{Section, read_json, relative};
-use crate::commands::stats::Report;
-use anyhow::{Context, Result};
+use super::{Result, Section, io, read_json, relative};
+use crate::zeta_stats::figures::write_figures;
 use std::path::Path;
 use zeta::stats::gaudin::gaudin_variance;
+use zeta::stats::report::StatsReport;
 
 /// The section and the number of figure files written into `out/figure_dir`.
 pub fn section(path: &Path, root: &Path, out: &Path, figure_dir: &str) -> Result<(Section, usize)> {
-    let report: Report = read_json(path)?;
+    let report: StatsReport = read_json(path)?;
     let (z, g) = (&report.zeros, &report.gue_control);
     let mut md = format!(
         "## Zeta statistics\n\nFrom `{}`: {} spacings from zero index {} (`{}`), against GUE theory and a GUE control sample of as many spacings (bulk of random Hermitian matrices).\n\n| statistic | zeros | GUE control | GUE theory |\n|---|---|---|---|\n",
@@ -67,8 +67,8 @@ pub fn section(path: &Path, root: &Path, out: &Path, figure_dir: &str) -> Result
         );
     }
     let dir = out.join(figure_dir);
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let figures = crate::figures::write_figures(&report, &dir)?;
+    std::fs::create_dir_all(&dir).map_err(io("creating", &dir))?;
+    let figures = write_figures(&report, &dir)?;
     md += "\n";
     for name in ["spacing_distribution", "number_variance", "height_drift"] {
         md += &format!("![{name}]({figure_dir}/{name}.png)\n");

@@ -2,8 +2,7 @@
 //! parameter fraction and whitening) as the README's table and a plot per model of
 //! validation loss against the whole-model compression ratio, plain vs whitened SVD.
 
-use super::{Section, read_json, relative};
-use anyhow::{Result, bail};
+use super::{ReportError, Result, Section, read_json, relative};
 use serde::Deserialize;
 use spectral::plot::{Chart, Mark, Series, write_chart};
 use std::path::Path;
@@ -28,7 +27,7 @@ pub struct SweepRow {
 pub fn section(path: &Path, root: &Path, out: &Path) -> Result<(Section, usize)> {
     let rows: Vec<SweepRow> = read_json(path)?;
     if rows.is_empty() {
-        bail!("{}: no rows", path.display());
+        return Err(ReportError::EmptySweep(path.display().to_string()));
     }
     let mut models: Vec<&str> = rows.iter().map(|r| r.model.as_str()).collect();
     models.dedup();

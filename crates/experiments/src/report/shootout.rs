@@ -2,8 +2,7 @@
 //! (numbers and rules from `train::shootout`), the lr grid, validation loss against steps
 //! and against wall-clock (seed means), and the verdicts on the notes' claims.
 
-use super::{Section, Targets, pm, relative};
-use anyhow::Result;
+use super::{ReportError, Result, Section, Targets, pm, relative};
 use spectral::plot::{Chart, Mark, Series, write_chart_in};
 use std::path::Path;
 use train::runs::TrainRun;
@@ -27,7 +26,7 @@ pub fn section(
     out: &Path,
     targets: Targets,
 ) -> Result<(Section, usize)> {
-    let kinds = shootout(runs, |kind| targets.for_kind(kind)).map_err(anyhow::Error::msg)?;
+    let kinds = shootout(runs, |kind| targets.for_kind(kind)).map_err(ReportError::Shootout)?;
     let mut md = format!(
         "## Optimizer shoot-out\n\n{} run directories. Rules: each optimizer's lr is the one whose seed-0 run has the lowest final validation loss on the grid; mean ± std (sample std, n − 1) over the seeds at that lr; curves are seed means at each evaluation step; steps/seconds to target are where the mean curve first reaches the target; a verdict's σ is √(s_A²/n_A + s_B²/n_B), and only |difference| ≥ 3 σ is read as a difference (with 3 seeds each std is itself uncertain by about ±50 %).\n\n",
         runs.len()

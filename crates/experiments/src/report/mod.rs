@@ -1,4 +1,4 @@
-//! `spectral report`: the results page (`RESULTS.md`, tables and SVG/PNG plots) assembled
+//! `spectral report` ([`run`]): the results page (`RESULTS.md`, tables and SVG/PNG plots) assembled
 //! from what the other commands leave on disk under one directory.
 //!
 //! | found under DIR | section | module |
@@ -17,10 +17,11 @@ pub mod memory;
 pub mod shootout;
 pub mod zeta;
 
-use ::zeta::atomic_file::AtomicFile;
-use anyhow::{Context, Result, bail};
+use crate::output::{OutputError, write_text};
+use serde::{Deserialize, Serialize};
+use spectral::plot::PlotError;
 use std::path::{Path, PathBuf};
-use train::runs::{TrainRun, run_dirs};
+use train::runs::{RunsError, TrainRun, run_dirs};
 
 /// File names the report gives a meaning to.
 pub const EVAL_JSON: &str = "eval.json";
@@ -28,11 +29,69 @@ pub const SLOTS_JSON: &str = "slots.json";
 pub const STATS_JSON: &str = "stats.json";
 pub const SWEEP_JSON: &str = "sweep.json";
 
+/// Which directory, where the page goes, the shoot-out's targets.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Directory searched (recursively) for run directories and result files.
+    pub runs: PathBuf,
+    /// Where `RESULTS.md` and its figures go.
+    pub out: PathBuf,
+    #[serde(default)]
+    pub targets: Targets,
+}
+
 /// Target validation losses of the shoot-out per model kind (`None`: the worst optimizer's).
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Targets {
+    /// Of the char-GPT, nats.
     pub gpt: Option<f64>,
+    /// Of the SpacingMDN, nats.
     pub mdn: Option<f64>,
+}
+
+/// What can stop the report; each names the file or directory.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("{0} is not a directory")]
+    NotADirectory(String),
+    #[error(
+        "nothing to report under {0}: no run directories (config.toml + metrics.jsonl), bench-init records, {SWEEP_JSON} or {STATS_JSON}"
+    )]
+    Nothing(String),
+    #[error("{what} {path}")]
+    Io {
+        what: &'static str,
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: unexpected contents")]
+    Json {
+        path: String,
+        source: serde_json::Error,
+    },
+    #[error("{0}: no rows")]
+    EmptySweep(String),
+    #[error("{0}: eval.json beside a GPT run; the memory-bank section is for SpacingMDN runs")]
+    EvalOfGpt(String),
+    #[error("shoot-out: {0}")]
+    Shootout(String),
+    #[error(transparent)]
+    Runs(#[from] RunsError),
+    #[error(transparent)]
+    Plot(#[from] PlotError),
+    #[error(transparent)]
+    Output(#[from] OutputError),
+}
+
+/// The report's results.
+pub type Result<T, E = ReportError> = std::result::Result<T, E>;
+
+/// `f(source)` as a [`ReportError::Io`] of `what` on `path`.
+fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> ReportError {
+    let path = path.display().to_string();
+    move |source| ReportError::Io { what, path, source }
 }
 
 impl Targets {
@@ -81,10 +140,8 @@ pub fn all_files(root: &Path) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        for entry in
-            std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?
-        {
-            let entry = entry?;
+        for entry in std::fs::read_dir(&dir).map_err(io("reading", &dir))? {
+            let entry = entry.map_err(io("reading", &dir))?;
             let path = entry.path();
             if entry.file_name().to_string_lossy().starts_with('.') {
                 continue;
@@ -102,9 +159,11 @@ pub fn all_files(root: &Path) -> Result<Vec<PathBuf>> {
 
 /// Reads `path` as JSON of type `T`, naming the file on failure.
 pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("{}: unexpected contents", path.display()))
+    let text = std::fs::read_to_string(path).map_err(io("reading", path))?;
+    serde_json::from_str(&text).map_err(|source| ReportError::Json {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 /// `mean ± std` with `digits` decimals.
@@ -112,12 +171,14 @@ pub fn pm(v: train::shootout::MeanStd, digits: usize) -> String {
     format!("{:.digits$} ± {:.digits$}", v.mean, v.std)
 }
 
-/// Builds every section from `runs` and writes `out/RESULTS.md` with its figures beside it.
-pub fn write_page(runs: &Path, out: &Path, targets: Targets) -> Result<Written> {
+/// Builds every section from `config.runs` and writes `OUT/RESULTS.md` with its figures
+/// beside it.
+pub fn run(config: &Config) -> Result<Written> {
+    let (runs, out, targets) = (config.runs.as_path(), config.out.as_path(), config.targets);
     if !runs.is_dir() {
-        bail!("{} is not a directory", runs.display());
+        return Err(ReportError::NotADirectory(runs.display().to_string()));
     }
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    std::fs::create_dir_all(out).map_err(io("creating", out))?;
     let mut train_runs = Vec::new();
     for dir in run_dirs(runs)? {
         train_runs.push(TrainRun::open(&dir)?);
@@ -154,10 +215,7 @@ pub fn write_page(runs: &Path, out: &Path, targets: Targets) -> Result<Written> 
         figures += n;
     }
     if sections.is_empty() {
-        bail!(
-            "nothing to report under {}: no run directories (config.toml + metrics.jsonl), bench-init records, {SWEEP_JSON} or {STATS_JSON}",
-            runs.display()
-        );
+        return Err(ReportError::Nothing(runs.display().to_string()));
     }
     let mut page = format!(
         "# Results\n\nAssembled by `spectral report --runs {}` from the files under that directory; each section names its sources.\n\n",
@@ -168,9 +226,7 @@ pub fn write_page(runs: &Path, out: &Path, targets: Targets) -> Result<Written> 
         page += "\n";
     }
     let path = out.join("RESULTS.md");
-    let mut file = AtomicFile::create(&path)?;
-    file.write_all(page.as_bytes())?;
-    file.commit()?;
+    write_text(&path, &page)?;
     Ok(Written {
         page: path,
         sections: sections.iter().map(|s| s.title).collect(),

@@ -1,0 +1,265 @@
+//! `spectral bench init`: the init benchmark on a deep pre-norm char-GPT ([`run`]), and the
+//! QR cost of M23-Spectrum ([`qr_cost`]).
+//!
+//! One run = (init, lr, seed) ([`one_run`]): build the GPT (burn's RNG seeded for the
+//! embeddings), redraw every Linear weight with `spectral::init::apply_init`, measure the
+//! input–output Jacobian's singular values ([`jacobian`]) and the weights' condition numbers,
+//! train with AdamW (β = 0.9, 0.95, weight decay 0.1, warmup + cosine, global-norm clip 1.0,
+//! identical for every init), evaluate on fixed validation windows, measure the condition
+//! numbers again. Each run writes `OUT/runs/<init>_lr<lr>_s<seed>.json`, so runs can be split
+//! over processes; the summary ([`summary`]) reads them all, picks each init's lr by the mean
+//! final validation loss over seeds, and writes `OUT/summary.md` and `OUT/summary.json`
+//! (mean ± std over seeds).
+
+pub mod jacobian;
+pub mod one_run;
+pub mod qr_cost;
+pub mod summary;
+
+pub use one_run::RunRecord;
+pub use summary::{Row, read_records, summary};
+
+use crate::device::on_device;
+use crate::output::{OutputError, write_json, write_text};
+use one_run::OneRun;
+use serde::{Deserialize, Serialize};
+use spectral::init::Init;
+use spectral::{DeviceError, DeviceKind};
+use std::path::PathBuf;
+use train::data::{DataError, TextDataset};
+
+/// The benchmark's grid, model and schedule (written into `summary.json` as `args`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Inits to run (default: all of [`Init::ALL`]).
+    pub inits: Vec<Init>,
+    /// Seeds (model init and training windows).
+    pub seeds: Vec<u64>,
+    /// Peak learning rates of the per-init grid.
+    pub lrs: Vec<f64>,
+    /// Transformer blocks: deep, so that an init's effect on signal propagation shows.
+    pub layers: usize,
+    /// Residual width C.
+    pub width: usize,
+    /// Attention heads.
+    pub heads: usize,
+    /// Context (= training window) length T.
+    pub seq_len: usize,
+    /// Sequences per step.
+    pub batch: usize,
+    /// Optimizer steps per run.
+    pub steps: u64,
+    /// Linear warmup steps (then cosine to 0.1 of the peak at the last step).
+    pub warmup: u64,
+    /// Evaluate every this many steps (and at the end).
+    pub eval_every: u64,
+    /// Fixed validation windows per evaluation.
+    pub eval_windows: usize,
+    /// Positions of the window whose Jacobian is measured at init.
+    pub jacobian_len: usize,
+    /// Validation loss (nats) that defines "steps to target" in the summary.
+    pub target: f64,
+    /// Output directory: `OUT/runs/*.json`, `OUT/summary.{md,json}`.
+    pub out: PathBuf,
+    /// Where training and validation run (the Jacobian's and weights' SVDs stay on the host,
+    /// in f64). Not part of `summary.json`: the numbers do not depend on it.
+    #[serde(skip, default = "crate::device::cpu")]
+    pub device: DeviceKind,
+    /// Only summarize the runs already in `OUT/runs`.
+    pub summarize: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            inits: Init::ALL.to_vec(),
+            seeds: vec![0, 1, 2],
+            lrs: vec![1e-3, 3e-3, 1e-2],
+            layers: 24,
+            width: 64,
+            heads: 4,
+            seq_len: 64,
+            batch: 16,
+            steps: 300,
+            warmup: 30,
+            eval_every: 25,
+            eval_windows: 64,
+            jacobian_len: 16,
+            target: 2.5,
+            out: PathBuf::from("runs/bench_init"),
+            device: DeviceKind::Cpu,
+            summarize: false,
+        }
+    }
+}
+
+/// The summary of every run record in `OUT/runs`.
+#[derive(Debug)]
+pub struct Report {
+    /// The table (Markdown), as written to `OUT/summary.md`.
+    pub markdown: String,
+    pub rows: Vec<Row>,
+}
+
+/// What can stop the init benchmark.
+#[derive(Debug, thiserror::Error)]
+pub enum InitBenchError {
+    #[error(transparent)]
+    Device(#[from] DeviceError),
+    #[error(transparent)]
+    Model(#[from] models::ModelError),
+    #[error(transparent)]
+    Data(#[from] DataError),
+    #[error(transparent)]
+    Linalg(#[from] spectral::linalg::LinalgError),
+    #[error(transparent)]
+    Output(#[from] OutputError),
+    #[error("{what} {path}")]
+    Io {
+        what: &'static str,
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}")]
+    Record {
+        path: String,
+        source: serde_json::Error,
+    },
+    #[error("no runs in {0}")]
+    NoRuns(String),
+}
+
+/// Runs every (init, lr, seed) of `config` whose record is not in `OUT/runs` yet (unless
+/// `config.summarize`), one progress line per run on stderr, then summarizes all records.
+pub fn run(config: &Config) -> Result<Report, InitBenchError> {
+    let runs = config.out.join("runs");
+    if !config.summarize {
+        std::fs::create_dir_all(&runs).map_err(|source| InitBenchError::Io {
+            what: "creating",
+            path: runs.display().to_string(),
+            source,
+        })?;
+        let data = TextDataset::embedded();
+        for &init in &config.inits {
+            for &lr in &config.lrs {
+                for &seed in &config.seeds {
+                    let path = runs.join(format!("{}_lr{lr:e}_s{seed}.json", init.name()));
+                    if path.exists() {
+                        eprintln!("bench init: {} exists, skipped", path.display());
+                        continue;
+                    }
+                    let job = OneRun {
+                        config,
+                        data: &data,
+                        init,
+                        lr,
+                        seed,
+                    };
+                    let record = on_device(config.device, job)?;
+                    eprintln!(
+                        "bench init: {} lr {lr:e} seed {seed}: final val {:.4}, grad-norm cv {:.3}, cond {:.1} -> {:.1}, jacobian spread {:.3e} ({:.0} s)",
+                        init.name(),
+                        record.val_curve.last().map_or(f64::NAN, |v| v.1),
+                        summary::cv(&record.grad_norms),
+                        record.cond_init.0,
+                        record.cond_final.0,
+                        summary::spread(&record.jacobian_sv),
+                        record.seconds
+                    );
+                    write_json(&path, &record)?;
+                }
+            }
+        }
+    }
+    let records = read_records(&runs)?;
+    let (markdown, rows) = summary(&records, config.target);
+    write_text(&config.out.join("summary.md"), &markdown)?;
+    write_json(
+        &config.out.join("summary.json"),
+        &serde_json::json!({ "args": config, "rows": rows }),
+    )?;
+    Ok(Report { markdown, rows })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    pub(super) fn tiny(out: &Path) -> Config {
+        Config {
+            inits: vec![Init::M23Seed, Init::He],
+            seeds: vec![0],
+            lrs: vec![1e-3],
+            layers: 2,
+            width: 16,
+            heads: 2,
+            seq_len: 8,
+            batch: 2,
+            steps: 3,
+            warmup: 1,
+            eval_every: 2,
+            eval_windows: 2,
+            jacobian_len: 4,
+            target: 10.0,
+            out: out.to_path_buf(),
+            summarize: false,
+            device: DeviceKind::Cpu,
+        }
+    }
+
+    /// `device = cuda` in a build without the feature fails before any run is written.
+    #[test]
+    fn a_cuda_device_needs_a_cuda_build() {
+        if cfg!(feature = "cuda") {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = tiny(dir.path());
+        config.device = DeviceKind::Cuda(0);
+        let error = run(&config).unwrap_err().to_string();
+        assert!(error.contains("built without CUDA"), "{error}");
+        let runs = std::fs::read_dir(dir.path().join("runs")).unwrap().count();
+        assert_eq!(runs, 0);
+    }
+
+    #[test]
+    fn tiny_benchmark_measures_what_it_claims() {
+        let dir = tempfile::tempdir().unwrap();
+        run(&tiny(dir.path())).unwrap();
+        let text =
+            std::fs::read_to_string(dir.path().join("runs/m23_seed_lr1e-3_s0.json")).unwrap();
+        let m23: RunRecord = serde_json::from_str(&text).unwrap();
+        // Every hidden matrix is M23 (r ≥ 4): its condition number, through f32 storage.
+        assert!(
+            (m23.cond_init.0 - spectral::init::M23_CONDITION).abs() < 1e-3,
+            "{:?}",
+            m23.cond_init
+        );
+        assert!((m23.cond_init.1 - spectral::init::M23_CONDITION).abs() < 1e-3);
+        assert_eq!(m23.grad_norms.len(), 3);
+        assert_eq!(
+            m23.val_curve.iter().map(|v| v.0).collect::<Vec<_>>(),
+            [0, 2, 3]
+        );
+        assert_eq!(m23.jacobian_sv.len(), 16); // [C, T·C] with C = 16
+        assert!(m23.jacobian_sv.windows(2).all(|w| w[0] >= w[1]));
+        let text = std::fs::read_to_string(dir.path().join("summary.json")).unwrap();
+        let summary: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let rows = summary["rows"].as_array().unwrap();
+        assert_eq!(rows.len(), 2);
+        // A target above the step-0 loss is reached at the first evaluation.
+        assert_eq!(rows[0]["steps_to_target"][0].as_f64(), Some(0.0));
+        // One no run reaches is a dash in the table, not a mean of nothing.
+        run(&Config {
+            summarize: true,
+            target: 0.0,
+            ..tiny(dir.path())
+        })
+        .unwrap();
+        let table = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
+        assert!(table.contains("| – (0/1) |"), "{table}");
+        assert!(!table.contains("NaN"), "{table}");
+    }
+}

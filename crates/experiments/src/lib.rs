@@ -1,0 +1,25 @@
+//! The experiments and benchmarks of the toolkit (`DESIGN.md`, crates/experiments): each is a
+//! module with a serde `Config`, a `Report` and `run(&Config) -> Result<Report, _>`, so the
+//! `spectral` program only parses flags into a config, calls `run` and prints the report.
+//!
+//! | module | experiment |
+//! |---|---|
+//! | [`init_bench`] | inits on a deep char-GPT: Jacobian spread, condition numbers, training (`spectral bench init`) |
+//! | [`main_job`] | zeros → spacings → GUE statistics → SpacingMDN with memory vs baseline → `report.md` (`spectral run`) |
+//! | [`optim_bench`] | the cost of one optimizer step on GPT-2 small's matrices (`spectral bench optim`) |
+//! | [`report`] | the results page from run directories and result files (`spectral report`) |
+//! | [`zeta_stats`] | GUE statistics of a spacings file, `stats.json` and figures (`spectral stats`) |
+//!
+//! Shared by them: [`device`] (generic work on the backend a device names), [`output`]
+//! (result files written atomically), [`progress`] (progress bars), [`zeros_file`] (zeros
+//! computed into a file).
+
+pub mod device;
+pub mod init_bench;
+pub mod main_job;
+pub mod optim_bench;
+pub mod output;
+pub mod progress;
+pub mod report;
+pub mod zeros_file;
+pub mod zeta_stats;

@@ -1,0 +1,32 @@
+//! Consecutive zeros of ζ(1/2 + iγ) computed into a series file (`spectral zeros`, the main
+//! job), with a progress bar on stderr.
+
+use crate::progress;
+use std::path::Path;
+use zeta::series_file::{Format, Header, SeriesKind, SeriesWriter};
+use zeta::{Verification, ZetaError};
+
+/// Computes the `count` zeros γ_start, γ_start+1, … into `out` in `format`; returns Turing's
+/// verification that none is missing. The range is checked before any file is created.
+pub fn write_zeros(
+    start: u64,
+    count: u64,
+    format: Format,
+    out: &Path,
+) -> Result<Verification, ZetaError> {
+    let header = Header {
+        kind: SeriesKind::Zeros,
+        first_index: start,
+        count,
+    };
+    zeta::zeros::check_range(start, count)?;
+    let mut writer = SeriesWriter::create(out, format, header)?;
+    let bar = progress::bar(count, "zeros");
+    let verification = zeta::compute_zeros(start, count, |_, batch| {
+        bar.inc(batch.len() as u64);
+        writer.write(batch)
+    })?;
+    writer.finish()?;
+    bar.finish_and_clear();
+    Ok(verification)
+}
