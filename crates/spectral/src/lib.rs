@@ -1,6 +1,38 @@
-//! Spectral methods for deep learning on burn: the device and backend choice today; the
-//! linear algebra (`linalg`), optimizers (`optim`), initializations (`init`), compression
-//! (`compress`) and analysis (`analyze`) of `DESIGN.md` arrive with their issues.
+//! Spectral methods for deep learning on [burn](https://burn.dev), generic over its
+//! `Backend` (burn's NdArray CPU backend always, CUDA with the `cuda` feature). Everything acts
+//! on the singular values of matrices:
+//!
+//! | module | what |
+//! |---|---|
+//! | [`linalg`] | `msign` (quintic Newton–Schulz, Polar Express), top-k SVD by warm-started subspace iteration, randomized SVD, orthonormalization, Spectra's spike shaping; exact CPU SVD/QR/eigen in f64 (faer) |
+//! | [`optim`] | [`SpectralOptimizer`](optim::SpectralOptimizer): Muon, TEON, Spectra, SpectraTeon or Manifold Muon on a module's hidden matrices, AdamW on the rest; schedules, checkpoints, data-parallel sharding |
+//! | [`init`] | M23-Spectrum, Xavier, He and orthogonal initializations of a whole module |
+//! | [`compress`] | truncated and activation-aware SVD factorization of Linear layers |
+//! | [`analyze`] | per-layer spectra, condition numbers, energy curves, modular norm |
+//! | [`device`] | the backend and device chosen at run time |
+//! | [`plot`] | line charts (SVG and PNG) |
+//!
+//! Layout: burn's `Linear` weight is `[d_in, d_out]` (PyTorch's is `[out, in]`); every shape
+//! rule here (Muon's scale, TEON's stacking, fan-in) is written for burn's layout.
+//!
+//! `msign(X) = U Vᵀ` of `X = U Σ Vᵀ`, the core of Muon, checked against faer's exact SVD:
+//!
+//! ```
+//! use spectral::CpuBackend;
+//! use spectral::linalg::{MsignMethod, exact, from_faer, gaussian_matrix, msign, to_faer};
+//!
+//! let device = Default::default();
+//! let x = gaussian_matrix::<CpuBackend>(32, 48, 7, &device); // [m, n]
+//! // Polar Express, 8 steps: the singular values reach 1 to f32 precision.
+//! let o = msign(x.clone(), MsignMethod::PolarExpress { steps: 8 });
+//! assert_eq!(o.dims(), [32, 48]);
+//! let polar = exact::svd(&to_faer(x)).unwrap().polar(); // U Vᵀ in f64
+//! let error: f32 = (o - from_faer::<CpuBackend>(&polar, &device))
+//!     .abs()
+//!     .max()
+//!     .into_scalar();
+//! assert!(error < 1e-4, "max |msign(X) − U Vᵀ| = {error}");
+//! ```
 
 pub mod analyze;
 pub mod compress;

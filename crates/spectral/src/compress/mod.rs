@@ -12,6 +12,36 @@
 //! | [`format`] | factors in a state dict (`lowrank/<name>/{a,b}`) and their dense rebuild |
 //! | [`rank`] | rank rules and the per-layer / global-budget choice |
 //! | [`svd_linear`] | the two-Linear module |
+//!
+//! A `[12, 8]` weight with singular values 4, 2, 1, 0.1, 0.05 kept at rank 3: the factors
+//! have `3·(12 + 8) = 60` parameters instead of 96, and the error is Eckart–Young's,
+//! `‖W − A B‖_F / ‖W‖_F = √(0.1² + 0.05²) / √(4² + 2² + 1² + 0.1² + 0.05²)`.
+//!
+//! ```
+//! use faer::Mat;
+//! use spectral::CpuBackend;
+//! use spectral::compress::{DEFAULT_DAMPING, LayerInput, RankRule, compress_layers};
+//! use spectral::linalg::{exact, gaussian_matrix, to_faer};
+//!
+//! let sigma = [4.0, 2.0, 1.0, 0.1, 0.05];
+//! // W = U diag(σ) Vᵀ with orthonormal U [12, 5], V [8, 5]: QR of Gaussian matrices.
+//! let gaussian = |rows, seed| to_faer(gaussian_matrix::<CpuBackend>(rows, 5, seed, &Default::default()));
+//! let (u, _) = exact::qr(&gaussian(12, 1)).unwrap();
+//! let (v, _) = exact::qr(&gaussian(8, 2)).unwrap();
+//! let weight = Mat::from_fn(12, 8, |i, j| (0..5).map(|r| u[(i, r)] * sigma[r] * v[(j, r)]).sum());
+//!
+//! let layers = [LayerInput { name: "fc.weight".into(), weight, gram: None }];
+//! let out = compress_layers(&layers, RankRule::Fixed(3), DEFAULT_DAMPING).unwrap();
+//! let layer = &out[0];
+//! assert_eq!(layer.rank(), Some(3));
+//! let factors = layer.factors.as_ref().unwrap();
+//! assert_eq!((factors.a.nrows(), factors.a.ncols()), (12, 3)); // A: [d_in, k]
+//! assert_eq!((factors.b.nrows(), factors.b.ncols()), (3, 8)); // B: [k, d_out]
+//! assert_eq!((layer.params_before, layer.params_after), (96, 60));
+//! let total: f64 = sigma.iter().map(|s| s * s).sum();
+//! let eckart_young = ((0.1f64.powi(2) + 0.05f64.powi(2)) / total).sqrt();
+//! assert!((layer.rel_error - eckart_young).abs() < 1e-12, "{}", layer.rel_error);
+//! ```
 
 pub mod factor;
 pub mod format;
