@@ -10,15 +10,14 @@
 //! | [`report`] | the results page from run directories and result files (`spectral report`) |
 //! | [`zeta_stats`] | GUE statistics of a spacings file, `stats.json` and figures (`spectral stats`) |
 //!
-//! Shared by them: [`device`] (generic work on the backend a device names), [`output`]
-//! (result files written atomically), [`progress`] (progress bars), [`zeros_file`] (zeros
-//! computed into a file).
+//! Shared by them: [`device`] (generic work on the backend a device names), [`progress`]
+//! (progress bars), [`zeros_file`] (zeros computed into a file). Result files are written
+//! atomically by `spectral_io`.
 
 pub mod device;
 pub mod init_bench;
 pub mod main_job;
 pub mod optim_bench;
-pub mod output;
 pub mod progress;
 pub mod report;
 pub mod zeros_file;

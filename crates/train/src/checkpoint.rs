@@ -12,7 +12,6 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 use spectral::optim::state::StateDict;
 use std::path::Path;
-use zeta::atomic_file::AtomicFile;
 
 /// What can go wrong reading or writing a checkpoint.
 #[derive(Debug, thiserror::Error)]
@@ -170,10 +169,7 @@ pub fn save<B: Backend, M: Module<B>>(
     let bytes = dict
         .to_safetensors()
         .map_err(|e| write_error(e.to_string()))?;
-    let mut file = AtomicFile::create(path).map_err(|e| write_error(e.to_string()))?;
-    file.write_all(&bytes)
-        .map_err(|e| write_error(e.to_string()))?;
-    file.commit().map_err(|e| write_error(e.to_string()))
+    spectral_io::write_atomic(path, &bytes).map_err(|e| write_error(e.to_string()))
 }
 
 /// Reads a checkpoint: the model part (apply with [`load_module_state`]) and the rest.

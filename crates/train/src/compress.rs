@@ -23,7 +23,6 @@ use spectral::compress::format::{densify, insert_factors};
 use spectral::compress::{CompressError, LayerInput, RankRule, compress_layers};
 use spectral::optim::state::StateDict;
 use std::path::{Path, PathBuf};
-use zeta::atomic_file::AtomicFile;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CompressModelError {
@@ -365,13 +364,10 @@ pub fn compress_checkpoint<B: Backend>(
             path: out.display().to_string(),
             message: e.to_string(),
         })?;
-    let write_error = |e: zeta::ZetaError| CompressModelError::File {
+    spectral_io::write_atomic(out, &bytes).map_err(|e| CompressModelError::File {
         path: out.display().to_string(),
         message: e.to_string(),
-    };
-    let mut file = AtomicFile::create(out).map_err(write_error)?;
-    file.write_all(&bytes).map_err(write_error)?;
-    file.commit().map_err(write_error)?;
+    })?;
     let report = CompressReport {
         model: match &config.model {
             ModelConfig::Gpt(_) => "gpt".into(),

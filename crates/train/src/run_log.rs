@@ -15,7 +15,6 @@ use indicatif::{ProgressBar, ProgressStyle};
 use spectral::optim::{ParamSlot, Role, SpectralOptimizer};
 use std::path::PathBuf;
 use std::time::Instant;
-use zeta::atomic_file::AtomicFile;
 
 /// What a finished run reports.
 #[derive(Clone, Debug)]
@@ -85,14 +84,12 @@ impl RunLog {
         banner: &str,
     ) -> Result<Self, TrainError> {
         let config_path = config.out.join("config.toml");
-        let write_error = |e: zeta::error::ZetaError| TrainError::Io {
-            path: config_path.display().to_string(),
-            source: std::io::Error::other(e),
-        };
-        let mut file = AtomicFile::create(&config_path).map_err(write_error)?;
-        file.write_all(config.to_toml().as_bytes())
-            .map_err(write_error)?;
-        file.commit().map_err(write_error)?;
+        spectral_io::write_atomic(&config_path, config.to_toml().as_bytes()).map_err(|e| {
+            TrainError::Io {
+                path: config_path.display().to_string(),
+                source: e.source,
+            }
+        })?;
         let metrics_path = config.out.join("metrics.jsonl");
         let metrics =
             MetricsLog::open(&metrics_path, start.step).map_err(io_error(&metrics_path))?;

@@ -12,7 +12,6 @@ use spectral::init::Init;
 use std::path::PathBuf;
 use train::data::synthetic_video::VideoConfig;
 use train::frame_bench::{FrameBenchOptions, FrameData, FrameRun, naive_baseline, train_frames};
-use zeta::atomic_file::AtomicFile;
 
 #[derive(clap::Args, Clone, Debug, Serialize)]
 pub struct FramesArgs {
@@ -167,9 +166,7 @@ pub fn frames(args: FramesArgs) -> Result<()> {
             "rows": rows,
             "runs": runs,
         });
-        let mut file = AtomicFile::create(path)?;
-        file.write_all(serde_json::to_string_pretty(&report)?.as_bytes())?;
-        file.commit()?;
+        spectral_io::write_json(path, &report)?;
         eprintln!("bench frames: wrote {}", path.display());
     }
     Ok(())

@@ -8,7 +8,6 @@ use spectral::device::Precision;
 use spectral::optim::{Method, OptimizerConfig};
 use std::path::PathBuf;
 use train::bench::{BenchRun, TimedModel, TrainBench, bench_train_on, bench_train_parallel_on};
-use zeta::atomic_file::AtomicFile;
 
 /// The model `spectral bench train` times.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -159,9 +158,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
             "msign_gemm": spectral::linalg::msign_gemm().to_string(),
             "result": result,
         });
-        let mut file = AtomicFile::create(path)?;
-        file.write_all(serde_json::to_string_pretty(&json)?.as_bytes())?;
-        file.commit()?;
+        spectral_io::write_json(path, &json)?;
     }
     Ok(())
 }

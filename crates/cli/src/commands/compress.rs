@@ -112,9 +112,7 @@ pub fn run(args: Args) -> Result<()> {
         compress_checkpoint::<spectral::CpuBackend>(&args.ckpt, &args.out, &options, &device)?;
     print_table(&report);
     if let Some(path) = &args.json {
-        let mut file = zeta::atomic_file::AtomicFile::create(path)?;
-        file.write_all(serde_json::to_string_pretty(&report)?.as_bytes())?;
-        file.commit()?;
+        spectral_io::write_json(path, &report)?;
     }
     if args.sample > 0 {
         let AnyModel::Gpt(gpt) = &model else {

@@ -76,8 +76,7 @@ impl Job for Evaluate<'_> {
 /// Writes `value` as pretty JSON to `path` atomically, when asked.
 pub fn write_json(path: Option<&Path>, value: &impl serde::Serialize) -> Result<()> {
     if let Some(path) = path {
-        let text = format!("{}\n", serde_json::to_string_pretty(value)?);
-        experiments::output::write_text(path, &text)?;
+        spectral_io::write_json(path, value)?;
         println!("wrote {}", path.display());
     }
     Ok(())

@@ -26,9 +26,7 @@ pub fn run(args: Args) -> Result<()> {
     if let Some(dir) = &args.out {
         let mut written = write_outputs(dir, &report, other.as_ref())?;
         let json = dir.join("spectrum.json");
-        let mut file = zeta::atomic_file::AtomicFile::create(&json)?;
-        file.write_all(to_json(&report, other.as_ref()).as_bytes())?;
-        file.commit()?;
+        spectral_io::write_atomic(&json, to_json(&report, other.as_ref()).as_bytes())?;
         written.insert(0, json);
         let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
         println!("wrote {}", names.join(", "));

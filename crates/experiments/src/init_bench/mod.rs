@@ -20,11 +20,11 @@ pub use one_run::RunRecord;
 pub use summary::{Row, read_records, summary};
 
 use crate::device::on_device;
-use crate::output::{OutputError, write_json, write_text};
 use one_run::OneRun;
 use serde::{Deserialize, Serialize};
 use spectral::init::Init;
 use spectral::{DeviceError, DeviceKind};
+use spectral_io::{IoError, write_atomic, write_json};
 use std::path::PathBuf;
 use train::data::{DataError, TextDataset};
 
@@ -114,7 +114,7 @@ pub enum InitBenchError {
     #[error(transparent)]
     Linalg(#[from] spectral::linalg::LinalgError),
     #[error(transparent)]
-    Output(#[from] OutputError),
+    Output(#[from] IoError),
     #[error("{what} {path}")]
     Io {
         what: &'static str,
@@ -174,7 +174,7 @@ pub fn run(config: &Config) -> Result<Report, InitBenchError> {
     }
     let records = read_records(&runs)?;
     let (markdown, rows) = summary(&records, config.target);
-    write_text(&config.out.join("summary.md"), &markdown)?;
+    write_atomic(config.out.join("summary.md"), markdown.as_bytes())?;
     write_json(
         &config.out.join("summary.json"),
         &serde_json::json!({ "args": config, "rows": rows }),

@@ -11,11 +11,11 @@ pub mod figures;
 pub mod markdown;
 pub mod timestamp;
 
-use crate::output::{OutputError, write_text};
 use crate::zeros_file::write_zeros;
 use crate::zeta_stats::{self, StatsError};
 use evaluate::{Evaluated, evaluate};
 use serde::{Deserialize, Serialize};
+use spectral_io::{IoError, write_atomic};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use train::config::ConfigError;
@@ -113,7 +113,7 @@ pub enum MainJobError {
     #[error(transparent)]
     Plot(#[from] spectral::plot::PlotError),
     #[error(transparent)]
-    Output(#[from] OutputError),
+    Output(#[from] IoError),
 }
 
 /// Runs the whole job (module doc), telling `progress` each stage it reaches.
@@ -145,7 +145,7 @@ pub fn run(
         },
     };
     let json = serde_json::to_string_pretty(&zeros).expect("a summary always serializes");
-    write_text(&out.join("summary.json"), &format!("{json}\n"))?;
+    write_atomic(out.join("summary.json"), format!("{json}\n").as_bytes())?;
     progress(Progress::Zeros(&zeros));
     let stats = zeta_stats::run(&zeta_stats::Config {
         spacings: spacings_path.clone(),
@@ -173,9 +173,9 @@ pub fn run(
     }
     let figures = figures::write_run_figures(out, &arms)?;
     let report = out.join("report.md");
-    write_text(
+    write_atomic(
         &report,
-        &markdown::report_markdown(config.count, &arms, &figures),
+        markdown::report_markdown(config.count, &arms, &figures).as_bytes(),
     )?;
     Ok(Report {
         zeros,

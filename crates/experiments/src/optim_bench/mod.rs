@@ -27,13 +27,13 @@ pub mod gpt_matrices;
 pub use gpt_matrices::{BenchGradients, GptMatrices};
 
 use crate::device::{Job, on_device};
-use crate::output::{OutputError, write_json};
 use burn::backend::Autodiff;
 use burn::tensor::backend::Backend;
 use burn::tensor::{ElementConversion, Tensor};
 use serde::{Deserialize, Serialize};
 use spectral::optim::{Method, OptimError, OptimizerConfig, SpectralOptimizer};
 use spectral::{DeviceError, DeviceKind};
+use spectral_io::{IoError, write_json};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -103,7 +103,7 @@ pub enum BenchError {
         source: Box<BenchError>,
     },
     #[error(transparent)]
-    Output(#[from] OutputError),
+    Output(#[from] IoError),
 }
 
 /// The optimizer configuration benchmarked for `method`: the defaults, with the learning

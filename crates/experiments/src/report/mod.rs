@@ -17,9 +17,9 @@ pub mod memory;
 pub mod shootout;
 pub mod zeta;
 
-use crate::output::{OutputError, write_text};
 use serde::{Deserialize, Serialize};
 use spectral::plot::PlotError;
+use spectral_io::{IoError, write_atomic};
 use std::path::{Path, PathBuf};
 use train::runs::{RunsError, TrainRun, run_dirs};
 
@@ -82,7 +82,7 @@ pub enum ReportError {
     #[error(transparent)]
     Plot(#[from] PlotError),
     #[error(transparent)]
-    Output(#[from] OutputError),
+    Output(#[from] IoError),
 }
 
 /// The report's results.
@@ -226,7 +226,7 @@ pub fn run(config: &Config) -> Result<Written> {
         page += "\n";
     }
     let path = out.join("RESULTS.md");
-    write_text(&path, &page)?;
+    write_atomic(&path, page.as_bytes())?;
     Ok(Written {
         page: path,
         sections: sections.iter().map(|s| s.title).collect(),

@@ -4,9 +4,9 @@
 
 pub mod figures;
 
-use crate::output::{OutputError, write_json};
 use serde::{Deserialize, Serialize};
 use spectral::plot::PlotError;
+use spectral_io::{IoError, write_json};
 use std::path::PathBuf;
 use zeta::ZetaError;
 use zeta::stats::report::StatsReport;
@@ -56,7 +56,7 @@ pub enum StatsError {
         source: std::io::Error,
     },
     #[error(transparent)]
-    Output(#[from] OutputError),
+    Output(#[from] IoError),
     #[error(transparent)]
     Plot(#[from] PlotError),
 }
