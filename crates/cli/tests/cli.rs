@@ -38,7 +38,7 @@ fn zeros_in_three_formats_agree() {
         );
         assert!(String::from_utf8_lossy(&output.stdout).starts_with("verified: "));
     }
-    let f64_values = zeta::series_file::SeriesReader::open(dir.path().join("z.f64"))
+    let f64_values = spectral_zeta::series_file::SeriesReader::open(dir.path().join("z.f64"))
         .unwrap()
         .read_all()
         .unwrap();
@@ -77,10 +77,11 @@ fn unfold_writes_spacings_and_json() {
     assert!(output.status.success());
     let json = String::from_utf8_lossy(&output.stdout);
     assert!(json.contains("\"count\": 999"), "{json}");
-    let spacings = zeta::series_file::SeriesReader::open(dir.path().join("s.f64")).unwrap();
+    let spacings =
+        spectral_zeta::series_file::SeriesReader::open(dir.path().join("s.f64")).unwrap();
     assert_eq!(
         spacings.header.kind,
-        zeta::series_file::SeriesKind::Spacings
+        spectral_zeta::series_file::SeriesKind::Spacings
     );
     let values = spacings.read_all().unwrap();
     let mean = values.iter().sum::<f64>() / values.len() as f64;

@@ -46,7 +46,7 @@ fn fake_run(
     write(&dir.join("metrics.jsonl"), &(lines.join("\n") + "\n"));
 }
 
-/// `eval.json` as `spectral eval --json` writes it (`train::eval::suite::EvalReport`), with
+/// `eval.json` as `spectral eval --json` writes it (`spectral_train::eval::suite::EvalReport`), with
 /// the numbers the memory-bank table reads and placeholders for the rest.
 fn eval_json(nll: f64, crps: f64, err10: f64, err100: f64, entropy: Option<(f64, f64)>) -> String {
     let memory = entropy.map_or("null".to_string(), |(e, max)| {
@@ -69,7 +69,7 @@ fn eval_json(nll: f64, crps: f64, err10: f64, err100: f64, entropy: Option<(f64,
     )
 }
 
-/// `slots.json` as `spectral slots --json` writes it (`train::eval::slots::SlotReport`), one
+/// `slots.json` as `spectral slots --json` writes it (`spectral_train::eval::slots::SlotReport`), one
 /// row per `(ablation, eff%, rollout Δ% per horizon)` and placeholders for the rest.
 fn slots_json(rows: &[(&str, f64, [f64; 2])]) -> String {
     let rows: Vec<String> = rows

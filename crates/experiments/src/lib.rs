@@ -22,3 +22,8 @@ pub mod progress;
 pub mod report;
 pub mod zeros_file;
 pub mod zeta_stats;
+
+/// The README's Rust example, compiled and run by `cargo test --doc` so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeExample;

@@ -2,9 +2,9 @@
 //! job), with a progress bar on stderr.
 
 use crate::progress;
+use spectral_zeta::series_file::{Format, Header, SeriesKind, SeriesWriter};
+use spectral_zeta::{Verification, ZetaError};
 use std::path::Path;
-use zeta::series_file::{Format, Header, SeriesKind, SeriesWriter};
-use zeta::{Verification, ZetaError};
 
 /// Computes the `count` zeros γ_start, γ_start+1, … into `out` in `format`; returns Turing's
 /// verification that none is missing. The range is checked before any file is created.
@@ -19,10 +19,10 @@ pub fn write_zeros(
         first_index: start,
         count,
     };
-    zeta::zeros::check_range(start, count)?;
+    spectral_zeta::zeros::check_range(start, count)?;
     let mut writer = SeriesWriter::create(out, format, header)?;
     let bar = progress::bar(count, "zeros");
-    let verification = zeta::compute_zeros(start, count, |_, batch| {
+    let verification = spectral_zeta::compute_zeros(start, count, |_, batch| {
         bar.inc(batch.len() as u64);
         writer.write(batch)
     })?;

@@ -7,8 +7,8 @@
 use burn::backend::Autodiff;
 use burn::prelude::*;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use models::{Gpt, GptConfig};
 use spectral::CpuBackend;
+use spectral_models::{Gpt, GptConfig};
 
 type B = Autodiff<CpuBackend>;
 

@@ -55,7 +55,7 @@ pub struct MemoryConfig {
     #[config(default = false)]
     pub summary_to_head: bool,
     /// An auxiliary head `aux_head` `[C, 1]` reading each slot's output, so that slot i can be
-    /// regressed onto the window statistic M_i (`train::aux`); used only by that loss.
+    /// regressed onto the window statistic M_i (`spectral_train::auxiliary`); used only by that loss.
     #[config(default = false)]
     pub aux_head: bool,
 }

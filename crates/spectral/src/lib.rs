@@ -33,6 +33,21 @@
 //!     .into_scalar();
 //! assert!(error < 1e-4, "max |msign(X) − U Vᵀ| = {error}");
 //! ```
+//!
+//! # In a crate outside this workspace
+//!
+//! This workspace builds against two patched crates (`vendor/README.md`), and Cargo applies a
+//! `[patch]` only in the workspace being built. A downstream crate gets the same numbers without
+//! them, but without the `burn-autodiff` patch a forward pass costs host time that grows with
+//! the square of the depth, and without the `cubecl-cuda` patch the `cuda` feature does not
+//! compile. Add both to the downstream workspace's `Cargo.toml`, pointing at a checkout of this
+//! repository:
+//!
+//! ```toml
+//! [patch.crates-io]
+//! burn-autodiff = { path = "/path/to/spectral/vendor/burn-autodiff" }
+//! cubecl-cuda = { path = "/path/to/spectral/vendor/cubecl-cuda" }
+//! ```
 
 pub mod analyze;
 pub mod compress;

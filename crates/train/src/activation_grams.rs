@@ -17,10 +17,10 @@ use burn::tensor::activation::gelu;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor};
 use faer::Mat;
-use models::attention::causal_mask;
-use models::block::Block;
-use models::{Gpt, MemoryEdit, ModelError, SpacingMdn};
 use spectral::linalg::exact::to_faer;
+use spectral_models::attention::causal_mask;
+use spectral_models::block::Block;
+use spectral_models::{Gpt, MemoryEdit, ModelError, SpacingMdn};
 use std::collections::BTreeMap;
 
 /// Gram matrices `XᵀX` `[d_in, d_in]` (f64, summed over tokens) by weight path, e.g.
@@ -132,9 +132,9 @@ pub fn spacing_grams<B: Backend>(
 mod tests {
     use super::*;
     use burn::tensor::{Distribution, TensorData, Tolerance};
-    use models::block::forward_stack;
-    use models::{GptConfig, MemoryConfig, SpacingMdnConfig};
     use spectral::CpuBackend as B;
+    use spectral_models::block::forward_stack;
+    use spectral_models::{GptConfig, MemoryConfig, SpacingMdnConfig};
 
     fn tiny_gpt() -> Gpt<B> {
         GptConfig::new()

@@ -17,9 +17,9 @@ use burn::module::{AutodiffModule, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ElementConversion, Tensor};
-use models::{GptConfig, SpacingMdnConfig};
 use spectral::device::{materialized, seeded};
 use spectral::optim::{OptimizerConfig, SpectralOptimizer};
+use spectral_models::{GptConfig, SpacingMdnConfig};
 use std::ops::Range;
 use std::time::Instant;
 
@@ -249,7 +249,7 @@ fn bench_task(model: &TimedModel, run: BenchRun) -> Result<ConfiguredTask, TaskE
     Ok(match model {
         TimedModel::SpacingMdn(config) => {
             let n = run.batch_size * (run.seq_len + 1) * 4 + 10_000;
-            let values = zeta::stats::gue_sample::gue_spacings(n, 1);
+            let values = spectral_zeta::stats::gue_sample::gue_spacings(n, 1);
             ConfiguredTask::Spacing(SpacingTask {
                 model: config.clone(),
                 data: SpacingDataset::from_values(values, 1, 0.1)?,

@@ -17,11 +17,11 @@ use crate::config::{ConfigError, ModelConfig, TrainConfig};
 use crate::data::{DataError, SpacingDataset, TextDataset};
 use burn::tensor::backend::Backend;
 use burn::tensor::{ElementConversion, Tensor};
-use models::{Gpt, ModelError, SpacingMdn};
 use serde::Serialize;
 use spectral::compress::format::{densify, insert_factors};
 use spectral::compress::{CompressError, LayerInput, RankRule, compress_layers};
 use spectral::optim::state::StateDict;
+use spectral_models::{Gpt, ModelError, SpacingMdn};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -392,8 +392,8 @@ mod tests {
     use super::*;
     use crate::checkpoint::Checkpoint;
     use burn::tensor::{Int, TensorData};
-    use models::GptConfig;
     use spectral::CpuBackend as B;
+    use spectral_models::GptConfig;
 
     fn tiny_config(out: &Path) -> TrainConfig {
         TrainConfig {

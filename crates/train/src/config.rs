@@ -4,10 +4,10 @@
 
 use crate::auxiliary::AuxConfig;
 use crate::model_init::ModelInit;
-use models::{GptConfig, MemoryConfig, SpacingMdnConfig};
 use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer, Serialize};
 use spectral::optim::{OptimizerConfig, Schedule};
+use spectral_models::{GptConfig, MemoryConfig, SpacingMdnConfig};
 use std::path::{Path, PathBuf};
 
 /// Which model to train (`[model] kind = "spacing_mdn"` or `"gpt"`, then its fields; a

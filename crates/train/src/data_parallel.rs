@@ -334,9 +334,9 @@ mod tests {
     use crate::checkpoint;
     use crate::metrics::MetricsLog;
     use burn::module::Module;
-    use models::GptConfig;
     use spectral::optim::Method;
     use spectral::optim::state::StateDict;
+    use spectral_models::GptConfig;
     use std::path::PathBuf;
 
     type Ad = burn::backend::Autodiff<spectral::CpuBackend>;

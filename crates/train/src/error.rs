@@ -5,7 +5,7 @@ use crate::collective::CollectiveFailure;
 use crate::config::ConfigError;
 use crate::data::DataError;
 use crate::task::TaskError;
-use models::ModelError;
+use spectral_models::ModelError;
 use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]

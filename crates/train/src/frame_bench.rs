@@ -19,12 +19,12 @@ use burn::backend::Autodiff;
 use burn::module::AutodiffModule;
 use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
 use burn::prelude::*;
-use models::{FrameGenerator, FrameGeneratorConfig, ModelError};
 use serde::{Deserialize, Serialize};
 use spectral::CpuBackend;
 use spectral::device::{materialized, seeded};
 use spectral::init::{Init, apply_init};
 use spectral::optim::Schedule;
+use spectral_models::{FrameGenerator, FrameGeneratorConfig, ModelError};
 
 use crate::data::sampling::window_starts;
 use crate::data::synthetic_video::{FrameTriplets, HELD_OUT_SEEDS, VideoConfig};

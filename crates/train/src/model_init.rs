@@ -73,15 +73,15 @@ impl std::fmt::Display for ModelInit {
 mod tests {
     use super::*;
     use crate::TrainConfig;
-    use models::GptConfig;
     use spectral::CpuBackend;
     use spectral::device::{materialized, seeded};
     use spectral::init::M23_CONDITION;
     use spectral::linalg::exact::{singular_values, to_faer};
+    use spectral_models::GptConfig;
 
     type B = CpuBackend;
 
-    fn gpt(seed: u64) -> models::Gpt<B> {
+    fn gpt(seed: u64) -> spectral_models::Gpt<B> {
         let device = Default::default();
         seeded::<B, _>(&device, seed, || {
             let gpt = GptConfig::new()
@@ -139,7 +139,7 @@ mod tests {
         // a clone of one built model, not a second build; burn draws parameters lazily, so
         // they are read (drawn) once before the model is cloned.
         let built = gpt(7);
-        let records = |m: &models::Gpt<B>| {
+        let records = |m: &spectral_models::Gpt<B>| {
             let mut v: Vec<Vec<f32>> = Vec::new();
             for b in &m.blocks {
                 v.push(b.attn.q.weight.val().into_data().to_vec().unwrap());

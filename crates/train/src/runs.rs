@@ -141,7 +141,7 @@ mod tests {
     fn write_run(dir: &Path, steps: u64, vals: &[(u64, f64)]) {
         std::fs::create_dir_all(dir).unwrap();
         let config = TrainConfig {
-            model: ModelConfig::Gpt(models::GptConfig::new()),
+            model: ModelConfig::Gpt(spectral_models::GptConfig::new()),
             steps,
             ..TrainConfig::default()
         };

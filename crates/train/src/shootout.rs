@@ -383,7 +383,7 @@ mod tests {
     /// wall 0.1 s and optimizer 0.02 s per step × `slow`.
     fn run(method: Method, lr: f64, seed: u64, curve: impl Fn(u64) -> f64, slow: f64) -> TrainRun {
         let mut config = TrainConfig {
-            model: ModelConfig::Gpt(models::GptConfig::new()),
+            model: ModelConfig::Gpt(spectral_models::GptConfig::new()),
             steps: 30,
             seed,
             ..TrainConfig::default()

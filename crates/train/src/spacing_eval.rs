@@ -8,7 +8,7 @@ use crate::eval::rollout::{Feed, rollout, rollout_set};
 use crate::task::TaskError;
 use burn::tensor::ElementConversion;
 use burn::tensor::backend::Backend;
-use models::{MemoryEdit, SpacingMdn};
+use spectral_models::{MemoryEdit, SpacingMdn};
 
 /// Validation metrics of a SpacingMDN.
 #[derive(Clone, Copy, Debug, serde::Serialize)]
@@ -76,8 +76,8 @@ pub fn rollout_samples<B: Backend>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use models::SpacingMdnConfig;
     use spectral::CpuBackend;
+    use spectral_models::SpacingMdnConfig;
 
     fn setup() -> (SpacingMdn<CpuBackend>, SpacingDataset) {
         let device = Default::default();
@@ -89,7 +89,7 @@ mod tests {
             .with_n_components(2)
             .init::<CpuBackend>(&device)
             .unwrap();
-        let values = zeta::stats::gue_sample::gue_spacings(600, 3);
+        let values = spectral_zeta::stats::gue_sample::gue_spacings(600, 3);
         (model, SpacingDataset::from_values(values, 1, 0.5).unwrap())
     }
 

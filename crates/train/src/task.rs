@@ -6,7 +6,7 @@ use crate::config::{ModelConfig, TrainConfig};
 use crate::data::{DataError, SpacingDataset, TextDataset};
 use burn::module::Param;
 use burn::tensor::TensorData;
-use models::MemoryEdit;
+use spectral_models::MemoryEdit;
 use std::ops::Range;
 
 /// Mixed into the seed of the drift windows so they differ from the step's training windows.
@@ -14,7 +14,7 @@ const DRIFT_SEED: u64 = 0xd71f_7d71_f7d7_1f7d;
 use burn::module::AutodiffModule;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ElementConversion, Tensor};
-use models::{Gpt, GptConfig, ModelError, SpacingMdn, SpacingMdnConfig};
+use spectral_models::{Gpt, GptConfig, ModelError, SpacingMdn, SpacingMdnConfig};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TaskError {

@@ -1,6 +1,6 @@
 //! Every config shipped in `configs/` parses, and validates.
 
-use train::TrainConfig;
+use spectral_train::TrainConfig;
 
 #[test]
 fn every_shipped_config_parses_and_validates() {

@@ -2,20 +2,20 @@
 //! and every optimizer lowering the loss of a 2-layer transformer.
 
 use burn::backend::Autodiff;
-use models::{GptConfig, MemoryConfig, SpacingMdnConfig};
 use spectral::CpuBackend;
 use spectral::optim::{Method, Schedule};
+use spectral_models::{GptConfig, MemoryConfig, SpacingMdnConfig};
+use spectral_train::checkpoint;
+use spectral_train::metrics::MetricsLog;
+use spectral_train::{ModelConfig, TrainConfig, TrainError};
+use spectral_zeta::series_file::{Format, Header, SeriesKind, SeriesWriter};
 use std::path::{Path, PathBuf};
-use train::checkpoint;
-use train::metrics::MetricsLog;
-use train::{ModelConfig, TrainConfig, TrainError};
-use zeta::series_file::{Format, Header, SeriesKind, SeriesWriter};
 
 type Ad = Autodiff<CpuBackend>;
 
 /// GUE spacings (the physics the zeros follow) as a spacing file.
 fn spacing_file(dir: &Path) -> PathBuf {
-    let values = zeta::stats::gue_sample::gue_spacings(4000, 7);
+    let values = spectral_zeta::stats::gue_sample::gue_spacings(4000, 7);
     let path = dir.join("spacings.f64");
     let header = Header {
         kind: SeriesKind::Spacings,
@@ -107,25 +107,25 @@ fn same_seed_same_losses_and_resume_continues_the_run() {
     let dir = tempfile::tempdir().unwrap();
     let device = Default::default();
     let config = tiny_mdn_config(dir.path(), true);
-    let first = train::train::<Ad>(&config, false, &device).unwrap();
+    let first = spectral_train::train::<Ad>(&config, false, &device).unwrap();
     let straight = train_losses(&config.out.join("metrics.jsonl"));
     assert_eq!(straight.len(), 8);
     let (straight_model, _) = checkpoint::load(&config.out.join("last.safetensors")).unwrap();
 
     // Same config, same seed: the same losses, bit for bit.
-    let again = train::train::<Ad>(&config, false, &device).unwrap();
+    let again = spectral_train::train::<Ad>(&config, false, &device).unwrap();
     assert_same_losses(&train_losses(&config.out.join("metrics.jsonl")), &straight);
     assert!((again.final_val_loss - first.final_val_loss).abs() <= 1e-5 * first.final_val_loss);
 
     // Stop at step 4 (a checkpoint), then resume to 8: same losses and the same weights.
     let mut short = config.clone();
     short.steps = 4;
-    train::train::<Ad>(&short, false, &device).unwrap();
+    spectral_train::train::<Ad>(&short, false, &device).unwrap();
     assert_same_losses(
         &train_losses(&config.out.join("metrics.jsonl")),
         &straight[..4],
     );
-    train::train::<Ad>(&config, true, &device).unwrap();
+    spectral_train::train::<Ad>(&config, true, &device).unwrap();
     assert_same_losses(&train_losses(&config.out.join("metrics.jsonl")), &straight);
     let (resumed_model, saved) = checkpoint::load(&config.out.join("last.safetensors")).unwrap();
     assert_eq!(saved.step, 8);
@@ -135,7 +135,7 @@ fn same_seed_same_losses_and_resume_continues_the_run() {
     let mut other = config.clone();
     other.seed += 1;
     other.steps = 12;
-    let error = train::train::<Ad>(&other, true, &device).unwrap_err();
+    let error = spectral_train::train::<Ad>(&other, true, &device).unwrap_err();
     assert!(matches!(error, TrainError::Resume(_)), "{error}");
 }
 
@@ -151,7 +151,7 @@ fn a_non_finite_loss_stops_the_run_and_keeps_the_last_checkpoint() {
     config.optimizer.method = Method::AdamW;
     config.optimizer.adamw.lr = 1e30;
     config.optimizer.lr = 1e30;
-    let error = train::train::<Ad>(&config, false, &device).unwrap_err();
+    let error = spectral_train::train::<Ad>(&config, false, &device).unwrap_err();
     let message = error.to_string();
     let TrainError::NonFinite { step, .. } = error else {
         panic!("expected a non-finite loss, got {message}");
@@ -200,7 +200,7 @@ fn every_optimizer_lowers_the_loss_of_a_two_layer_transformer() {
             Method::AdamW | Method::Spectra | Method::SpectraTeon => 3e-3,
             Method::Muon | Method::Teon | Method::ManifoldMuon => 0.05,
         };
-        train::train::<Ad>(&config, false, &device).unwrap();
+        spectral_train::train::<Ad>(&config, false, &device).unwrap();
         let losses = train_losses(&config.out.join("metrics.jsonl"));
         let first: f64 = losses[..3].iter().map(|l| l.1).sum::<f64>() / 3.0;
         let last: f64 = losses[losses.len() - 3..].iter().map(|l| l.1).sum::<f64>() / 3.0;
@@ -220,18 +220,18 @@ fn auxiliary_losses_and_regularizers_train_and_cap_the_slots() {
     model.memory = Some(MemoryConfig::new().with_n_slots(8).with_aux_head(true));
     config.steps = 6;
     config.aux.window_stats_weight = 0.1;
-    config.aux.drift = train::auxiliary::Drift {
+    config.aux.drift = spectral_train::auxiliary::Drift {
         weight: 0.1,
         every: 2,
         horizon: 4,
         batch: 2,
     };
-    config.aux.regularizers = Some(train::auxiliary::Regularizers {
+    config.aux.regularizers = Some(spectral_train::auxiliary::Regularizers {
         slot_norm_cap: 0.05,
         ..Default::default()
     });
     config.validate().unwrap();
-    let summary = train::train::<Ad>(&config, false, &device).unwrap();
+    let summary = spectral_train::train::<Ad>(&config, false, &device).unwrap();
     assert!(summary.final_train_loss.is_finite());
     let (dict, _) = checkpoint::load(&config.out.join("last.safetensors")).unwrap();
     let (shape, slots) = &dict.tensors["model/memory.slots"];

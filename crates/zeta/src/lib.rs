@@ -17,7 +17,7 @@
 //!
 //! ```
 //! let mut gammas = Vec::new();
-//! let verification = zeta::compute_zeros(1, 10, |_, batch| {
+//! let verification = spectral_zeta::compute_zeros(1, 10, |_, batch| {
 //!     gammas.extend_from_slice(batch);
 //!     Ok(())
 //! })?;
@@ -27,17 +27,17 @@
 //! let line = verification.summary();
 //! assert!(line.contains("no zero missed"), "{line}");
 //! println!("verified: {line}");
-//! # Ok::<(), zeta::ZetaError>(())
+//! # Ok::<(), spectral_zeta::ZetaError>(())
 //! ```
 //!
 //! Unfolded spacings of 20,000 zeros from index 100,000 follow GUE's nearest-neighbour law
 //! (Gaudin's), not Poisson's:
 //!
 //! ```
-//! use zeta::stats::report::analyze;
-//! use zeta::unfold::unfolded_spacing;
+//! use spectral_zeta::stats::report::analyze;
+//! use spectral_zeta::unfold::unfolded_spacing;
 //!
-//! let gammas = zeta::zeros(100_000, 20_000)?;
+//! let gammas = spectral_zeta::zeros(100_000, 20_000)?;
 //! let spacings: Vec<f64> = gammas.windows(2).map(|w| unfolded_spacing(w[0], w[1])).collect();
 //! let stats = analyze(&spacings);
 //! assert!((stats.mean - 1.0).abs() < 0.01, "mean spacing {}", stats.mean);
@@ -45,7 +45,7 @@
 //! // approach to GUE at t ≈ 7·10⁴), 0.30 to the exponential (Poisson) law.
 //! assert!(stats.ks.gaudin < 0.02, "{:?}", stats.ks);
 //! assert!(stats.ks.poisson > 10.0 * stats.ks.gaudin, "{:?}", stats.ks);
-//! # Ok::<(), zeta::ZetaError>(())
+//! # Ok::<(), spectral_zeta::ZetaError>(())
 //! ```
 
 pub mod double_double;

@@ -18,7 +18,7 @@ fn table(text: &str) -> Vec<(u64, f64)> {
 /// rounding of γ (ulp 1.2e-10 at 10⁶), so this is what double precision can promise.
 fn check_zeros(text: &str) {
     for (n, want) in table(text) {
-        let got = zeta::zeros(n, 1).unwrap()[0];
+        let got = spectral_zeta::zeros(n, 1).unwrap()[0];
         assert!(
             (got - want).abs() <= 1e-9,
             "γ_{n} = {got}, Arb {want}, error {:e}",
@@ -40,6 +40,10 @@ fn zeros_near_index_three_million_match_arb() {
 #[test]
 fn counts_match_arb_exactly() {
     for (t, want) in table(include_str!("data/zeta_counts_reference.txt")) {
-        assert_eq!(zeta::count_up_to(t as f64).unwrap(), want as u64, "N({t})");
+        assert_eq!(
+            spectral_zeta::count_up_to(t as f64).unwrap(),
+            want as u64,
+            "N({t})"
+        );
     }
 }

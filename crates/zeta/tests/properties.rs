@@ -2,15 +2,15 @@
 //! each, they increase, spacings are positive, and each lies near its Gram interval.
 
 use proptest::prelude::*;
-use zeta::hardy_z::z;
-use zeta::theta::theta;
+use spectral_zeta::hardy_z::z;
+use spectral_zeta::theta::theta;
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
     #[test]
     fn zeros_are_sign_changes_in_order(first in 1u64..3_000_000, count in 1u64..40) {
-        let zeros = zeta::zeros(first, count).unwrap();
+        let zeros = spectral_zeta::zeros(first, count).unwrap();
         prop_assert_eq!(zeros.len() as u64, count);
         for (i, &gamma) in zeros.iter().enumerate() {
             let n = first + i as u64;
@@ -23,7 +23,7 @@ proptest! {
         }
         for pair in zeros.windows(2) {
             prop_assert!(pair[1] > pair[0]);
-            prop_assert!(zeta::unfold::unfolded_spacing(pair[0], pair[1]) > 0.0);
+            prop_assert!(spectral_zeta::unfold::unfolded_spacing(pair[0], pair[1]) > 0.0);
         }
     }
 }

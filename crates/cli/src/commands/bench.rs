@@ -1,9 +1,9 @@
 //! `spectral bench ...`: end-to-end benchmarks, each a subcommand.
 
 use anyhow::Result;
-use experiments::optim_bench::{self, Options};
 use spectral::DeviceKind;
 use spectral::optim::Method;
+use spectral_experiments::optim_bench::{self, Options};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]

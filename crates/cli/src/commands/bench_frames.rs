@@ -1,5 +1,5 @@
 //! `spectral bench frames`: the notes' FrameGenerator trained on a synthetic video with each
-//! init (train::frame_bench), PSNR and SSIM on held-out clips, mean ± std over seeds, beside
+//! init (spectral_train::frame_bench), PSNR and SSIM on held-out clips, mean ± std over seeds, beside
 //! the naive baseline (the average of the two input frames).
 //!
 //! The defaults (h = 8, 150 steps of batch 4) are sized so that 3 inits × 3 seeds take about
@@ -9,9 +9,11 @@
 use anyhow::{Context, Result};
 use serde::Serialize;
 use spectral::init::Init;
+use spectral_train::data::synthetic_video::VideoConfig;
+use spectral_train::frame_bench::{
+    FrameBenchOptions, FrameData, FrameRun, naive_baseline, train_frames,
+};
 use std::path::PathBuf;
-use train::data::synthetic_video::VideoConfig;
-use train::frame_bench::{FrameBenchOptions, FrameData, FrameRun, naive_baseline, train_frames};
 
 #[derive(clap::Args, Clone, Debug, Serialize)]
 pub struct FramesArgs {
@@ -97,14 +99,14 @@ pub fn frames(args: FramesArgs) -> Result<()> {
         args.size,
         args.size,
         args.width,
-        models::FrameGeneratorConfig::new()
+        spectral_models::FrameGeneratorConfig::new()
             .with_hidden(args.width)
             .num_params(),
         args.steps,
         args.batch
     );
     let baseline = naive_baseline(&data.test);
-    let bar = experiments::progress::bar(
+    let bar = spectral_experiments::progress::bar(
         (inits.len() * args.seeds.len()) as u64 * args.steps,
         "steps",
     );

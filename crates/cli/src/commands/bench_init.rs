@@ -1,10 +1,10 @@
 //! `spectral bench init`: the init benchmark on a deep pre-norm char-GPT
-//! (`experiments::init_bench`), or `--qr-cost`: the time of an M23 init of large square layers.
+//! (`spectral_experiments::init_bench`), or `--qr-cost`: the time of an M23 init of large square layers.
 
 use anyhow::Result;
-use experiments::init_bench::{self, Config, qr_cost};
 use spectral::DeviceKind;
 use spectral::init::Init;
+use spectral_experiments::init_bench::{self, Config, qr_cost};
 use std::path::PathBuf;
 
 #[derive(clap::Args, Clone, Debug)]

@@ -1,13 +1,15 @@
 //! `spectral bench train`: training steps per second and peak memory of a SpacingMDN or a
-//! char-GPT (the same step for both: `train::bench`).
+//! char-GPT (the same step for both: `spectral_train::bench`).
 
 use anyhow::Result;
-use models::{GptConfig, MemoryConfig, SpacingMdnConfig};
 use spectral::DeviceKind;
 use spectral::device::Precision;
 use spectral::optim::{Method, OptimizerConfig};
+use spectral_models::{GptConfig, MemoryConfig, SpacingMdnConfig};
+use spectral_train::bench::{
+    BenchRun, TimedModel, TrainBench, bench_train_on, bench_train_parallel_on,
+};
 use std::path::PathBuf;
-use train::bench::{BenchRun, TimedModel, TrainBench, bench_train_on, bench_train_parallel_on};
 
 /// The model `spectral bench train` times.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

@@ -3,8 +3,8 @@
 
 use anyhow::{Result, bail};
 use spectral::compress::{DEFAULT_DAMPING, RankRule};
+use spectral_train::compress::{AnyModel, CompressOptions, CompressReport, compress_checkpoint};
 use std::path::PathBuf;
-use train::compress::{AnyModel, CompressOptions, CompressReport, compress_checkpoint};
 
 #[derive(clap::Args)]
 #[command(group(clap::ArgGroup::new("rule").required(true).args(["energy", "rank", "params"])))]
@@ -27,7 +27,7 @@ pub struct Args {
     /// Calibration windows (of the run's seq_len, from the training split) for --whiten.
     #[arg(long, default_value_t = 64)]
     pub calib: usize,
-    /// Where the compressed checkpoint goes (loadable by `train::compress::load`).
+    /// Where the compressed checkpoint goes (loadable by `spectral_train::compress::load`).
     #[arg(long)]
     pub out: PathBuf,
     /// Also write the report as JSON here.
@@ -119,7 +119,8 @@ pub fn run(args: Args) -> Result<()> {
             bail!("--sample needs a GPT checkpoint");
         };
         let prompt: Vec<usize> = args.prompt.bytes().map(usize::from).collect();
-        let ids = models::generate::generate(gpt, &prompt, args.sample, args.temperature, 1)?;
+        let ids =
+            spectral_models::generate::generate(gpt, &prompt, args.sample, args.temperature, 1)?;
         let bytes: Vec<u8> = ids.into_iter().map(|t| t as u8).collect();
         println!("--- sample ---\n{}", String::from_utf8_lossy(&bytes));
     }

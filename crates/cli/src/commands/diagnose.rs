@@ -1,11 +1,11 @@
 //! `spectral diagnose --ckpt FILE`: the six memory phenomena, a number and a reading each
-//! (`train::eval::diagnostics`).
+//! (`spectral_train::eval::diagnostics`).
 
 use crate::commands::eval::{CkptArgs, write_json};
 use anyhow::Result;
 use burn::backend::Autodiff;
 use burn::tensor::backend::Backend;
-use experiments::device::{Job, on_device};
+use spectral_experiments::device::{Job, on_device};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -26,8 +26,12 @@ impl Job for Diagnose<'_> {
         let args = self.0;
         let (loaded, data, settings) = args.open::<Autodiff<B>>(device)?;
         loaded.require_memory("diagnose")?;
-        let report = train::eval::diagnostics::diagnose(&loaded.model, &data, &settings, device)?;
-        print!("{}", train::eval::report::diagnostics_table(&report));
+        let report =
+            spectral_train::eval::diagnostics::diagnose(&loaded.model, &data, &settings, device)?;
+        print!(
+            "{}",
+            spectral_train::eval::report::diagnostics_table(&report)
+        );
         write_json(args.json.as_deref(), &report)
     }
 }

@@ -1,12 +1,12 @@
 //! `spectral eval --ckpt FILE`: NLL, MAE, CRPS, PIT, Err@H, rollout distribution and
-//! mem_entropy of a SpacingMDN on its validation split (`train::eval::suite`).
+//! mem_entropy of a SpacingMDN on its validation split (`spectral_train::eval::suite`).
 
 use anyhow::Result;
 use burn::tensor::backend::Backend;
-use experiments::device::{Job, on_device};
 use spectral::DeviceKind;
+use spectral_experiments::device::{Job, on_device};
+use spectral_train::eval::{EvalSettings, Loaded, load_spacing_mdn};
 use std::path::{Path, PathBuf};
-use train::eval::{EvalSettings, Loaded, load_spacing_mdn};
 
 /// What all three evaluation commands take.
 #[derive(clap::Args)]
@@ -37,7 +37,11 @@ impl CkptArgs {
     pub fn open<B: burn::tensor::backend::Backend>(
         &self,
         device: &B::Device,
-    ) -> Result<(Loaded<B>, train::data::SpacingDataset, EvalSettings)> {
+    ) -> Result<(
+        Loaded<B>,
+        spectral_train::data::SpacingDataset,
+        EvalSettings,
+    )> {
         let loaded = load_spacing_mdn::<B>(&self.ckpt, device)?;
         let data = loaded.dataset(self.spacings.as_deref())?;
         let mut settings = EvalSettings::for_run(&loaded.config);
@@ -67,8 +71,9 @@ impl Job for Evaluate<'_> {
     fn run<B: Backend>(self, device: &B::Device) -> Result<()> {
         let args = self.0;
         let (loaded, data, settings) = args.open::<B>(device)?;
-        let report = train::eval::suite::evaluate(&loaded.model, &data, &settings, device)?;
-        print!("{}", train::eval::report::eval_table(&report));
+        let report =
+            spectral_train::eval::suite::evaluate(&loaded.model, &data, &settings, device)?;
+        print!("{}", spectral_train::eval::report::eval_table(&report));
         write_json(args.json.as_deref(), &report)
     }
 }

@@ -1,9 +1,9 @@
 //! `spectral report --runs DIR [--out OUTDIR]`: the results page (`OUTDIR/RESULTS.md` with
 //! its tables and SVG/PNG plots) from the run directories and result files under DIR; see
-//! `experiments::report` for what each section reads.
+//! `spectral_experiments::report` for what each section reads.
 
 use anyhow::Result;
-use experiments::report::{self, Config, Targets};
+use spectral_experiments::report::{self, Config, Targets};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]

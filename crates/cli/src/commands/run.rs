@@ -1,7 +1,7 @@
-//! `spectral run`: the main job (`experiments::main_job`), its stages and results printed.
+//! `spectral run`: the main job (`spectral_experiments::main_job`), its stages and results printed.
 
 use anyhow::Result;
-use experiments::main_job::{self, Progress, timestamp::default_out};
+use spectral_experiments::main_job::{self, Progress, timestamp::default_out};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]

@@ -1,10 +1,10 @@
 //! `spectral slots --ckpt FILE`: zero- and mean-ablate every memory slot; eff%, rollout Δ
-//! and their labels (`train::eval::slots`).
+//! and their labels (`spectral_train::eval::slots`).
 
 use crate::commands::eval::{CkptArgs, write_json};
 use anyhow::Result;
 use burn::tensor::backend::Backend;
-use experiments::device::{Job, on_device};
+use spectral_experiments::device::{Job, on_device};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -25,8 +25,9 @@ impl Job for Ablate<'_> {
         let args = self.0;
         let (loaded, data, settings) = args.open::<B>(device)?;
         loaded.require_memory("ablate")?;
-        let report = train::eval::slots::slot_ablations(&loaded.model, &data, &settings, device)?;
-        print!("{}", train::eval::report::slots_table(&report));
+        let report =
+            spectral_train::eval::slots::slot_ablations(&loaded.model, &data, &settings, device)?;
+        print!("{}", spectral_train::eval::report::slots_table(&report));
         write_json(args.json.as_deref(), &report)
     }
 }

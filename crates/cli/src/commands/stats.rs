@@ -1,11 +1,11 @@
 //! `spectral stats --spacings FILE`: the GUE statistics of a spacings file
-//! (`experiments::zeta_stats`), printed as a table.
+//! (`spectral_experiments::zeta_stats`), printed as a table.
 
 use anyhow::Result;
-use experiments::zeta_stats;
+use spectral_experiments::zeta_stats;
+use spectral_zeta::stats::gaudin::gaudin_variance;
+use spectral_zeta::stats::report::StatsReport;
 use std::path::PathBuf;
-use zeta::stats::gaudin::gaudin_variance;
-use zeta::stats::report::StatsReport;
 
 #[derive(clap::Args)]
 pub struct Args {

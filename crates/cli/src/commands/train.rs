@@ -2,8 +2,8 @@
 
 use anyhow::Result;
 use spectral::optim::Method;
+use spectral_train::TrainConfig;
 use std::path::PathBuf;
-use train::TrainConfig;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -44,7 +44,7 @@ pub struct Args {
     /// Weight init: `default` (the model's own) or m23_seed, m23_preserving, he, xavier,
     /// orthogonal, gaussian_m23_scale, orthogonal_m23_scale (redrawn from the seed).
     #[arg(long)]
-    pub init: Option<train::model_init::ModelInit>,
+    pub init: Option<spectral_train::model_init::ModelInit>,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -79,7 +79,7 @@ pub fn run(args: Args) -> Result<()> {
     if let Some(init) = args.init {
         config.init = init;
     }
-    let summary = train::train_on_device(&config, args.resume)?;
+    let summary = spectral_train::train_on_device(&config, args.resume)?;
     println!(
         "{} steps in {:.1} s: train loss {:.4}, val loss {:.4} (best {:.4}); {} parameters; outputs in {}",
         summary.steps,

@@ -15,7 +15,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let summary = zeta::unfold::unfold_file(&args.input, &args.out)?;
+    let summary = spectral_zeta::unfold::unfold_file(&args.input, &args.out)?;
     if args.json {
         println!("{}", summary.to_json());
     } else {

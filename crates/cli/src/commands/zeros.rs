@@ -1,9 +1,9 @@
 //! `spectral zeros --start N --count K`: consecutive zeros of ζ, verified complete, into a file.
 
 use anyhow::Result;
-use experiments::zeros_file::write_zeros;
+use spectral_experiments::zeros_file::write_zeros;
+use spectral_zeta::series_file::Format;
 use std::path::PathBuf;
-use zeta::series_file::Format;
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub enum FormatArg {

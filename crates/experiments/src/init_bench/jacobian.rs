@@ -4,11 +4,11 @@
 use super::InitBenchError;
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
-use models::Gpt;
-use models::block::forward_stack;
 use spectral::CpuBackend;
 use spectral::linalg::exact::{from_row_major, singular_values, to_faer};
-use train::data::TextDataset;
+use spectral_models::Gpt;
+use spectral_models::block::forward_stack;
+use spectral_train::data::TextDataset;
 
 /// Output channels whose Jacobian rows one backward pass computes: the window is repeated this
 /// many times along the batch, copy `i` carrying channel `i`'s gradient (at 96 layers × 256 on
@@ -39,7 +39,7 @@ pub fn jacobian_singular_values<B: AutodiffBackend>(
 fn jacobian_rows<B: AutodiffBackend>(model: &Gpt<B>, h0: Tensor<B, 3>, chunk: usize) -> Vec<f64> {
     let [_, t, c] = h0.dims();
     let device = h0.device();
-    let mask = models::attention::causal_mask::<B>(t, &device); // [T, T]
+    let mask = spectral_models::attention::causal_mask::<B>(t, &device); // [T, T]
     let mut rows = Vec::with_capacity(c * t * c);
     for first in (0..c).step_by(chunk) {
         let n = chunk.min(c - first);
@@ -100,7 +100,7 @@ mod tests {
         let h0 = embedded_window(&model, &data, t, &device).unwrap();
         let c = h0.dims()[2];
         let batched = jacobian_rows(&model, h0.clone(), 5);
-        let mask = models::attention::causal_mask::<B>(t, &device);
+        let mask = spectral_models::attention::causal_mask::<B>(t, &device);
         let mut want = Vec::new();
         for i in 0..c {
             let x = h0.clone().require_grad();

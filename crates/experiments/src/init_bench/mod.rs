@@ -25,8 +25,8 @@ use serde::{Deserialize, Serialize};
 use spectral::init::Init;
 use spectral::{DeviceError, DeviceKind};
 use spectral_io::{IoError, write_atomic, write_json};
+use spectral_train::data::{DataError, TextDataset};
 use std::path::PathBuf;
-use train::data::{DataError, TextDataset};
 
 /// The benchmark's grid, model and schedule (written into `summary.json` as `args`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -108,7 +108,7 @@ pub enum InitBenchError {
     #[error(transparent)]
     Device(#[from] DeviceError),
     #[error(transparent)]
-    Model(#[from] models::ModelError),
+    Model(#[from] spectral_models::ModelError),
     #[error(transparent)]
     Data(#[from] DataError),
     #[error(transparent)]

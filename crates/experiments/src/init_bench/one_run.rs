@@ -8,15 +8,15 @@ use burn::module::AutodiffModule;
 use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
-use models::{Gpt, GptConfig};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use spectral::device::{materialized, seeded};
 use spectral::init::{Init, apply_init};
 use spectral::linalg::exact::{singular_values, to_faer};
 use spectral::optim::Schedule;
+use spectral_models::{Gpt, GptConfig};
+use spectral_train::data::TextDataset;
 use std::time::Instant;
-use train::data::TextDataset;
 
 /// Everything one run measured.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -136,8 +136,8 @@ pub fn run_one<B: AutodiffBackend>(
             break;
         }
         let mut grads = GradientsParams::from_grads(loss.backward(), &model);
-        let norm = train::trainer::clip_gradients(&model, &mut grads, 1.0);
-        let norm = train::trainer::read_norm(norm);
+        let norm = spectral_train::trainer::clip_gradients(&model, &mut grads, 1.0);
+        let norm = spectral_train::trainer::read_norm(norm);
         grad_norms.push(norm);
         model = optim.step(lr * schedule.factor(step), model, grads);
         let done = step + 1;

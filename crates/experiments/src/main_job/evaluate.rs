@@ -1,13 +1,13 @@
 //! One arm of the main job measured from its final checkpoint, on the CPU.
 
-use models::SpacingMdn;
 use spectral::CpuBackend;
-use train::checkpoint::CheckpointError;
-use train::data::{DataError, SpacingDataset};
-use train::metrics::MetricsLog;
-use train::spacing_eval::{SpacingMetrics, rollout_samples, spacing_metrics};
-use train::task::TaskError;
-use train::{ModelConfig, TrainConfig};
+use spectral_models::SpacingMdn;
+use spectral_train::checkpoint::CheckpointError;
+use spectral_train::data::{DataError, SpacingDataset};
+use spectral_train::metrics::MetricsLog;
+use spectral_train::spacing_eval::{SpacingMetrics, rollout_samples, spacing_metrics};
+use spectral_train::task::TaskError;
+use spectral_train::{ModelConfig, TrainConfig};
 
 /// Rollouts: how many, seeded with how many true spacings, for how many steps.
 pub const ROLLOUTS: usize = 64;
@@ -33,7 +33,7 @@ pub enum EvaluateError {
     #[error("{0}")]
     State(String),
     #[error(transparent)]
-    Model(#[from] models::ModelError),
+    Model(#[from] spectral_models::ModelError),
     #[error(transparent)]
     Data(#[from] DataError),
     #[error(transparent)]
@@ -52,9 +52,10 @@ pub fn evaluate(config: &TrainConfig) -> Result<Evaluated, EvaluateError> {
     let ModelConfig::SpacingMdn(model_config) = &config.model else {
         unreachable!("the main job trains SpacingMDNs")
     };
-    let (dict, _) = train::checkpoint::load(&config.out.join("last.safetensors"))?;
+    let (dict, _) = spectral_train::checkpoint::load(&config.out.join("last.safetensors"))?;
     let model: SpacingMdn<CpuBackend> = model_config.init(&device)?;
-    let model = train::checkpoint::load_module_state(model, &dict).map_err(EvaluateError::State)?;
+    let model = spectral_train::checkpoint::load_module_state(model, &dict)
+        .map_err(EvaluateError::State)?;
     let data = SpacingDataset::open(
         config.data.spacings.as_ref().expect("set"),
         config.data.val_fraction,

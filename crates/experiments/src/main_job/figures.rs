@@ -71,7 +71,7 @@ pub fn write_run_figures(out: &Path, arms: &[Arm]) -> Result<Vec<String>, PlotEr
     let gue: Vec<(f64, f64)> = (0..=160)
         .map(|i| {
             let s = i as f64 * 0.025;
-            (s, zeta::stats::gaudin::gaudin_density(s))
+            (s, spectral_zeta::stats::gaudin::gaudin_density(s))
         })
         .collect();
     spacings

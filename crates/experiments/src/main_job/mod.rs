@@ -16,13 +16,13 @@ use crate::zeta_stats::{self, StatsError};
 use evaluate::{Evaluated, evaluate};
 use serde::{Deserialize, Serialize};
 use spectral_io::{IoError, write_atomic};
+use spectral_train::config::ConfigError;
+use spectral_train::{ModelConfig, TrainConfig, TrainError, TrainSummary};
+use spectral_zeta::ZetaError;
+use spectral_zeta::series_file::Format;
+use spectral_zeta::stats::report::StatsReport;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use train::config::ConfigError;
-use train::{ModelConfig, TrainConfig, TrainError, TrainSummary};
-use zeta::ZetaError;
-use zeta::series_file::Format;
-use zeta::stats::report::StatsReport;
 
 /// The SpacingMDN both arms of the main job train (with and without its memory bank).
 const QUICK_MDN: &str = include_str!("../../../../configs/quick_mdn.toml");
@@ -131,7 +131,7 @@ pub fn run(
     let started = Instant::now();
     let verification = write_zeros(1, config.count, Format::F64, &zeros_path)?;
     let seconds = started.elapsed().as_secs_f64();
-    let spacings = zeta::unfold::unfold_file(&zeros_path, &spacings_path)?;
+    let spacings = spectral_zeta::unfold::unfold_file(&zeros_path, &spacings_path)?;
     let zeros = ZerosSummary {
         zeros: config.count,
         seconds,
@@ -163,7 +163,7 @@ pub fn run(
             arm: name,
             steps: config.steps,
         });
-        let trained = train::train_on_device(&train_config, false)?;
+        let trained = spectral_train::train_on_device(&train_config, false)?;
         let evaluated = evaluate(&train_config)?;
         arms.push(Arm {
             name,

@@ -3,12 +3,12 @@
 //! --json RUN/slots.json` beside its checkpoints.
 
 use super::{EVAL_JSON, ReportError, Result, SLOTS_JSON, Section, pm, read_json, relative};
+use spectral_train::ModelConfig;
+use spectral_train::eval::slots::SlotReport;
+use spectral_train::eval::suite::EvalReport;
+use spectral_train::runs::TrainRun;
+use spectral_train::shootout::mean_std;
 use std::path::Path;
-use train::ModelConfig;
-use train::eval::slots::SlotReport;
-use train::eval::suite::EvalReport;
-use train::runs::TrainRun;
-use train::shootout::mean_std;
 
 /// The largest eff% and rollout Δ% (first horizon) over the slots under one ablation.
 /// Zero-ablation puts the model off its training distribution (a slot is never zero), so

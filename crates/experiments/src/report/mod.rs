@@ -20,8 +20,8 @@ pub mod zeta;
 use serde::{Deserialize, Serialize};
 use spectral::plot::PlotError;
 use spectral_io::{IoError, write_atomic};
+use spectral_train::runs::{RunsError, TrainRun, run_dirs};
 use std::path::{Path, PathBuf};
-use train::runs::{RunsError, TrainRun, run_dirs};
 
 /// File names the report gives a meaning to.
 pub const EVAL_JSON: &str = "eval.json";
@@ -167,7 +167,7 @@ pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
 }
 
 /// `mean ± std` with `digits` decimals.
-pub fn pm(v: train::shootout::MeanStd, digits: usize) -> String {
+pub fn pm(v: spectral_train::shootout::MeanStd, digits: usize) -> String {
     format!("{:.digits$} ± {:.digits$}", v.mean, v.std)
 }
 

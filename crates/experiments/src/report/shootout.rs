@@ -1,12 +1,12 @@
 //! The optimizer shoot-out section: per model kind a table of the methods at their chosen lr
-//! (numbers and rules from `train::shootout`), the lr grid, validation loss against steps
+//! (numbers and rules from `spectral_train::shootout`), the lr grid, validation loss against steps
 //! and against wall-clock (seed means), and the verdicts on the notes' claims.
 
 use super::{ReportError, Result, Section, Targets, pm, relative};
 use spectral::plot::{Chart, Mark, Series, write_chart_in};
+use spectral_train::runs::TrainRun;
+use spectral_train::shootout::{KindShootout, MethodResult, shootout, verdicts};
 use std::path::Path;
-use train::runs::TrainRun;
-use train::shootout::{KindShootout, MethodResult, shootout, verdicts};
 
 fn kind_title(kind: &str) -> &'static str {
     match kind {
@@ -39,12 +39,12 @@ pub fn section(
             (
                 "val_vs_step",
                 "step",
-                (|p: &train::runs::ValPoint| p.step as f64) as fn(&_) -> f64,
+                (|p: &spectral_train::runs::ValPoint| p.step as f64) as fn(&_) -> f64,
             ),
             (
                 "val_vs_wall",
                 "wall-clock seconds (mean over seeds)",
-                |p: &train::runs::ValPoint| p.wall_s,
+                |p: &spectral_train::runs::ValPoint| p.wall_s,
             ),
         ] {
             let chart = Chart {

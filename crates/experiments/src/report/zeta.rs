@@ -4,9 +4,9 @@
 
 use super::{Result, Section, io, read_json, relative};
 use crate::zeta_stats::figures::write_figures;
+use spectral_zeta::stats::gaudin::gaudin_variance;
+use spectral_zeta::stats::report::StatsReport;
 use std::path::Path;
-use zeta::stats::gaudin::gaudin_variance;
-use zeta::stats::report::StatsReport;
 
 /// The section and the number of figure files written into `out/figure_dir`.
 pub fn section(path: &Path, root: &Path, out: &Path, figure_dir: &str) -> Result<(Section, usize)> {

@@ -2,9 +2,9 @@
 //! the GUE prediction, as SVG and PNG.
 
 use spectral::plot::{Chart, Mark, Series, write_chart};
+use spectral_zeta::stats::report::{Point, StatsReport};
+use spectral_zeta::stats::{gaudin, gue, surmise};
 use std::path::{Path, PathBuf};
-use zeta::stats::report::{Point, StatsReport};
-use zeta::stats::{gaudin, gue, surmise};
 
 fn measured(points: &[Point]) -> Vec<(f64, f64)> {
     points.iter().map(|p| (p.x, p.measured)).collect()

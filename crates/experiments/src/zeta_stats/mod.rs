@@ -1,5 +1,5 @@
 //! `spectral stats`: the random-matrix statistics of a spacings file against GUE and a GUE
-//! control sample ([`zeta::stats::report::StatsReport`]), written as `OUT/stats.json` with
+//! control sample ([`spectral_zeta::stats::report::StatsReport`]), written as `OUT/stats.json` with
 //! its figures ([`figures`]) beside it.
 
 pub mod figures;
@@ -7,9 +7,9 @@ pub mod figures;
 use serde::{Deserialize, Serialize};
 use spectral::plot::PlotError;
 use spectral_io::{IoError, write_json};
+use spectral_zeta::ZetaError;
+use spectral_zeta::stats::report::StatsReport;
 use std::path::PathBuf;
-use zeta::ZetaError;
-use zeta::stats::report::StatsReport;
 
 /// Which spacings, where the results go.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

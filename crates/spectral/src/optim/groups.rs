@@ -84,7 +84,7 @@ impl GroupRule {
     }
 }
 
-/// The rules for this workspace's transformers (`models::Gpt`, `models::SpacingMdn`, whose
+/// The rules for this workspace's transformers (`spectral_models::Gpt`, `spectral_models::SpacingMdn`, whose
 /// parameter names are pinned by tests in `crates/models`): attention and MLP weights are
 /// matrices; biases, norms, embeddings, heads and the memory bank go to AdamW.
 pub fn transformer_rules() -> Vec<GroupRule> {

@@ -11,8 +11,8 @@ pub mod window_stats;
 use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
-use models::{MdnOutput, SpacingMdn};
 use serde::{Deserialize, Serialize};
+use spectral_models::{MdnOutput, SpacingMdn};
 
 /// A weight that moves linearly from `start` (step 0) to `end` (step `steps`), then stays.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -173,7 +173,7 @@ pub fn drift_loss<B: Backend>(
     model: &SpacingMdn<B>,
     x0: Tensor<B, 2>,
     truth: Tensor<B, 2>,
-) -> Result<Tensor<B, 1>, models::ModelError> {
+) -> Result<Tensor<B, 1>, spectral_models::ModelError> {
     let [b, t] = x0.dims();
     let [_, horizon] = truth.dims();
     let mut window = x0;
@@ -217,7 +217,7 @@ pub fn regularizer_loss<B: Backend>(
     let m = memory.n_slots();
     let w = regs.orthogonality.at(step);
     if w > 0.0 {
-        let tokens = memory.tokens(&models::MemoryEdit::none()).ok()?; // [M, C]
+        let tokens = memory.tokens(&spectral_models::MemoryEdit::none()).ok()?; // [M, C]
         let norms = tokens
             .clone()
             .powf_scalar(2.0)
@@ -330,7 +330,7 @@ mod tests {
     }
 
     fn tiny_model(memory: bool) -> SpacingMdn<CpuBackend> {
-        let mut config = models::SpacingMdnConfig::new()
+        let mut config = spectral_models::SpacingMdnConfig::new()
             .with_n_layer(1)
             .with_n_head(2)
             .with_n_embd(8)
@@ -338,7 +338,7 @@ mod tests {
             .with_n_components(2);
         if memory {
             config = config.with_memory(Some(
-                models::MemoryConfig::new()
+                spectral_models::MemoryConfig::new()
                     .with_n_slots(8)
                     .with_aux_head(true),
             ));
@@ -382,7 +382,7 @@ mod tests {
         let x =
             Tensor::<CpuBackend, 2>::from_data(TensorData::new(vec![1.0f32; 12], [1, 12]), &device);
         let (out, attention) = model
-            .forward_with_attention(x.clone(), &models::MemoryEdit::none())
+            .forward_with_attention(x.clone(), &spectral_models::MemoryEdit::none())
             .unwrap();
         let only_mdn = Regularizers {
             orthogonality: Ramp {

@@ -39,7 +39,7 @@ pub enum DataError {
 
     /// A series file could not be opened or read (bad magic, truncated, ...).
     #[error(transparent)]
-    Series(#[from] zeta::ZetaError),
+    Series(#[from] spectral_zeta::ZetaError),
 
     #[error(
         "{path}: holds {found}, not unfolded spacings; make a spacings file with `spectral unfold`"

@@ -2,7 +2,7 @@
 //!
 //! The sequence is `δ_n = N(γ_{n+1}) − N(γ_n)`, in units of the mean spacing (so its mean is
 //! about 1), as `spectral unfold` writes it: an `f64` series file
-//! ([`zeta::series_file`]) of kind `Spacings`, whose header gives the index `n₀` of the first
+//! ([`spectral_zeta::series_file`]) of kind `Spacings`, whose header gives the index `n₀` of the first
 //! spacing. Position `p` in this dataset is the spacing `δ_{n₀+p}`.
 //!
 //! Windows, split and sampling are those of [`Split`]: `x = δ[j .. j+T]`, `y = δ[j+1 .. j+T+1]`,
@@ -11,9 +11,9 @@
 use super::DataError;
 use super::split::{Split, gather};
 use burn::tensor::{Tensor, TensorData, backend::Backend};
+use spectral_zeta::series_file::{SeriesKind, SeriesReader};
 use std::ops::Range;
 use std::path::Path;
-use zeta::series_file::{SeriesKind, SeriesReader};
 
 /// Inputs and targets `(x, y)` of spacing windows, both `[B, T]` f32, `y[b][t] = x[b][t + 1]`
 /// inside the window.
@@ -198,8 +198,8 @@ impl SpacingDataset {
 mod tests {
     use super::*;
     use spectral::device::CpuBackend;
+    use spectral_zeta::series_file::{Format, Header, SeriesWriter};
     use std::path::PathBuf;
-    use zeta::series_file::{Format, Header, SeriesWriter};
 
     type B = CpuBackend;
 

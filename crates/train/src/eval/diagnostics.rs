@@ -21,7 +21,7 @@ use crate::data::SpacingDataset;
 use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Tensor, TensorData};
-use models::{MemoryEdit, SlotAblation, SpacingMdn};
+use spectral_models::{MemoryEdit, SlotAblation, SpacingMdn};
 
 /// One phenomenon's number and its reading.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]

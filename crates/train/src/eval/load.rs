@@ -6,7 +6,7 @@ use crate::config::{ConfigError, ModelConfig, TrainConfig};
 use crate::data::{DataError, SpacingDataset};
 use crate::task::TaskError;
 use burn::tensor::backend::Backend;
-use models::{ModelError, SpacingMdn, SpacingMdnConfig};
+use spectral_models::{ModelError, SpacingMdn, SpacingMdnConfig};
 use std::path::{Path, PathBuf};
 
 /// Why an evaluation could not run.

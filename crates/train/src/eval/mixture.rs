@@ -9,7 +9,7 @@
 
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
-use zeta::stats::surmise::erf;
+use spectral_zeta::stats::surmise::erf;
 
 /// Standard normal density φ(z).
 pub fn normal_pdf(z: f64) -> f64 {

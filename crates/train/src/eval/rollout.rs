@@ -18,7 +18,7 @@ use crate::data::sampling::splitmix64;
 use crate::data::{DataError, SpacingDataset};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
-use models::{MemoryEdit, ModelError, SpacingMdn};
+use spectral_models::{MemoryEdit, ModelError, SpacingMdn};
 
 /// What a rollout feeds back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -194,8 +194,8 @@ pub fn two_sample_ks(a: &[f64], b: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use models::SpacingMdnConfig;
     use spectral::CpuBackend;
+    use spectral_models::SpacingMdnConfig;
 
     #[test]
     fn errors_follow_their_definitions() {
@@ -227,7 +227,7 @@ mod tests {
             .with_n_components(2)
             .init::<CpuBackend>(&Default::default())
             .unwrap();
-        let values = zeta::stats::gue_sample::gue_spacings(2000, 3);
+        let values = spectral_zeta::stats::gue_sample::gue_spacings(2000, 3);
         (model, SpacingDataset::from_values(values, 1, 0.5).unwrap())
     }
 

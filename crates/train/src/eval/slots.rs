@@ -1,6 +1,6 @@
 //! `spectral slots`: ablate each memory slot and measure what changes (design notes 002).
 //!
-//! For slot m and an ablation a ∈ {zero, mean} ([`models::SlotAblation`]):
+//! For slot m and an ablation a ∈ {zero, mean} ([`spectral_models::SlotAblation`]):
 //!
 //! ```text
 //! effect(m, a)         = mean over validation targets |ŝ_a − ŝ|        ŝ the mixture mean
@@ -17,7 +17,7 @@ use super::load::{EvalError, EvalSettings};
 use super::suite::{predicted_means, rollout_errors, rollout_seeds};
 use crate::data::SpacingDataset;
 use burn::tensor::backend::Backend;
-use models::{MemoryEdit, SlotAblation, SpacingMdn};
+use spectral_models::{MemoryEdit, SlotAblation, SpacingMdn};
 
 /// What one slot's one-step effect says, by eff% (thresholds of the design notes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -10,9 +10,9 @@ use crate::data::SpacingDataset;
 use crate::spacing_eval::spacing_metrics;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
-use models::{MemoryEdit, SpacingMdn};
-use zeta::stats::distance::ks_distance;
-use zeta::stats::gaudin::gaudin_cdf;
+use spectral_models::{MemoryEdit, SpacingMdn};
+use spectral_zeta::stats::distance::ks_distance;
+use spectral_zeta::stats::gaudin::gaudin_cdf;
 
 /// Rollout errors at one horizon (mean-spacing units; see [`super::rollout`]).
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -244,8 +244,8 @@ pub fn evaluate<B: Backend>(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use models::{MemoryConfig, SpacingMdnConfig};
     use spectral::CpuBackend;
+    use spectral_models::{MemoryConfig, SpacingMdnConfig};
 
     /// A tiny SpacingMDN with 3 memory slots and GUE data: shared by the slot and
     /// diagnostic tests.
@@ -259,7 +259,7 @@ pub(crate) mod tests {
             .with_memory(Some(MemoryConfig::new().with_n_slots(3)))
             .init::<B>(&Default::default())
             .unwrap();
-        let values = zeta::stats::gue_sample::gue_spacings(3000, 5);
+        let values = spectral_zeta::stats::gue_sample::gue_spacings(3000, 5);
         let data = SpacingDataset::from_values(values, 1, 0.5).unwrap();
         let settings = EvalSettings {
             windows: 6,
