@@ -218,7 +218,7 @@ pub fn fit<B: AutodiffBackend, M: AutodiffModule<B>, H: Hooks<B, M>>(
 /// the host goes on queueing the optimizer step and the next batch while the GPU runs the
 /// backward pass. Read the norm (see [`read_norm`]) only where it is logged; each read waits
 /// for the step's backward pass.
-pub fn clip_gradients<B: AutodiffBackend, M: AutodiffModule<B>>(
+fn clip_gradients<B: AutodiffBackend, M: AutodiffModule<B>>(
     model: &M,
     grads: &mut GradientsParams,
     max_norm: f64,

@@ -19,7 +19,6 @@ use spectral::optim::SpectralOptimizer;
 
 /// The loop's gradient clipping and norm read ([`crate::train_loop`]), also reachable here
 /// for code that clips outside [`fit`].
-pub use crate::train_loop::{clip_gradients, read_norm};
 
 /// Trains the model the config names on `device`; `resume` continues from
 /// `config.out/last.safetensors`.

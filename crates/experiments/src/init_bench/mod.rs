@@ -115,6 +115,8 @@ pub enum InitBenchError {
     Linalg(#[from] spectral::linalg::LinalgError),
     #[error(transparent)]
     Output(#[from] IoError),
+    #[error(transparent)]
+    Train(#[from] spectral_train::TrainError),
     #[error("{what} {path}")]
     Io {
         what: &'static str,

@@ -15,7 +15,9 @@ use spectral::init::{Init, apply_init};
 use spectral::linalg::exact::{singular_values, to_faer};
 use spectral::optim::Schedule;
 use spectral_models::{Gpt, GptConfig};
+use spectral_train::TrainError;
 use spectral_train::data::TextDataset;
+use spectral_train::train_loop::{Hooks, LossValue, Plan, StepLoss, StepReport, fit, read_norm};
 use std::time::Instant;
 
 /// Everything one run measured.
@@ -81,7 +83,7 @@ pub fn run_one<B: AutodiffBackend>(
     device: &B::Device,
 ) -> Result<RunRecord, InitBenchError> {
     let started = Instant::now();
-    let mut model = seeded::<B, _>(device, seed, || {
+    let model = seeded::<B, _>(device, seed, || {
         let model: Gpt<B> = model_config(config).init(device)?;
         Ok::<_, InitBenchError>(materialized(apply_init(model, init, seed)))
     })?;
@@ -98,55 +100,48 @@ pub fn run_one<B: AutodiffBackend>(
     phase("Jacobian spectrum at init done");
     let cond_init = conditions(&model)?;
     phase("condition numbers at init done");
-    let val_batches = data.val_batches::<B::InnerBackend>(
-        config.batch,
-        config.seq_len,
-        config.eval_windows,
-        device,
-    )?;
-    let val_loss = |m: &Gpt<B::InnerBackend>| -> Result<f64, InitBenchError> {
-        let mut total = 0.0;
-        for (x, y) in &val_batches {
-            total += m.loss(x.clone(), y.clone())?.into_scalar().elem::<f64>();
-        }
-        Ok(total / val_batches.len() as f64)
-    };
     let schedule = Schedule {
         warmup_steps: config.warmup,
         total_steps: config.steps,
         min_factor: 0.1,
     };
-    let mut optim = AdamWConfig::new()
-        .with_beta_2(0.95)
-        .with_weight_decay(0.1)
-        .init::<B, Gpt<B>>();
-    let mut val_curve = vec![(0, val_loss(&model.valid())?)];
-    let mut grad_norms = Vec::with_capacity(config.steps as usize);
-    for step in 0..config.steps {
-        let (x, y) = data.train_batch::<B>(step, config.batch, config.seq_len, seed, device)?;
-        let loss = model.loss(x, y)?;
-        let value = loss.clone().into_scalar().elem::<f64>();
-        if !value.is_finite() {
-            eprintln!(
-                "bench init: {} lr {lr:e} seed {seed}: loss {value} at step {}",
-                init.name(),
-                step + 1
-            );
-            val_curve.push((step + 1, f64::NAN));
-            break;
-        }
-        let mut grads = GradientsParams::from_grads(loss.backward(), &model);
-        let norm = spectral_train::trainer::clip_gradients(&model, &mut grads, 1.0);
-        let norm = spectral_train::trainer::read_norm(norm);
-        grad_norms.push(norm);
-        model = optim.step(lr * schedule.factor(step), model, grads);
-        let done = step + 1;
-        if done.is_multiple_of(config.eval_every) || done == config.steps {
-            let val = val_loss(&model.valid())?;
-            val_curve.push((done, val));
-            phase(&format!("step {done}/{}, val {val:.4}", config.steps));
-        }
-    }
+    let plan = Plan {
+        steps: 0..config.steps,
+        eval_interval: config.eval_every,
+        grad_clip: 1.0,
+        schedule,
+    };
+    let mut hooks = InitBenchSteps {
+        data,
+        seed,
+        lr,
+        batch: config.batch,
+        seq_len: config.seq_len,
+        val_batches: data.val_batches::<B::InnerBackend>(
+            config.batch,
+            config.seq_len,
+            config.eval_windows,
+            device,
+        )?,
+        optim: AdamWConfig::new()
+            .with_beta_2(0.95)
+            .with_weight_decay(0.1)
+            .init::<B, Gpt<B>>(),
+        val_curve: Vec::new(),
+        grad_norms: Vec::with_capacity(config.steps as usize),
+        name: &name,
+        started,
+        total_steps: config.steps,
+        device,
+    };
+    let initial = hooks.val_loss(&model.valid())?;
+    hooks.val_curve.push((0, initial));
+    let model = fit(&plan, model, &mut hooks)?;
+    let InitBenchSteps {
+        val_curve,
+        grad_norms,
+        ..
+    } = hooks;
     let cond_final = conditions(&model)?;
     Ok(RunRecord {
         init: init.name().into(),
@@ -159,6 +154,91 @@ pub fn run_one<B: AutodiffBackend>(
         jacobian_sv,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// The init benchmark's steps on [`fit`]: a text batch per step, burn's AdamW at the
+/// scheduled lr, the validation loss on the eval steps, the gradient norm of every step; a
+/// non-finite loss ends the run (recorded as a NaN point of the curve), it is not an error.
+struct InitBenchSteps<'a, B: AutodiffBackend, O> {
+    data: &'a TextDataset,
+    seed: u64,
+    lr: f64,
+    batch: usize,
+    seq_len: usize,
+    val_batches: Vec<(
+        Tensor<B::InnerBackend, 2, Int>,
+        Tensor<B::InnerBackend, 2, Int>,
+    )>,
+    optim: O,
+    val_curve: Vec<(u64, f64)>,
+    grad_norms: Vec<f64>,
+    name: &'a str,
+    started: Instant,
+    total_steps: u64,
+    device: &'a B::Device,
+}
+
+impl<B: AutodiffBackend, O> InitBenchSteps<'_, B, O> {
+    /// Mean loss (nats per token) over the validation batches.
+    fn val_loss(&self, model: &Gpt<B::InnerBackend>) -> Result<f64, TrainError> {
+        let mut total = 0.0;
+        for (x, y) in &self.val_batches {
+            total += model
+                .loss(x.clone(), y.clone())?
+                .into_scalar()
+                .elem::<f64>();
+        }
+        Ok(total / self.val_batches.len() as f64)
+    }
+}
+
+impl<B: AutodiffBackend, O: Optimizer<Gpt<B>, B>> Hooks<B, Gpt<B>> for InitBenchSteps<'_, B, O> {
+    fn loss(&mut self, model: &Gpt<B>, step: u64) -> Result<Option<StepLoss<B>>, TrainError> {
+        let (x, y) =
+            self.data
+                .train_batch::<B>(step, self.batch, self.seq_len, self.seed, self.device)?;
+        let loss = model.loss(x, y)?;
+        let value = loss.clone().into_scalar().elem::<f64>();
+        if !value.is_finite() {
+            eprintln!("{}: loss {value} at step {}", self.name, step + 1);
+            self.val_curve.push((step + 1, f64::NAN));
+            return Ok(None);
+        }
+        Ok(Some(StepLoss {
+            loss,
+            value: LossValue::Read(value),
+        }))
+    }
+
+    fn update(
+        &mut self,
+        lr_factor: f64,
+        model: Gpt<B>,
+        grads: GradientsParams,
+    ) -> Result<Gpt<B>, TrainError> {
+        Ok(self.optim.step(self.lr * lr_factor, model, grads))
+    }
+
+    fn on_eval(&mut self, model: &Gpt<B>, done: u64) -> Result<Option<f64>, TrainError> {
+        let val = self.val_loss(&model.valid())?;
+        self.val_curve.push((done, val));
+        eprintln!(
+            "{}: step {done}/{}, val {val:.4} at {:.1} s",
+            self.name,
+            self.total_steps,
+            self.started.elapsed().as_secs_f64()
+        );
+        Ok(Some(val))
+    }
+
+    fn on_step(
+        &mut self,
+        _model: &Gpt<B>,
+        report: StepReport<B::InnerBackend>,
+    ) -> Result<(), TrainError> {
+        self.grad_norms.push(read_norm(report.grad_norm));
+        Ok(())
+    }
 }
 
 /// The hidden matrices `blocks.*.attn.{q,k,v,o}.weight`, `blocks.*.mlp.{fc,proj}.weight`.

@@ -1,5 +1,5 @@
-//! The interface of a matrix method ([`MatrixMethod`]) and the registry that names each one
-//! ([`Method`], [`matrix_method`]).
+//! The interface of a matrix method ([`MatrixMethod`]) and the names of the methods
+//! ([`Method`]); [`registry`](super::registry) builds a method from its name and settings.
 //!
 //! [`SpectralOptimizer`](super::SpectralOptimizer) steps the matrix parameters in batches: the
 //! method partitions the matrices into groups (one matrix, or a TEON stack of `k`), the groups
@@ -15,13 +15,7 @@
 //! Momentum, stacking and apply are elementwise, so a batch computes what its groups would
 //! one at a time, bit for bit; only the shaping of a batch is the method's own business.
 
-use super::OptimizerConfig;
 use super::groups::ParamSlot;
-use super::manifold_muon::ManifoldMuon;
-use super::muon::Muon;
-use super::spectra::Spectra;
-use super::spectra_teon::spectra_teon;
-use super::teon::teon;
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 use serde::{Deserialize, Serialize};
@@ -76,19 +70,6 @@ impl std::str::FromStr for Method {
                 )
             })
     }
-}
-
-/// The registry: the implementation of `config.method`, built from its settings. AdamW has
-/// none: with `method = "adamw"` the matrices are AdamW's like every other parameter.
-pub fn matrix_method<B: Backend>(config: &OptimizerConfig) -> Option<Box<dyn MatrixMethod<B>>> {
-    Some(match config.method {
-        Method::AdamW => return None,
-        Method::Muon => Box::new(Muon::new(config.muon)),
-        Method::Teon => Box::new(teon(config.muon, config.teon.clone())),
-        Method::Spectra => Box::new(Spectra::new(config.spectra)),
-        Method::SpectraTeon => Box::new(spectra_teon(config.spectra, config.teon.clone())),
-        Method::ManifoldMuon => Box::new(ManifoldMuon::new(config.manifold_muon)),
-    })
 }
 
 /// The shape of a batch: `n` groups of `k` matrices of burn shape `[d_in, d_out]`.
@@ -198,24 +179,4 @@ pub(crate) fn group_indices<K: PartialEq>(
         }
     }
     groups
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_method_but_adamw_is_registered_under_its_serde_name() {
-        for method in Method::ALL {
-            let config = OptimizerConfig {
-                method,
-                ..Default::default()
-            };
-            let built = matrix_method::<crate::CpuBackend>(&config);
-            assert_eq!(built.is_none(), method == Method::AdamW, "{method:?}");
-            let serde_name = serde_json::to_string(&method).unwrap();
-            assert_eq!(serde_name, format!("\"{}\"", method.name()));
-            assert_eq!(method.name().parse::<Method>(), Ok(method));
-        }
-    }
 }

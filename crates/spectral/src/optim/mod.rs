@@ -25,7 +25,7 @@
 //!    the `apply` that turns the shared result into new weights. Its numerical core is a pure
 //!    function next to it, tested there.
 //! 2. In [`method`], a variant of [`Method`] with its name, and one line of the registry
-//!    [`matrix_method`](method::matrix_method) that builds the type from its config.
+//!    [`matrix_method`](registry::matrix_method) that builds the type from its config.
 //! 3. The config as a field of [`OptimizerConfig`] (its `[optimizer.<name>]` TOML table).
 //!
 //! The router, the batching, sharding and checkpoints need no change.
@@ -39,6 +39,7 @@ pub mod momentum;
 pub mod muon;
 pub mod optimizer;
 pub mod pattern;
+pub mod registry;
 pub mod schedule;
 pub mod shard;
 pub mod spectra;

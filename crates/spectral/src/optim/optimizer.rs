@@ -7,8 +7,9 @@
 use super::OptimError;
 use super::config::OptimizerConfig;
 use super::groups::{ParamSlot, Role, param_groups};
-use super::method::{Batch, BatchShape, MatrixMethod, group_indices, matrix_method};
+use super::method::{Batch, BatchShape, MatrixMethod, group_indices};
 use super::momentum::Momenta;
+use super::registry::matrix_method;
 use super::shard::{MatrixExchange, Shard, SingleDevice, assign_owners, shaping_cost};
 use super::state::StateDict;
 use super::teon::{split_mode1, stack_mode1};
