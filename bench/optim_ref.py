@@ -15,7 +15,7 @@ the same gradients cloned into every step, as in the Rust benchmark (same law, n
 draws). Everything is float32: the Newton-Schulz iteration runs in f32 (muon.py and
 torch.optim.Muon use bf16; the Rust one does not).
 
-Methods (settings = the Rust defaults, `spectral::optim::bench::bench_config`):
+Methods (settings = the Rust defaults, `spectral_experiments::optim_bench::bench_config`):
   adamw          torch.optim.AdamW(foreach=True), lr 1e-3, betas (0.9, 0.95), eps 1e-8, wd 0.1
   muon           Nesterov momentum 0.95; NS5 (Keller Jordan's quintic, 5 steps) with the
                  same-shape matrices stacked and iterated as one batch (as the Rust msign_all);

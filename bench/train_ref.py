@@ -102,7 +102,7 @@ def rust_gpt_param_count(c, layers, block_size, v=GPT_VOCAB):
 
 
 def linear(d_in, d_out, std=INIT_STD, bias=True):
-    """nn.Linear [out, in] with N(0, std^2) weights and zero bias (models::init::linear)."""
+    """nn.Linear [out, in] with N(0, std^2) weights and zero bias (spectral_models::gpt2_init::linear)."""
     layer = nn.Linear(d_in, d_out, bias=bias)
     nn.init.normal_(layer.weight, 0.0, std)
     if bias:

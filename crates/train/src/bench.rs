@@ -27,7 +27,7 @@ use std::time::Instant;
 pub const BENCH_GRAD_CLIP: f64 = 1.0;
 
 /// The model the train throughput bench times, by its config (the whole model; the optimizer
-/// bench's `spectral::optim::bench::BenchModel` holds only the shaped matrices).
+/// bench's `spectral_experiments::optim_bench::GptMatrices` holds only the shaped matrices).
 #[derive(Clone, Debug)]
 pub enum TimedModel {
     /// SpacingMDN on GUE spacings; a target is one spacing.

@@ -17,9 +17,6 @@ use burn::optim::GradientsParams;
 use burn::tensor::backend::AutodiffBackend;
 use spectral::optim::SpectralOptimizer;
 
-/// The loop's gradient clipping and norm read ([`crate::train_loop`]), also reachable here
-/// for code that clips outside [`fit`].
-
 /// Trains the model the config names on `device`; `resume` continues from
 /// `config.out/last.safetensors`.
 pub fn train<B: AutodiffBackend>(

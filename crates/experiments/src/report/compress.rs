@@ -1,5 +1,5 @@
 //! The compression section: `sweep.json` of `bench/compress_sweep.py` (one row per model,
-//! parameter fraction and whitening) as the README's table and a plot per model of
+//! parameter fraction and whitening) as the table of `docs/compression.md` and a plot per model of
 //! validation loss against the whole-model compression ratio, plain vs whitened SVD.
 
 use super::{ReportError, Result, Section, read_json, relative};

@@ -34,7 +34,7 @@
 //! `√(2/fan_in)`, every singular value below He's typical one: signals shrink layer by
 //! layer), and `Preserving`, the same shape scaled so that `‖W‖_F² = 2·d_out`, He's expected
 //! value (`d_in·d_out` entries of variance `2/fan_in`), i.e. variance-preserving like He.
-//! `spectral bench init` compares them (see the README's table).
+//! `spectral bench init` compares them (see `docs/init.md`).
 //!
 //! **Which scale.** On a 24-layer, 64-wide char-GPT (`spectral bench init`, README table,
 //! 3 seeds) `Seed` trains fastest and reaches the lowest loss (2.507 vs He's 2.681 after 300

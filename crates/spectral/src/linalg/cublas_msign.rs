@@ -2,7 +2,7 @@
 //! (`--features cuda`).
 //!
 //! burn 0.21's own CUDA matmuls run the Newton–Schulz products at a fraction of cuBLAS's rate
-//! (README, GPU section), so the optimizers' orthogonalization can hand them to cuBLAS. It is
+//! (`docs/gpu.md`), so the optimizers' orthogonalization can hand them to cuBLAS. It is
 //! the iteration [`msign_batched`](super::msign_batched) documents, on the smaller Gram
 //! matrix, each product one [`gemm`] (lazy, on burn's own stream: no host round trip) with the
 //! transpose in the gemm's flags, and the polynomial's scalings left to burn's fused
@@ -76,7 +76,7 @@ pub fn msign_batched_cublas(
 
 /// These run only where a GPU is: on a machine without one (CI, the build box) each test
 /// prints that it found none and returns. On the GPU host they run from the carried test
-/// binary (README, GPU section).
+/// binary (`docs/gpu.md`).
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -71,7 +71,7 @@ pub(crate) fn contiguous(tensor: CubeTensor) -> CubeTensor {
 /// A custom operation does its allocations, address lookups and launches inside `work`, so
 /// burn's fusion thread waits once per operation instead of once per buffer (about 2,400
 /// round trips a char-GPT training step otherwise; on an H100 the step gained 2–4 % from
-/// this, within the spread between runs: `docs/results/gpu/h100_session8/`).
+/// this, within the spread between runs: `docs/results/gpu/2026-11-25-h100-d/`).
 pub(crate) fn on_device_thread<R: Send + 'static>(
     like: &CubeTensor,
     work: impl FnOnce() -> R + Send,

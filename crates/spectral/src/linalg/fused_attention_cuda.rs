@@ -439,7 +439,7 @@ impl Kernels {
 
 /// These run only where a GPU is: on a machine without one (CI, the build box) each test
 /// prints that it found none and returns. On the GPU host they run from the carried test
-/// binary (README, GPU section).
+/// binary (`docs/gpu.md`).
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -68,7 +68,7 @@ pub fn sin_angle(a: &Mat<f64>, b: &Mat<f64>) -> f64 {
 }
 
 /// The first CUDA device, or `None` after a line saying that `what` was not exercised: the
-/// cuBLAS tests run only where a GPU is (from the carried test binary, README's GPU section).
+/// cuBLAS tests run only where a GPU is (from the carried test binary, `docs/gpu.md`).
 #[cfg(feature = "cuda")]
 pub fn gpu(what: &str) -> Option<burn::backend::cuda::CudaDevice> {
     match crate::device::DeviceKind::Cuda(0).check_built() {
