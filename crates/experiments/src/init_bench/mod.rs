@@ -178,7 +178,7 @@ pub fn run(config: &Config) -> Result<Report, InitBenchError> {
     let (markdown, rows) = summary(&records, config.target);
     write_atomic(config.out.join("summary.md"), markdown.as_bytes())?;
     write_json(
-        &config.out.join("summary.json"),
+        config.out.join("summary.json"),
         &serde_json::json!({ "args": config, "rows": rows }),
     )?;
     Ok(Report { markdown, rows })

@@ -17,6 +17,7 @@ use spectral::optim::Schedule;
 use spectral_models::{Gpt, GptConfig};
 use spectral_train::TrainError;
 use spectral_train::data::TextDataset;
+use spectral_train::data::text::TokenBatch;
 use spectral_train::train_loop::{Hooks, LossValue, Plan, StepLoss, StepReport, fit, read_norm};
 use std::time::Instant;
 
@@ -165,10 +166,7 @@ struct InitBenchSteps<'a, B: AutodiffBackend, O> {
     lr: f64,
     batch: usize,
     seq_len: usize,
-    val_batches: Vec<(
-        Tensor<B::InnerBackend, 2, Int>,
-        Tensor<B::InnerBackend, 2, Int>,
-    )>,
+    val_batches: Vec<TokenBatch<B::InnerBackend>>,
     optim: O,
     val_curve: Vec<(u64, f64)>,
     grad_norms: Vec<f64>,
