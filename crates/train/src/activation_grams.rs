@@ -188,7 +188,9 @@ mod tests {
         let device = Default::default();
         let model = tiny_gpt();
         let block = &model.blocks[0];
-        let x: Tensor<B, 3> = Tensor::random([2, 6, 8], Distribution::Normal(0.0, 1.0), &device);
+        let x: Tensor<B, 3> = spectral::device::seeded::<B, _>(&device, 1, || {
+            Tensor::random([2, 6, 8], Distribution::Normal(0.0, 1.0), &device)
+        });
         let mask = causal_mask(6, &device);
         let (a, att) = block.attn.forward_with_attention(x.clone(), &mask);
         let v = block
@@ -217,7 +219,9 @@ mod tests {
             .with_memory(Some(MemoryConfig::new().with_n_slots(2)))
             .init(&device)
             .unwrap();
-        let x: Tensor<B, 2> = Tensor::random([2, 5], Distribution::Uniform(0.2, 2.0), &device);
+        let x: Tensor<B, 2> = spectral::device::seeded::<B, _>(&device, 2, || {
+            Tensor::random([2, 5], Distribution::Uniform(0.2, 2.0), &device)
+        });
         let h0 = spacing_block_input(&model, x.clone()).unwrap();
         assert_eq!(h0.dims(), [2, 7, 8]);
         let mut grams = Grams::new();
