@@ -1,0 +1,55 @@
+//! What can go wrong on the engine's way to the GPU, each naming what it was doing.
+
+use std::path::PathBuf;
+
+/// An engine failure. Every variant says which step failed; none is a panic.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The CUDA driver refused a call (no driver, no such device, out of memory, a kernel fault).
+    #[error("CUDA driver, {what}: {source}")]
+    Driver {
+        what: String,
+        source: cudarc::driver::DriverError,
+    },
+    /// cuBLAS refused a call.
+    #[error("cuBLAS, {what}: {source:?}")]
+    Blas {
+        what: String,
+        source: cudarc::cublas::result::CublasError,
+    },
+    /// NVRTC could not compile one of the engine's kernel sources (or could not be loaded).
+    #[error("NVRTC could not compile {name}: {log}")]
+    Compile { name: String, log: String },
+    /// The on-disk kernel cache could not be read or written.
+    #[error("kernel cache {path}: {source}")]
+    Cache {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A shape or configuration the engine does not run (said in one line).
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// Attaches what the engine was doing to a driver error.
+pub(crate) trait DriverContext<T> {
+    fn doing(self, what: impl FnOnce() -> String) -> Result<T, EngineError>;
+}
+
+impl<T> DriverContext<T> for Result<T, cudarc::driver::DriverError> {
+    fn doing(self, what: impl FnOnce() -> String) -> Result<T, EngineError> {
+        self.map_err(|source| EngineError::Driver {
+            what: what(),
+            source,
+        })
+    }
+}
+
+impl<T> DriverContext<T> for Result<T, cudarc::cublas::result::CublasError> {
+    fn doing(self, what: impl FnOnce() -> String) -> Result<T, EngineError> {
+        self.map_err(|source| EngineError::Blas {
+            what: what(),
+            source,
+        })
+    }
+}

@@ -1,0 +1,291 @@
+//! One GPU as the engine uses it: a CUDA context, one stream every kernel, gemm and copy is
+//! enqueued on (a created stream, since the legacy default stream cannot be captured into a
+//! graph), cuBLAS bound to that stream with an explicit workspace (so a captured gemm holds no
+//! allocation), the arena, and the NVRTC-compiled kernel modules.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use cudarc::cublas::{result as blas, sys as blas_sys};
+use cudarc::driver::{CudaContext, CudaModule, CudaSlice, CudaStream, DevicePtr, result, sys};
+
+use crate::arena::{Layout, Slot};
+use crate::error::{DriverContext, EngineError};
+use crate::nvrtc::{self, KernelCache};
+
+/// cuBLAS's workspace: 32 MiB, what cuBLAS itself recommends on Hopper.
+const BLAS_WORKSPACE_BYTES: usize = 32 << 20;
+
+/// A device, its stream, cuBLAS and the compiled kernels.
+pub struct Gpu {
+    ctx: Arc<CudaContext>,
+    stream: Arc<CudaStream>,
+    blas: blas_sys::cublasHandle_t,
+    _blas_workspace: CudaSlice<u8>,
+    arch: (i32, i32),
+    cache: KernelCache,
+    modules: HashMap<String, Arc<CudaModule>>,
+}
+
+/// One kernel argument, passed by value: a device address, an integer or a float.
+#[derive(Clone, Copy, Debug)]
+pub enum Arg {
+    Ptr(u64),
+    I32(i32),
+    I64(i64),
+    F32(f32),
+}
+
+/// A compiled kernel, ready to launch.
+#[derive(Clone)]
+pub struct Kernel {
+    function: sys::CUfunction,
+    name: &'static str,
+    // Keeps the module (and so `function`) loaded.
+    _module: Arc<CudaModule>,
+}
+
+/// The arena: one device allocation laid out by a [`Layout`].
+pub struct Arena {
+    base: u64,
+    bytes: usize,
+    _memory: CudaSlice<u8>,
+}
+
+impl Arena {
+    /// The device address of `slot`.
+    pub fn ptr(&self, slot: Slot) -> u64 {
+        debug_assert!(
+            slot.offset + slot.bytes() <= self.bytes,
+            "slot inside the arena"
+        );
+        self.base + slot.offset as u64
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
+impl Gpu {
+    /// Opens device `ordinal`: its primary context, a new stream, cuBLAS on that stream.
+    /// Kernels compile into `cache` (see [`KernelCache::default_dir`]).
+    pub fn open(ordinal: usize, cache: KernelCache) -> Result<Self, EngineError> {
+        let ctx = CudaContext::new(ordinal).doing(|| format!("open device cuda:{ordinal}"))?;
+        // One stream, raw addresses into one arena: cudarc's per-allocation event tracking
+        // would only add events to every launch.
+        // SAFETY: no CudaSlice of this context is used on another stream.
+        unsafe { ctx.disable_event_tracking() };
+        let stream = ctx.new_stream().doing(|| "create a stream".into())?;
+        let arch = ctx
+            .compute_capability()
+            .doing(|| "read the compute capability".into())?;
+        let blas = blas::create_handle().doing(|| "create a handle".into())?;
+        let workspace = stream
+            .alloc_zeros::<u8>(BLAS_WORKSPACE_BYTES)
+            .doing(|| "allocate cuBLAS's workspace".into())?;
+        let (workspace_ptr, _sync) = workspace.device_ptr(&stream);
+        // SAFETY: a live handle, our stream, and a workspace that lives as long as the handle.
+        unsafe {
+            blas::set_stream(blas, stream.cu_stream() as _).doing(|| "set the stream".into())?;
+            blas_sys::cublasSetWorkspace_v2(
+                blas,
+                workspace_ptr as *mut std::ffi::c_void,
+                BLAS_WORKSPACE_BYTES,
+            )
+            .result()
+            .doing(|| "set the workspace".into())?;
+        }
+        drop(_sync);
+        Ok(Self {
+            ctx,
+            stream,
+            blas,
+            _blas_workspace: workspace,
+            arch,
+            cache,
+            modules: HashMap::new(),
+        })
+    }
+
+    pub fn stream(&self) -> &Arc<CudaStream> {
+        &self.stream
+    }
+
+    pub(crate) fn blas(&self) -> blas_sys::cublasHandle_t {
+        self.blas
+    }
+
+    /// Compute capability (major, minor).
+    pub fn arch(&self) -> (i32, i32) {
+        self.arch
+    }
+
+    /// Device name, as the driver reports it.
+    pub fn name(&self) -> String {
+        self.ctx.name().unwrap_or_else(|_| "unknown GPU".into())
+    }
+
+    /// Allocates the arena `layout` plans, zeroed.
+    pub fn arena(&self, layout: &Layout) -> Result<Arena, EngineError> {
+        let bytes = layout.bytes().max(1);
+        let memory = self.stream.alloc_zeros::<u8>(bytes).doing(|| {
+            format!(
+                "allocate the arena ({:.2} GiB)",
+                bytes as f64 / (1u64 << 30) as f64
+            )
+        })?;
+        let (base, sync) = memory.device_ptr(&self.stream);
+        drop(sync);
+        Ok(Arena {
+            base,
+            bytes,
+            _memory: memory,
+        })
+    }
+
+    /// The kernel `function` of `source` compiled with `defines` (`NAME=VALUE`, passed as
+    /// `-D`), compiling it on first use (through the disk cache) and keeping it loaded.
+    pub fn kernel(
+        &mut self,
+        source: &nvrtc::Source,
+        defines: &[String],
+        function: &'static str,
+    ) -> Result<Kernel, EngineError> {
+        let key = format!("{}|{}", source.name, defines.join(","));
+        let module = match self.modules.get(&key) {
+            Some(module) => module.clone(),
+            None => {
+                let ptx = self.cache.ptx(source, defines, self.arch)?;
+                let module = self
+                    .ctx
+                    .load_module(cudarc::nvrtc::Ptx::from_src(ptx))
+                    .doing(|| format!("load the module {}", source.name))?;
+                self.modules.insert(key, module.clone());
+                module
+            }
+        };
+        let loaded = module
+            .load_function(function)
+            .doing(|| format!("find kernel {function} in {}", source.name))?;
+        Ok(Kernel {
+            function: loaded.cu_function(),
+            name: function,
+            _module: module,
+        })
+    }
+
+    /// Enqueues `kernel` over `grid` blocks of `block` threads with `shared` bytes of
+    /// dynamic shared memory.
+    ///
+    /// # Safety
+    /// `args` must match the kernel's parameters in order and type, and every address must
+    /// point at device memory of the size the kernel reads or writes.
+    pub unsafe fn launch(
+        &self,
+        kernel: &Kernel,
+        grid: (u32, u32, u32),
+        block: (u32, u32, u32),
+        shared: u32,
+        args: &[Arg],
+    ) -> Result<(), EngineError> {
+        // One 8-byte slot per argument; the driver reads each parameter's own size from the
+        // start of its slot, which holds the value's bytes on a little-endian host.
+        let mut slots: Vec<u64> = args
+            .iter()
+            .map(|arg| match *arg {
+                Arg::Ptr(p) => p,
+                Arg::I32(i) => u64::from(i as u32),
+                Arg::I64(i) => i as u64,
+                Arg::F32(x) => u64::from(x.to_bits()),
+            })
+            .collect();
+        let mut params: Vec<*mut std::ffi::c_void> = slots
+            .iter_mut()
+            .map(|slot| (slot as *mut u64).cast())
+            .collect();
+        if shared > 48 << 10 {
+            // SAFETY: a loaded function; opting in to more than 48 KiB is how Hopper's 227 KiB
+            // of shared memory per block is reached.
+            unsafe {
+                result::function::set_function_attribute(
+                    kernel.function,
+                    sys::CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                    shared as i32,
+                )
+            }
+            .doing(|| format!("give {} {shared} bytes of shared memory", kernel.name))?;
+        }
+        self.ctx
+            .bind_to_thread()
+            .doing(|| "bind the context".into())?;
+        // SAFETY: the caller's contract; `params` points into `slots`, alive across the call.
+        unsafe {
+            result::launch_kernel(
+                kernel.function,
+                grid,
+                block,
+                shared,
+                self.stream.cu_stream(),
+                &mut params,
+            )
+        }
+        .doing(|| format!("launch {}", kernel.name))
+    }
+
+    /// Copies `host` to the device at `ptr`, after all work enqueued so far (the stream is
+    /// drained first: a synchronous copy is not ordered with a non-blocking stream).
+    pub fn upload<T: cudarc::driver::DeviceRepr>(
+        &self,
+        ptr: u64,
+        host: &[T],
+    ) -> Result<(), EngineError> {
+        self.synchronize()?;
+        // SAFETY: the caller's slot holds at least `host.len()` elements at `ptr`; the
+        // synchronous copy reads `host` before returning.
+        unsafe { result::memcpy_htod_sync(ptr, host) }.doing(|| "copy to the device".into())
+    }
+
+    /// Sets `bytes` bytes at `ptr` to zero, enqueued on the stream (capturable).
+    pub fn zero(&self, ptr: u64, bytes: usize) -> Result<(), EngineError> {
+        self.ctx
+            .bind_to_thread()
+            .doing(|| "bind the context".into())?;
+        // SAFETY: the caller's slot spans `bytes` bytes at `ptr`.
+        unsafe { result::memset_d8_async(ptr, 0, bytes, self.stream.cu_stream()) }
+            .doing(|| "zero device memory".into())
+    }
+
+    /// Copies `host.len()` elements from the device at `ptr` to `host`, after all work
+    /// enqueued so far.
+    pub fn download<T: cudarc::driver::DeviceRepr>(
+        &self,
+        ptr: u64,
+        host: &mut [T],
+    ) -> Result<(), EngineError> {
+        self.synchronize()?;
+        // SAFETY: the caller's slot holds at least `host.len()` elements at `ptr`.
+        unsafe { result::memcpy_dtoh_sync(host, ptr) }.doing(|| "copy from the device".into())
+    }
+
+    /// Waits for everything enqueued on the stream.
+    pub fn synchronize(&self) -> Result<(), EngineError> {
+        self.stream
+            .synchronize()
+            .doing(|| "wait for the stream".into())
+    }
+
+    /// Bytes (free, total) of device memory.
+    pub fn memory(&self) -> Result<(usize, usize), EngineError> {
+        self.ctx
+            .mem_get_info()
+            .doing(|| "read the memory info".into())
+    }
+}
+
+impl Drop for Gpu {
+    fn drop(&mut self) {
+        // SAFETY: the handle was created in `open` and is destroyed once.
+        let _ = unsafe { blas::destroy_handle(self.blas) };
+    }
+}

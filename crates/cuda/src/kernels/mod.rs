@@ -1,0 +1,35 @@
+//! The engine's CUDA C sources (compiled at run time after the prelude, `nvrtc.rs`). Each
+//! source's header comment states its kernels' layouts; the Rust launchers are in `ops`.
+
+use crate::nvrtc::Source;
+
+/// A kernel of the prelude's helpers alone: round-trips values through bf16 (for the tests of
+/// the prelude itself).
+pub const PRELUDE_CHECK: Source = Source {
+    name: "prelude_check.cu",
+    code: include_str!("prelude_check.cu"),
+};
+
+/// Every source, for the compile check.
+pub const ALL: &[Source] = &[PRELUDE_CHECK];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every source compiles for Hopper (sm_90) in both activation types. Needs libnvrtc
+    /// (not a GPU): `pip install nvidia-cuda-nvrtc==13.0.*` puts one under
+    /// `site-packages/nvidia/cu13/lib`; run with that directory in `LD_LIBRARY_PATH`.
+    #[test]
+    #[ignore = "needs libnvrtc"]
+    fn every_source_compiles_for_sm90() {
+        for source in ALL {
+            for act in ["float", "bf16"] {
+                let defines = [format!("ACT={act}")];
+                if let Err(e) = crate::nvrtc::compile(source, &defines, (9, 0)) {
+                    panic!("{e}");
+                }
+            }
+        }
+    }
+}
