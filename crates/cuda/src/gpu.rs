@@ -45,6 +45,18 @@ pub struct Kernel {
     _module: Arc<CudaModule>,
 }
 
+/// A captured sequence of work on the GPU's stream, replayed by [`Graph::launch`].
+pub struct Graph {
+    graph: cudarc::driver::CudaGraph,
+}
+
+impl Graph {
+    /// Enqueues one replay on the stream it was captured on.
+    pub fn launch(&self) -> Result<(), EngineError> {
+        self.graph.launch().doing(|| "launch the graph".into())
+    }
+}
+
 /// The arena: one device allocation laid out by a [`Layout`].
 pub struct Arena {
     base: u64,
@@ -246,6 +258,17 @@ impl Gpu {
         unsafe { result::memcpy_htod_sync(ptr, host) }.doing(|| "copy to the device".into())
     }
 
+    /// Copies `bytes` bytes from device address `src` to `dst`, enqueued on the stream
+    /// (capturable).
+    pub fn copy(&self, dst: u64, src: u64, bytes: usize) -> Result<(), EngineError> {
+        self.ctx
+            .bind_to_thread()
+            .doing(|| "bind the context".into())?;
+        // SAFETY: the caller's slots span `bytes` bytes at both addresses.
+        unsafe { result::memcpy_dtod_async(dst, src, bytes, self.stream.cu_stream()) }
+            .doing(|| "copy on the device".into())
+    }
+
     /// Sets `bytes` bytes at `ptr` to zero, enqueued on the stream (capturable).
     pub fn zero(&self, ptr: u64, bytes: usize) -> Result<(), EngineError> {
         self.ctx
@@ -266,6 +289,27 @@ impl Gpu {
         self.synchronize()?;
         // SAFETY: the caller's slot holds at least `host.len()` elements at `ptr`.
         unsafe { result::memcpy_dtoh_sync(host, ptr) }.doing(|| "copy from the device".into())
+    }
+
+    /// Records everything `enqueue` puts on the stream into a CUDA graph (nothing runs while
+    /// it records), instantiated and uploaded for replay. `enqueue` must only enqueue: no
+    /// allocation, no synchronization, no copy to or from pageable host memory.
+    pub fn capture(
+        &self,
+        enqueue: impl FnOnce(&Self) -> Result<(), EngineError>,
+    ) -> Result<Graph, EngineError> {
+        self.stream
+            .begin_capture(sys::CUstreamCaptureMode::CU_STREAM_CAPTURE_MODE_THREAD_LOCAL)
+            .doing(|| "begin a graph capture".into())?;
+        let recorded = enqueue(self);
+        // End the capture even when enqueueing failed, so the stream is usable again.
+        let ended = self.stream.end_capture(sys::CUgraphInstantiate_flags(0));
+        recorded?;
+        let graph = ended
+            .doing(|| "end the graph capture".into())?
+            .ok_or_else(|| EngineError::Unsupported("the captured graph is empty".into()))?;
+        graph.upload().doing(|| "upload the graph".into())?;
+        Ok(Graph { graph })
     }
 
     /// Waits for everything enqueued on the stream.

@@ -20,9 +20,12 @@ pub mod error;
 pub mod gemm;
 pub mod gpu;
 pub mod kernels;
+pub mod models;
 pub mod nvrtc;
+pub mod optim;
+pub mod params;
 
 pub use arena::{DType, Layout, Slot};
 pub use error::EngineError;
-pub use gpu::{Arena, Arg, Gpu, Kernel};
+pub use gpu::{Arena, Arg, Gpu, Graph, Kernel};
 pub use nvrtc::{KernelCache, Source};

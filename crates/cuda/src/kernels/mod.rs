@@ -10,8 +10,14 @@ pub const PRELUDE_CHECK: Source = Source {
     code: include_str!("prelude_check.cu"),
 };
 
+/// Muon's momentum, normalization and update over a group of same-shape matrices.
+pub const MUON: Source = Source {
+    name: "muon.cu",
+    code: include_str!("muon.cu"),
+};
+
 /// Every source, for the compile check.
-pub const ALL: &[Source] = &[PRELUDE_CHECK];
+pub const ALL: &[Source] = &[PRELUDE_CHECK, MUON];
 
 #[cfg(test)]
 mod tests {
