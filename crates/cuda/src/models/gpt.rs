@@ -173,11 +173,13 @@ pub struct GptActivations {
     /// Per-row losses f32 [N] and the mean loss f32 [1].
     pub row_loss: Slot,
     pub loss: Slot,
-    /// Backward scratch: the residual gradient f32 [N, C], a norm's input gradient f32
-    /// [N, C], an ACT [N, C] and an ACT [3, N, C] gradient, an ACT [N, 4C] gradient.
+    /// Backward scratch: the residual gradient f32 [N, C]; a norm output's gradient ACT
+    /// [N, C]; a branch output's gradient ACT [N, C] (the residual gradient in ACT, written
+    /// by the norm's backward); the q, k, v gradients ACT [3, N, C]; an MLP gradient ACT
+    /// [N, 4C].
     pub d_residual: Slot,
     pub d_normed: Slot,
-    pub d_act: Slot,
+    pub d_branch: Slot,
     pub d_qkv: Slot,
     pub d_fc: Slot,
 }
@@ -214,8 +216,8 @@ impl GptActivations {
             row_loss: layout.push("row_loss", n, DType::F32),
             loss: layout.push("loss", 1, DType::F32),
             d_residual: layout.push("d_residual", n * c, DType::F32),
-            d_normed: layout.push("d_normed", n * c, DType::F32),
-            d_act: layout.push("d_act", n * c, act),
+            d_normed: layout.push("d_normed", n * c, act),
+            d_branch: layout.push("d_branch", n * c, act),
             d_qkv: layout.push("d_qkv", 3 * n * c, act),
             d_fc: layout.push("d_fc", n * f, act),
         }

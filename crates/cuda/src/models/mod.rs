@@ -2,3 +2,4 @@
 //! `crates/models`), activation plans, and forward and backward passes.
 
 pub mod gpt;
+pub mod gpt_engine;
