@@ -8,17 +8,6 @@ pub enum ZetaError {
     InvalidRange(String),
 
     #[error(
-        "Rosser's rule failed in the Gram block [g_{gram_start}, g_{gram_end}): found {found} of \
-         {} sign changes; this block needs a wider search than this program does",
-        gram_end - gram_start
-    )]
-    RosserViolation {
-        gram_start: i64,
-        gram_end: i64,
-        found: usize,
-    },
-
-    #[error(
         "Rosser's rule fails in the Gram block [g_{gram_start}, g_{gram_end}) ({found} of {} sign \
          changes found), and the union [g_{union_start}, g_{union_end}) of it and its neighbouring \
          blocks still shows {union_found} of {} after sampling each Gram interval \
@@ -51,9 +40,14 @@ pub enum ZetaError {
     },
 
     #[error(
-        "Turing's method could not bound N(g_{gram_index}) from {side} within 400 Gram intervals"
+        "Turing's method could not bound N(g_{gram_index}) from {side} within {max_intervals} \
+         Gram intervals"
     )]
-    TuringFailed { gram_index: i64, side: &'static str },
+    TuringFailed {
+        gram_index: i64,
+        side: &'static str,
+        max_intervals: i64,
+    },
 
     #[error(
         "zero count check failed between g_{gram_start} and g_{gram_end}: found {found} sign changes, \
