@@ -108,6 +108,34 @@ fn windows_with_an_edge_inside_a_union_agree_with_the_wide_window() {
     }
 }
 
+#[test]
+fn a_union_across_a_chunk_boundary_is_counted_once() {
+    // Chunks of the window start at a + k·2048 (`CHUNK_INTERVALS`); with two threads every
+    // eighth is also the start of a window of chunks, where the zeros before it are delivered.
+    // Put such a start inside each union: the union is then formed by one chunk and seen, or
+    // reached back into, by its neighbour.
+    let chunk = 2048;
+    for gram in FAILURES {
+        let first = gram as u64 - 20;
+        let (wide, verification) = run(first, 40);
+        let union = union_at(&verification, gram);
+        for k in [1, 8] {
+            let a = (union.start + 1..union.end)
+                .map(|inside| inside - k * chunk)
+                .find(|&a| spectral_zeta::turing::lower_edge(a).unwrap().0 == a)
+                .expect("a good Gram point that is its own lower edge");
+            // The window's lower edge is a: its first zero asked for is γ_{a+3}.
+            let start = a as u64 + 3;
+            let count = (union.end as u64 + 10) - start;
+            let (zeros, crossing) = run(start, count);
+            assert_eq!(crossing.gram_start, a);
+            assert_eq!(crossing.rosser_unions, [union], "chunks from g_{a}");
+            let offset = (first - start) as usize;
+            assert_eq!(zeros[offset..offset + 30], wide[..30], "chunks from g_{a}");
+        }
+    }
+}
+
 /// A million zeros from γ_100,000,000, where Rosser's rule fails twice, against Arb's zeros
 /// at both ends and around both failures: 31 s of CPU on a
 /// 2-core CI-class machine, so not in the default suite. Run:
