@@ -3,8 +3,9 @@
 //! Rosser's rule says a Gram block `[g_s, g_e)` (between consecutive good Gram points) holds
 //! at least `e − s` zeros. It first fails at the block `[g_13999525, g_13999527)`, which holds
 //! none (Brent, *Math. Comp.* 33 (1979); van de Lune, te Riele & Winter, *Math. Comp.* 46
-//! (1986), over the first 1.5·10⁹ zeros), and fails more often with height. The missing zeros lie in a neighbouring block, which holds more than its
-//! share; over the union of the two the count is exact again. In terms of
+//! (1986), over the first 1.5·10⁹ zeros), and fails more often with height. The missing
+//! zeros lie in a neighbouring block, which holds more than its share; over the union of the
+//! two the count is exact again. In terms of
 //! `S(t) = N(t) − θ(t)/π − 1`, which is even at good Gram points: S dips to −2 at the short
 //! block's end (or rises to +2 at its start) and is back to 0 at the union's ends.
 //!

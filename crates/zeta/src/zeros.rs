@@ -81,7 +81,8 @@ impl Verification {
                     _ => String::new(),
                 };
                 format!(
-                    " (Rosser's rule failed at {}{more}, counted over the union with neighbouring blocks)",
+                    " (Rosser's rule failed at {}{more}, counted over the union with \
+                     neighbouring blocks)",
                     listed.join(", ")
                 )
             }
