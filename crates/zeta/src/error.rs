@@ -8,20 +8,46 @@ pub enum ZetaError {
     InvalidRange(String),
 
     #[error(
-        "Rosser's rule failed in the Gram block [g_{gram_start}, g_{gram_end}): found {found} of \
-         {} sign changes; this block needs a wider search than this program does",
-        gram_end - gram_start
+        "Rosser's rule fails in the Gram block [g_{gram_start}, g_{gram_end}) ({found} of {} sign \
+         changes found), and the union [g_{union_start}, g_{union_end}) of it and its neighbouring \
+         blocks still shows {union_found} of {} after sampling each Gram interval \
+         {samples_per_interval} times: unions are grown to at most {max_intervals} Gram \
+         intervals, so this case needs a wider search than this program does",
+        gram_end - gram_start,
+        union_end - union_start
     )]
-    RosserViolation {
+    RosserUnresolved {
         gram_start: i64,
         gram_end: i64,
         found: usize,
+        union_start: i64,
+        union_end: i64,
+        union_found: usize,
+        samples_per_interval: u32,
+        max_intervals: i64,
     },
 
     #[error(
-        "Turing's method could not bound N(g_{gram_index}) from {side} within 400 Gram intervals"
+        "two failures of Rosser's rule overlap: the union [g_{union_start}, g_{union_end}) begins \
+         inside the stretch [g_{held_start}, g_{held_end}) already counted as one; unions that \
+         partly overlap are not merged by this program"
     )]
-    TuringFailed { gram_index: i64, side: &'static str },
+    RosserOverlap {
+        union_start: i64,
+        union_end: i64,
+        held_start: i64,
+        held_end: i64,
+    },
+
+    #[error(
+        "Turing's method could not bound N(g_{gram_index}) from {side} within {max_intervals} \
+         Gram intervals"
+    )]
+    TuringFailed {
+        gram_index: i64,
+        side: &'static str,
+        max_intervals: i64,
+    },
 
     #[error(
         "zero count check failed between g_{gram_start} and g_{gram_end}: found {found} sign changes, \

@@ -5,8 +5,9 @@
 //! least `e − s` sign changes; Gram's law is the case `e − s = 1`, which needs no search.
 //! For longer blocks the missing sign changes are found by evaluating Z at midpoints, first
 //! of the intervals that show no sign change (where a pair of zeros hides), then of all
-//! intervals, to a bounded depth. Rosser's rule is known to hold for the first 13.9 million
-//! zeros; where it fails, [`GramBlock::separate`] reports it instead of guessing.
+//! intervals, to a bounded depth. Rosser's rule holds for every Gram block below
+//! g_13999525; where it fails, [`GramBlock::separate`] says so and [`crate::rosser`] counts the
+//! block together with its neighbours ([`GramBlock::join`], [`GramBlock::search_finer`]).
 
 use crate::hardy_z;
 use crate::theta::{gram_point, next_gram_point};
@@ -101,9 +102,55 @@ impl GramBlock {
         true
     }
 
+    /// Samples Z finer, coarsest intervals first, until the block shows at least `len()` sign
+    /// changes: round r = 1, 2, …, `rounds` halves every sample interval wider than Δ/2^r, Δ the
+    /// block's mean Gram interval. Intervals already finer (a block that went through
+    /// [`Self::separate`]) are left alone, so joining a searched block to fresh neighbours
+    /// spends the samples on the neighbours. `false` if the last round ends short.
+    pub fn search_finer(&mut self, rounds: u32) -> bool {
+        let mean_interval = (self.gram[self.len()] - self.gram[0]) / self.len() as f64;
+        for round in 1..=rounds {
+            if self.sign_changes() >= self.len() {
+                return true;
+            }
+            let widest = mean_interval / f64::from(1u32 << round);
+            let mut refined = Vec::with_capacity(self.samples.len() * 2);
+            for w in self.samples.windows(2) {
+                refined.push(w[0]);
+                if w[1].t - w[0].t > widest {
+                    refined.push(Sample::at(0.5 * (w[0].t + w[1].t)));
+                }
+            }
+            refined.push(*self.samples.last().expect("a block has samples"));
+            self.samples = refined;
+        }
+        self.sign_changes() >= self.len()
+    }
+
+    /// The block `[g_start, g_end)` of `self` followed by `next = [g_end, g_e)`: one stretch
+    /// `[g_start, g_e)` with the Gram points and samples of both.
+    pub fn join(mut self, next: GramBlock) -> GramBlock {
+        assert_eq!(self.end, next.start, "only adjacent blocks join");
+        self.end = next.end;
+        self.gram.extend_from_slice(&next.gram[1..]);
+        self.samples.extend_from_slice(&next.samples[1..]);
+        self
+    }
+
+    /// The Gram block that ends at the good Gram point `end`, sampled at its Gram points.
+    pub fn ending_at(end: i64) -> GramBlock {
+        let start = last_good_at_or_before(end - 1);
+        let block = GramWalker::at_first_good_from(start).next_block();
+        debug_assert_eq!((block.start, block.end), (start, end));
+        block
+    }
+
     /// Separation points for Turing's method: for each Gram index `j` in `start..=end`,
     /// the shift `h_j` such that `(−1)^j·Z(g_j + h_j) > 0`, with `g_j + h_j` increasing.
-    /// Good Gram points have `h_j = 0`. Call after a successful [`Self::separate`].
+    /// Good Gram points at the ends have `h_j = 0`. Call once the block shows exactly `len()`
+    /// sign changes ([`Self::separate`], or [`Self::search_finer`] for a union): after c sign
+    /// changes Z has the sign of `g_{start+c}`, so `g_j + h_j` is the sample nearest `g_j`
+    /// among those after `j − start` changes.
     pub fn gram_shifts(&self) -> Vec<f64> {
         let mut shifts = vec![0.0; self.len() + 1];
         // Sample i lies after `changes[i]` sign changes; after c changes the sign of Z is

@@ -4,8 +4,9 @@
 //! - [`hardy_z`]: Hardy's Z function (Riemann–Siegel above a crossover, Euler–Maclaurin below),
 //!   with phases kept accurate to ~1e-15 at any height ([`phase_sum`], [`double_double`]).
 //! - [`theta`]: the Riemann–Siegel theta function and Gram points.
-//! - [`zeros`]: consecutive zeros, isolated by Gram blocks ([`gram_block`]), refined
-//!   ([`refine`]) and proved complete by Turing's method ([`turing`]).
+//! - [`zeros`]: consecutive zeros, isolated by Gram blocks ([`gram_block`]) or, where
+//!   Rosser's rule fails, unions of them ([`rosser`]), refined ([`refine`]) and proved
+//!   complete by Turing's method ([`turing`]).
 //! - [`unfold`], [`series_file`]: spacings of mean one, and the files they live in,
 //!   written atomically (`spectral_io::AtomicFile`).
 //! - [`stats`]: random-matrix statistics of spacings (nearest-neighbour law, pair correlation,
@@ -56,6 +57,7 @@ pub mod hardy_z;
 pub mod phase_sum;
 pub mod refine;
 pub mod riemann_siegel;
+pub mod rosser;
 pub mod series_file;
 pub mod stats;
 pub mod theta;

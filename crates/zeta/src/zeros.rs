@@ -1,24 +1,28 @@
 //! Consecutive zeros `γ_N, …, γ_{N+C−1}` of ζ(1/2 + iγ), computed, counted and verified.
 //!
-//! 1. The range is widened to good Gram points `g_a ≤ γ_N` and `g_b ≥ γ_{N+C−1}`.
-//! 2. Turing's method proves `N(g_a) ≥ a + 1` and `N(g_b) ≤ b + 1` (below height 1000 the
-//!    range starts at `g_{−1} ≈ 9.67` instead, under which ζ has no zeros: `N(g_{−1}) = 0`).
+//! 1. The range is widened to good Gram points `g_a ≤ γ_N` and `g_b ≥ γ_{N+C−1}` that no
+//!    union of Gram blocks straddles (below height 1000 the range starts at `g_{−1} ≈ 9.67`,
+//!    under which ζ has no zeros: `N(g_{−1}) = 0`).
+//! 2. Turing's method proves `N(g_a) ≥ a + 1` and `N(g_b) ≤ b + 1` ([`turing`]).
 //! 3. The Gram intervals in `[g_a, g_b)` are split into chunks that start and end at good
 //!    Gram points; rayon's threads take whole chunks. In each, every Gram block is searched
-//!    until it shows as many sign changes as it has intervals (Rosser's rule), and each sign
-//!    change is refined to a zero.
+//!    until it shows as many sign changes as it has intervals (Rosser's rule); where the rule
+//!    fails, the block is counted together with its neighbours ([`rosser`]), and each sign
+//!    change is refined to a zero. A union may reach into the chunk before: the chunks' zeros
+//!    are joined in a [`Chain`], which lets it replace what it covers, and each window of
+//!    chunks holds back its last [`MAX_UNION_INTERVALS`] Gram intervals until the next.
 //! 4. Exactly `b − a` sign changes between the two bounds prove `N(g_a) = a + 1` and
 //!    `N(g_b) = b + 1`: every zero in the range was found, each is simple and on the
-//!    critical line, and the i-th one found after `g_a` is `γ_{a+1+i}`.
+//!    critical line, and the i-th one found after `g_a` (from i = 0) is `γ_{a+2+i}`.
 //!
 //! Zeros stream to the caller's sink in order, one window of chunks at a time, so memory
 //! stays flat however many are asked for.
 
 use crate::error::ZetaError;
-use crate::gram_block::{GramWalker, last_good_at_or_before};
 use crate::hardy_z;
 use crate::phase_sum::MAX_TERMS;
 use crate::refine::refine_zero;
+use crate::rosser::{Chain, Drained, MAX_UNION_INTERVALS, RosserUnion, SegmentWalker};
 use crate::theta::{gram_point, smooth_count};
 use crate::turing::{self, TuringBound};
 use rayon::prelude::*;
@@ -48,6 +52,8 @@ pub struct Verification {
     pub upper: TuringBound,
     /// Evaluations of Z spent refining zeros (all chunks).
     pub refine_evaluations: u64,
+    /// The failures of Rosser's rule in `[g_a, g_b)`, each with the union it was counted over.
+    pub rosser_unions: Vec<RosserUnion>,
 }
 
 impl Verification {
@@ -62,10 +68,29 @@ impl Verification {
             ),
             None => "N(g_-1) = 0 (no zeros below t = 14)".to_string(),
         };
+        let unions = match self.rosser_unions.as_slice() {
+            [] => String::new(),
+            unions => {
+                let listed: Vec<String> = unions
+                    .iter()
+                    .take(3)
+                    .map(|u| format!("g_{} in [g_{}, g_{})", u.short_start, u.start, u.end))
+                    .collect();
+                let more = match unions.len() {
+                    n if n > 3 => format!(" and {} more", n - 3),
+                    _ => String::new(),
+                };
+                format!(
+                    " (Rosser's rule failed at {}{more}, counted over the union with \
+                     neighbouring blocks)",
+                    listed.join(", ")
+                )
+            }
+        };
         format!(
             "{lower}; N(g_{b}) ≤ {nb} by Turing's method over {k} Gram intervals above; \
-             {c} sign changes of Z found in (g_{a}, g_{b}] = ({ta:.3}, {tb:.3}], so N(g_{b}) = {nb}: \
-             no zero missed, all simple and on the critical line",
+             {c} sign changes of Z found in (g_{a}, g_{b}] = ({ta:.3}, {tb:.3}]{unions}, so \
+             N(g_{b}) = {nb}: no zero missed, all simple and on the critical line",
             b = self.gram_end,
             nb = self.gram_end + 1,
             k = self.upper.intervals,
@@ -78,41 +103,29 @@ impl Verification {
 }
 
 struct Chunk {
-    /// First good Gram point of the chunk; its zeros are γ_{start+2}, γ_{start+3}, …
-    start: i64,
-    end: i64,
-    zeros: Vec<f64>,
+    /// The chunk's segments and their zeros; the first may begin before the chunk's
+    /// nominal start (a union reaching back).
+    chain: Chain<f64>,
     evaluations: u64,
 }
 
-/// Zeros of the Gram blocks from the first good Gram point `≥ nominal_start` up to the
-/// first good one `≥ nominal_end` (`last`, a good Gram point, caps it).
+/// Zeros of the segments from the first good Gram point `≥ nominal_start` up to the first
+/// segment boundary `≥ nominal_end` (`last`, a segment boundary, caps it).
 fn compute_chunk(nominal_start: i64, nominal_end: i64, last: i64) -> Result<Chunk, ZetaError> {
-    let mut walker = GramWalker::at_first_good_from(nominal_start);
-    let start = walker.index();
-    let mut zeros = Vec::with_capacity((nominal_end - nominal_start).max(0) as usize + 8);
+    let mut walker = SegmentWalker::at_first_good_from(nominal_start);
+    let mut chain = Chain::new(i64::MIN);
     let mut evaluations = 0;
     while walker.index() < nominal_end.min(last) {
-        let mut block = walker.next_block();
-        if !block.separate() {
-            return Err(ZetaError::RosserViolation {
-                gram_start: block.start,
-                gram_end: block.end,
-                found: block.sign_changes(),
-            });
-        }
-        for (left, right) in block.brackets() {
+        let segment = walker.next_segment()?;
+        let block = &segment.block;
+        let zeros = block.brackets().map(|(left, right)| {
             let (zero, count) = refine_zero(left, right, hardy_z::z_and_derivative);
-            zeros.push(zero);
             evaluations += count as u64;
-        }
+            zero
+        });
+        chain.push(block.start, block.end, segment.union, zeros)?;
     }
-    Ok(Chunk {
-        start,
-        end: walker.index(),
-        zeros,
-        evaluations,
-    })
+    Ok(Chunk { chain, evaluations })
 }
 
 /// Checks that `γ_first, …, γ_{first+count−1}` is a range this program computes; returns
@@ -147,84 +160,59 @@ pub fn compute_zeros(
     debug_assert!(gram_point(last_index as i64) < 2.0 * PI * (MAX_TERMS as f64).powi(2));
 
     // γ_n lies in (g_{n−2}, g_{n−1}] under Gram's law; a margin of one interval covers the
-    // shifts inside Gram blocks at the range's ends.
-    let a = {
-        let a0 = first as i64 - 3;
-        if a0 < 0 || gram_point(a0) < turing::MIN_HEIGHT {
-            -1
-        } else {
-            last_good_at_or_before(a0)
-        }
-    };
-    let b = {
-        let mut b0 = last_index as i64 + 1;
-        while gram_point(b0) < turing::MIN_HEIGHT {
-            b0 += 64;
-        }
-        GramWalker::at_first_good_from(b0).index()
-    };
-    let lower = if a >= 0 {
-        Some(turing::lower_bound(a).ok_or(ZetaError::TuringFailed {
-            gram_index: a,
-            side: "below",
-        })?)
+    // shifts inside Gram blocks at the range's ends, and the edges move out of any union.
+    let a0 = first as i64 - 3;
+    let (a, lower) = if a0 < 0 || gram_point(a0) < turing::MIN_HEIGHT {
+        (-1, None)
     } else {
-        None
+        let (a, bound) = turing::lower_edge(a0)?;
+        (a, Some(bound))
     };
-    let upper = turing::upper_bound(b).ok_or(ZetaError::TuringFailed {
-        gram_index: b,
-        side: "above",
-    })?;
+    let mut b0 = last_index as i64 + 1;
+    while gram_point(b0) < turing::MIN_HEIGHT {
+        b0 += 64;
+    }
+    let (b, upper) = turing::upper_edge(b0)?;
 
     let boundaries: Vec<i64> = (0..)
         .map(|i| a + i * CHUNK_INTERVALS)
         .take_while(|&s| s < b)
         .chain(std::iter::once(b))
         .collect();
-    let window = 4 * rayon::current_num_threads().max(1);
-    let mut delivered = 0u64;
-    let mut expected_start = a;
-    let mut found = 0u64;
+    let spans: Vec<&[i64]> = boundaries.windows(2).collect();
+    let windows: Vec<&[&[i64]]> = spans
+        .chunks(4 * rayon::current_num_threads().max(1))
+        .collect();
+    let mut chain = Chain::new(a);
+    let mut out = Delivery {
+        first,
+        last_index,
+        next_index: (a + 2) as u64,
+        delivered: 0,
+        last_zero: f64::NEG_INFINITY,
+        unions: Vec::new(),
+        sink: &mut sink,
+    };
     let mut evaluations = 0u64;
-    for spans in boundaries.windows(2).collect::<Vec<_>>().chunks(window) {
-        let chunks: Vec<Chunk> = spans
+    for (w, group) in windows.iter().enumerate() {
+        let chunks: Vec<Chunk> = group
             .par_iter()
             .map(|span| compute_chunk(span[0], span[1], b))
             .collect::<Result<_, _>>()?;
         for chunk in chunks {
-            if chunk.start != expected_start || chunk.zeros.len() as i64 != chunk.end - chunk.start
-            {
-                return Err(ZetaError::CountMismatch {
-                    gram_start: chunk.start,
-                    gram_end: chunk.end,
-                    found: chunk.zeros.len() as u64,
-                });
-            }
-            expected_start = chunk.end;
-            found += chunk.zeros.len() as u64;
             evaluations += chunk.evaluations;
-            // Zero i of the chunk is γ_{start + 2 + i}; keep those in [first, last_index].
-            let chunk_first = (chunk.start + 2) as u64;
-            let lo = first
-                .saturating_sub(chunk_first)
-                .min(chunk.zeros.len() as u64) as usize;
-            let hi = (last_index + 1)
-                .saturating_sub(chunk_first)
-                .min(chunk.zeros.len() as u64) as usize;
-            if lo < hi {
-                let ordered = chunk.zeros[lo..hi].windows(2).all(|w| w[0] < w[1]);
-                if !ordered {
-                    return Err(ZetaError::Internal(format!(
-                        "zeros between g_{} and g_{} are not increasing",
-                        chunk.start, chunk.end
-                    )));
-                }
-                sink(chunk_first + lo as u64, &chunk.zeros[lo..hi])?;
-                delivered += (hi - lo) as u64;
+            for (start, end, union, zeros) in chunk.chain.segments() {
+                chain.push(start, end, union, zeros.iter().copied())?;
             }
         }
+        // A union found in the next window starts at most MAX_UNION_INTERVALS before it.
+        let settled = windows
+            .get(w + 1)
+            .map_or(b, |next| next[0][0] - MAX_UNION_INTERVALS);
+        out.deliver(chain.drain_to(settled))?;
     }
-    if expected_start != b || found != (b - a) as u64 || delivered != count {
+    let found = out.next_index - (a + 2) as u64;
+    if chain.end() != Some(b) || found != (b - a) as u64 || out.delivered != count {
         return Err(ZetaError::CountMismatch {
             gram_start: a,
             gram_end: b,
@@ -240,7 +228,51 @@ pub fn compute_zeros(
         lower,
         upper,
         refine_evaluations: evaluations,
+        rosser_unions: out.unions,
     })
+}
+
+/// Hands drained zeros to the caller's sink, numbered from `γ_{a+2}` and cut to the asked range.
+struct Delivery<'s, F> {
+    first: u64,
+    last_index: u64,
+    /// Index of the next zero to come out of the chain.
+    next_index: u64,
+    delivered: u64,
+    last_zero: f64,
+    unions: Vec<RosserUnion>,
+    sink: &'s mut F,
+}
+
+impl<F: FnMut(u64, &[f64]) -> Result<(), ZetaError>> Delivery<'_, F> {
+    fn deliver(&mut self, drained: Drained<f64>) -> Result<(), ZetaError> {
+        let zeros = &drained.items;
+        let batch_first = self.next_index;
+        self.next_index += zeros.len() as u64;
+        self.unions.extend(drained.unions);
+        let lo = self
+            .first
+            .saturating_sub(batch_first)
+            .min(zeros.len() as u64) as usize;
+        let hi = (self.last_index + 1)
+            .saturating_sub(batch_first)
+            .min(zeros.len() as u64) as usize;
+        if lo >= hi {
+            return Ok(());
+        }
+        let kept = &zeros[lo..hi];
+        let ordered = self.last_zero < kept[0] && kept.windows(2).all(|w| w[0] < w[1]);
+        if !ordered {
+            return Err(ZetaError::Internal(format!(
+                "zeros between g_{} and g_{} are not increasing",
+                drained.start, drained.end
+            )));
+        }
+        self.last_zero = kept[kept.len() - 1];
+        (self.sink)(batch_first + lo as u64, kept)?;
+        self.delivered += kept.len() as u64;
+        Ok(())
+    }
 }
 
 /// `γ_first, …, γ_{first+count−1}` in memory.
