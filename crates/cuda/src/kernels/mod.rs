@@ -10,8 +10,20 @@ pub const PRELUDE_CHECK: Source = Source {
     code: include_str!("prelude_check.cu"),
 };
 
+/// Bias, RoPE and the `[B, T, C]` ↔ `[B, H, T, D]` permutes around attention.
+pub const ATTENTION_LAYOUT: Source = Source {
+    name: "attention_layout.cu",
+    code: include_str!("attention_layout.cu"),
+};
+
+/// The causal softmax of stored scores, and its backward.
+pub const CAUSAL_SOFTMAX: Source = Source {
+    name: "causal_softmax.cu",
+    code: include_str!("causal_softmax.cu"),
+};
+
 /// Every source, for the compile check.
-pub const ALL: &[Source] = &[PRELUDE_CHECK];
+pub const ALL: &[Source] = &[PRELUDE_CHECK, ATTENTION_LAYOUT, CAUSAL_SOFTMAX];
 
 #[cfg(test)]
 mod tests {
