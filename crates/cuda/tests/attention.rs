@@ -6,9 +6,10 @@ mod common;
 
 use common::*;
 use spectral_cuda::ops::attention::{
-    AttentionDims, AttentionInput, Buffer, CublasAttention, CublasSaved, CublasScratch, Qkv,
-    rope_table,
+    AttentionDims, AttentionInput, BackwardInput, Buffer, CublasAttention, CublasSaved,
+    CublasScratch, Qkv, rope_table,
 };
+use spectral_cuda::ops::flash_attention::{FlashAttention, FlashSaved, FlashScratch};
 use spectral_cuda::{Arena, DType, Gpu, Layout, Slot};
 
 /// One attention problem on the host: the projections' outputs `q, k, v` and the output
@@ -283,6 +284,14 @@ impl Io {
         }
     }
 
+    fn backward_input(&self, arena: &Arena) -> BackwardInput {
+        BackwardInput {
+            y: arena.ptr(self.y),
+            dy: arena.ptr(self.dy),
+            rope: self.rope.map(|s| arena.ptr(s)),
+        }
+    }
+
     fn grads(&self, arena: &Arena) -> Qkv {
         let [q, k, v] = self.grads.map(|s| arena.ptr(s));
         Qkv { q, k, v }
@@ -380,12 +389,85 @@ impl Run for CublasRun {
 
     fn backward(&self, gpu: &Gpu) {
         let (io, arena) = (&self.io, &self.arena);
-        let (dy, rope) = (arena.ptr(io.dy), io.input(arena).rope);
-        let grads = io.grads(arena);
+        let (input, grads) = (io.backward_input(arena), io.grads(arena));
         self.attention
-            .backward(gpu, dy, rope, &self.saved, &self.scratch, &grads)
+            .backward(gpu, &input, &self.saved, &self.scratch, &grads)
             .unwrap();
     }
+}
+
+/// The FlashAttention-2 path (bf16).
+struct FlashRun {
+    io: Io,
+    arena: Arena,
+    attention: FlashAttention,
+    saved: FlashSaved,
+    scratch: FlashScratch,
+}
+
+impl FlashRun {
+    fn new(gpu: &mut Gpu, problem: &Problem) -> Self {
+        let dims = problem.dims;
+        let mut layout = Layout::new();
+        let io = Io::plan(&mut layout, problem, DType::BF16);
+        let saved = plan(&mut layout, "saved.", FlashSaved::buffers(dims));
+        let scratch = plan(&mut layout, "scratch.", FlashScratch::buffers(dims));
+        let arena = gpu.arena(&layout).unwrap();
+        io.upload(gpu, &arena, problem);
+        Self {
+            attention: FlashAttention::new(gpu, dims).unwrap(),
+            saved: FlashSaved::at(saved.map(|s| arena.ptr(s))),
+            scratch: FlashScratch::at(scratch.map(|s| arena.ptr(s))),
+            io,
+            arena,
+        }
+    }
+}
+
+impl Run for FlashRun {
+    fn io(&self) -> (&Io, &Arena) {
+        (&self.io, &self.arena)
+    }
+
+    fn forward(&self, gpu: &Gpu) {
+        let (io, arena) = (&self.io, &self.arena);
+        let y = arena.ptr(io.y);
+        self.attention
+            .forward(gpu, &io.input(arena), &self.saved, y)
+            .unwrap();
+    }
+
+    fn backward(&self, gpu: &Gpu) {
+        let (io, arena) = (&self.io, &self.arena);
+        let (input, grads) = (io.backward_input(arena), io.grads(arena));
+        self.attention
+            .backward(gpu, &input, &self.saved, &self.scratch, &grads)
+            .unwrap();
+    }
+}
+
+/// Milliseconds of one forward and one backward pass, each the mean of 20 after 3 warm-ups
+/// (eager launches, timed on the host around a synchronize).
+fn time(run: &dyn Run, gpu: &Gpu) -> (f64, f64) {
+    let mean = |pass: &dyn Fn()| {
+        for _ in 0..3 {
+            pass();
+        }
+        gpu.synchronize().unwrap();
+        let start = std::time::Instant::now();
+        for _ in 0..20 {
+            pass();
+        }
+        gpu.synchronize().unwrap();
+        start.elapsed().as_secs_f64() * 1e3 / 20.0
+    };
+    run.forward(gpu);
+    let forward = mean(&|| run.forward(gpu));
+    let backward = mean(&|| {
+        run.forward(gpu);
+        run.backward(gpu)
+    }) - forward;
+    (forward, backward)
 }
 
 /// ‖got − want‖ / ‖want‖ over the heads `heads` of `[B, T, C]` tensors; the largest |got|
@@ -496,5 +578,85 @@ fn cublas_attention_repeats_bit_for_bit() {
         let problem = Problem::new(dims, bias, rope, act, 3);
         let run = CublasRun::new(&mut gpu, &problem, act);
         assert_same_bits(&run.step(&gpu), &run.step(&gpu), &format!("cuBLAS {act:?}"));
+    }
+}
+
+/// The flash kernels against the oracle on [`CASES`], within the bf16 [`bounds`].
+#[test]
+#[ignore = "needs an NVIDIA GPU"]
+fn flash_attention_matches_the_exact_oracle() {
+    let mut gpu = gpu();
+    for (seed, (dims, bias, rope)) in CASES.into_iter().enumerate() {
+        let problem = Problem::new(dims, bias, rope, DType::BF16, 200 + 10 * seed as u64);
+        let heads = problem.all_heads();
+        let want = exact(&problem, &heads);
+        let want = [&want.y, &want.dq, &want.dk, &want.dv];
+        let got = FlashRun::new(&mut gpu, &problem).step(&gpu);
+        let case = format!("flash {dims:?} bias={bias} rope={rope}");
+        for i in 0..4 {
+            let error = error_over(dims, &got[i], want[i], &heads);
+            eprintln!("{case} {}: {error:.2e}", NAMES[i]);
+            assert!(
+                error <= bounds(DType::BF16)[i],
+                "{case} {}: {error:.3e}",
+                NAMES[i]
+            );
+        }
+    }
+}
+
+/// Two passes of the flash kernels over the same buffers give the same bits.
+#[test]
+#[ignore = "needs an NVIDIA GPU"]
+fn flash_attention_repeats_bit_for_bit() {
+    let mut gpu = gpu();
+    for (dims, bias, rope) in [CASES[0], CASES[2]] {
+        let problem = Problem::new(dims, bias, rope, DType::BF16, 5);
+        let run = FlashRun::new(&mut gpu, &problem);
+        assert_same_bits(&run.step(&gpu), &run.step(&gpu), &format!("flash {dims:?}"));
+    }
+}
+
+/// At the models' shapes (GPT: B 64, T 256, H 12, D 64; SpacingMDN: B 512, T 263, H 8,
+/// D 32), the flash and cuBLAS paths in bf16 agree with each other within the sum of their
+/// bounds over every head, and each with the oracle on the first and the last head; prints
+/// both paths' times.
+#[test]
+#[ignore = "needs an NVIDIA GPU"]
+fn flash_attention_matches_cublas_at_the_model_shapes() {
+    let mut gpu = gpu();
+    for (name, dims) in [
+        ("GPT", dims(64, 256, 12, 64)),
+        ("SpacingMDN", dims(512, 263, 8, 32)),
+    ] {
+        let problem = Problem::new(dims, true, true, DType::BF16, 9);
+        let heads = [(0, 0), (dims.batch - 1, dims.heads - 1)];
+        let want = exact(&problem, &heads);
+        let want = [&want.y, &want.dq, &want.dk, &want.dv];
+        let flash = FlashRun::new(&mut gpu, &problem);
+        let cublas = CublasRun::new(&mut gpu, &problem, DType::BF16);
+        let (f, c) = (flash.step(&gpu), cublas.step(&gpu));
+        for i in 0..4 {
+            let to_oracle = [&f, &c].map(|got| error_over(dims, &got[i], want[i], &heads));
+            let c64: Vec<f64> = c[i].iter().map(|&x| f64::from(x)).collect();
+            let between = relative_error(&f[i], &c64);
+            eprintln!(
+                "{name} {}: flash {:.2e}, cuBLAS {:.2e} against the oracle; {between:.2e} apart",
+                NAMES[i], to_oracle[0], to_oracle[1]
+            );
+            let bound = bounds(DType::BF16)[i];
+            assert!(to_oracle.iter().all(|e| *e <= bound), "{name} {}", NAMES[i]);
+            assert!(
+                between <= 2.0 * bound,
+                "{name} {}: {between:.3e} apart",
+                NAMES[i]
+            );
+        }
+        let (ff, fb) = time(&flash, &gpu);
+        let (cf, cb) = time(&cublas, &gpu);
+        eprintln!(
+            "{name} {dims:?}: flash {ff:.3} ms forward, {fb:.3} ms backward; \
+             cuBLAS {cf:.3} ms forward, {cb:.3} ms backward"
+        );
     }
 }

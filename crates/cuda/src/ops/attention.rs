@@ -123,6 +123,18 @@ pub struct AttentionInput {
     pub rope: Option<u64>,
 }
 
+/// What an attention layer reads in its backward pass, besides what its forward pass saved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BackwardInput {
+    /// The forward pass's output `y` `[B, T, C]` ACT (the flash path reads it for
+    /// `Δ = rowsum(∂y ⊙ y)`; the cuBLAS path, which has `P`, does not).
+    pub y: u64,
+    /// Its gradient `∂y` `[B, T, C]` ACT.
+    pub dy: u64,
+    /// The forward pass's RoPE table, or `None`.
+    pub rope: Option<u64>,
+}
+
 /// A tensor the caller places in its arena: a name (unique within its list), elements, type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Buffer {
@@ -409,14 +421,12 @@ impl CublasAttention {
         self.layout.heads_to_rows(gpu, dims, y_heads, None, y)
     }
 
-    /// `grads` (`∂q, ∂k, ∂v` `[B, T, C]` ACT) from `dy` `[B, T, C]` ACT and what the forward
-    /// pass saved (whose probabilities it overwrites with `∂S`); `rope` is the forward pass's
-    /// table.
+    /// `grads` (`∂q, ∂k, ∂v` `[B, T, C]` ACT) from `input.dy` and what the forward pass saved
+    /// (whose probabilities it overwrites with `∂S`).
     pub fn backward(
         &self,
         gpu: &Gpu,
-        dy: u64,
-        rope: Option<u64>,
+        input: &BackwardInput,
         saved: &CublasSaved,
         scratch: &CublasScratch,
         grads: &Qkv,
@@ -432,8 +442,9 @@ impl CublasAttention {
         );
         let dy_heads = self.heads(scratch.dy_heads, act);
         let probs = self.scores(saved.probs, act);
+        let rope = input.rope;
         self.layout
-            .rows_to_heads(gpu, dims, dy, None, None, scratch.dy_heads)?;
+            .rows_to_heads(gpu, dims, input.dy, None, None, scratch.dy_heads)?;
         // ∂P = ∂Y' V'ᵀ   [B·H, T, T] f32;  ∂V' = Pᵀ ∂Y'   [B, H, T, D] f32
         let dp = self.scores(scratch.scores, f32);
         self.gemm(gpu, [t, t, d], dy_heads, v.t(), dp, 1.0)?;

@@ -4,6 +4,8 @@
 //! buffers it needs (names, lengths, types) so the caller can plan them.
 //!
 //! - [`attention`]: causal self-attention with stored probabilities, on cuBLAS gemms (every
-//!   activation type).
+//!   activation type), and the layout kernels both attention paths share.
+//! - [`flash_attention`]: causal self-attention by FlashAttention-2 on tensor cores (bf16).
 
 pub mod attention;
+pub mod flash_attention;
