@@ -46,7 +46,9 @@ mod tests {
         if source.name == FLASH_ATTENTION.name {
             [32, 64].map(|d| vec![format!("HEAD_DIM={d}")]).to_vec()
         } else {
-            ["float", "bf16"].map(|act| vec![format!("ACT={act}")]).to_vec()
+            ["float", "bf16"]
+                .map(|act| vec![format!("ACT={act}")])
+                .to_vec()
         }
     }
 
