@@ -57,6 +57,12 @@ __device__ __forceinline__ void cp_async16(void* dst, const void* src, int bytes
                  "l"(src), "r"(bytes));
 }
 
+// 4 bytes global -> shared; `bytes` 0 writes a zero instead.
+__device__ __forceinline__ void cp_async4(void* dst, const void* src, int bytes) {
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;" ::"r"(shared_address(dst)),
+                 "l"(src), "r"(bytes));
+}
+
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;"); }
 
 __device__ __forceinline__ void cp_async_wait_all() {
@@ -116,6 +122,18 @@ __device__ __forceinline__ void load_tile(bf16* tile, const bf16* __restrict__ s
     }
 }
 
+// Starts copying lse and delta of rows [first, first + ROWS) of one head into shared memory
+// (a thread an entry); rows at or past T get 0. Such query rows have zero q and dy tiles, so
+// their p (exp(0 - 0) = 1) meets ds = p (0 - 0) = 0 and dy = 0: they add nothing.
+__device__ __forceinline__ void load_stats(float* lse_s, float* delta_s,
+                                           const float* __restrict__ lse,
+                                           const float* __restrict__ delta, int first, int T) {
+    const int r = threadIdx.x % ROWS, t = first + r;
+    const bool is_lse = threadIdx.x < ROWS;  // THREADS = 2 ROWS
+    cp_async4((is_lse ? lse_s : delta_s) + r, (is_lse ? lse : delta) + min(t, T - 1),
+              t < T ? 4 : 0);
+}
+
 // The A fragments of this warp's 16 rows of a shared tile, across the head: frag[kk] holds
 // columns 16 kk .. 16 kk + 15.
 __device__ __forceinline__ void load_a(unsigned (*frag)[4], const bf16* tile, int warp, int lane) {
@@ -126,15 +144,17 @@ __device__ __forceinline__ void load_a(unsigned (*frag)[4], const bf16* tile, in
 }
 
 // acc[16 x ROWS] = a[16 x HEAD_DIM] tileᵀ: the B operand is the tile read row by row (each
-// tile row is a column of the product), two n8 tiles per ldmatrix.
+// tile row is a column of the product), two n8 tiles per ldmatrix. Only the 16-column blocks
+// lo ..= hi are computed (the others stay 0): on a diagonal tile the rest is masked.
 __device__ __forceinline__ void product_nt(float (*acc)[4], const unsigned (*a)[4],
-                                           const bf16* tile, int lane) {
+                                           const bf16* tile, int lane, int lo, int hi) {
 #pragma unroll
     for (int j = 0; j < NT; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.0f;
 #pragma unroll
     for (int kk = 0; kk < KD; ++kk) {
 #pragma unroll
         for (int j2 = 0; j2 < NT / 2; ++j2) {
+            if (j2 < lo || j2 > hi) continue;  // warp-uniform
             unsigned b[4];
             const int row = 16 * j2 + lane % 8 + (lane / 16) * 8;
             ldmatrix_x4(b, tile + tile_offset(row, 2 * kk + (lane / 8) % 2));
@@ -145,11 +165,13 @@ __device__ __forceinline__ void product_nt(float (*acc)[4], const unsigned (*a)[
 }
 
 // acc[16 x HEAD_DIM] += p[16 x ROWS] tile[ROWS x HEAD_DIM], with p the f32 accumulators of a
-// product_nt, rounded to bf16 A fragments; the B operand is the tile read transposed.
+// product_nt, rounded to bf16 A fragments; the B operand is the tile read transposed. Only
+// the k16 steps lo ..= hi are taken: p is 0 on the others.
 __device__ __forceinline__ void product_nn(float (*acc)[4], const float (*p)[4],
-                                           const bf16* tile, int lane) {
+                                           const bf16* tile, int lane, int lo, int hi) {
 #pragma unroll
     for (int kk = 0; kk < KT; ++kk) {
+        if (kk < lo || kk > hi) continue;  // warp-uniform
         const unsigned a[4] = {pack_bf16x2(p[2 * kk][0], p[2 * kk][1]),
                                pack_bf16x2(p[2 * kk][2], p[2 * kk][3]),
                                pack_bf16x2(p[2 * kk + 1][0], p[2 * kk + 1][1]),
@@ -247,8 +269,10 @@ flash_forward(const bf16* __restrict__ q, const bf16* __restrict__ k,
             load_tile(vs[buf ^ 1], v + head, HEAD_DIM, (kt + 1) * ROWS, T);
             cp_async_commit();
         }
+        // On the diagonal tile, keys past the warp's last row are all masked.
+        const int hi = kt == tile ? warp : KT - 1;
         float s[NT][4];
-        product_nt(s, qf, ks[buf], lane);
+        product_nt(s, qf, ks[buf], lane, 0, hi);
         // Scale into log2 units; on the diagonal tile, keys after the query are -inf. Keys
         // at or past T come after every query row that is stored.
         float mx[2] = {m[0], m[1]};
@@ -285,7 +309,7 @@ flash_forward(const bf16* __restrict__ q, const bf16* __restrict__ k,
             o[n][2] *= alpha[1];
             o[n][3] *= alpha[1];
         }
-        product_nn(o, s, vs[buf], lane);
+        product_nn(o, s, vs[buf], lane, 0, hi);
     }
 
     // Each lane summed its own columns; the quad's sum is the row's.
@@ -399,9 +423,10 @@ flash_backward_dq(const bf16* __restrict__ q, const bf16* __restrict__ k,
             load_tile(vs[buf ^ 1], v + head, HEAD_DIM, (kt + 1) * ROWS, T);
             cp_async_commit();
         }
+        const int hi = kt == tile ? warp : KT - 1;
         float s[NT][4], dp[NT][4];
-        product_nt(s, qf, ks[buf], lane);
-        product_nt(dp, df, vs[buf], lane);
+        product_nt(s, qf, ks[buf], lane, 0, hi);
+        product_nt(dp, df, vs[buf], lane, 0, hi);
 #pragma unroll
         for (int j = 0; j < NT; ++j) {
 #pragma unroll
@@ -412,7 +437,7 @@ flash_backward_dq(const bf16* __restrict__ q, const bf16* __restrict__ k,
                 s[j][e] = p * (dp[j][e] - dl[e / 2]);
             }
         }
-        product_nn(acc, s, ks[buf], lane);
+        product_nn(acc, s, ks[buf], lane, 0, hi);
     }
     store_rows(dq + rows, stride, acc, scale, rope, q0 + warp * 16, T, lane);
 }
@@ -428,7 +453,7 @@ flash_backward_dkv(const bf16* __restrict__ q, const bf16* __restrict__ k,
                    bf16* __restrict__ dv, int T, int H, float scale) {
     __shared__ __align__(128) bf16 qs[2][ROWS * HEAD_DIM];
     __shared__ __align__(128) bf16 ds[2][ROWS * HEAD_DIM];  // tiles of dy
-    __shared__ float lse_s[2][ROWS];                         // log2 units; +inf past T
+    __shared__ float lse_s[2][ROWS];  // 0 past T, as delta_s
     __shared__ float delta_s[2][ROWS];
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t4 = lane % 4;
     const int bh = blockIdx.y, tile = blockIdx.x, k0 = tile * ROWS;
@@ -443,12 +468,10 @@ flash_backward_dkv(const bf16* __restrict__ q, const bf16* __restrict__ k,
     load_tile(ds[1], v + head, HEAD_DIM, k0, T);
     load_tile(qs[0], q + head, HEAD_DIM, k0, T);
     load_tile(ds[0], dy + rows, stride, k0, T);
+    lse += (long long)bh * T;
+    delta += (long long)bh * T;
+    load_stats(lse_s[0], delta_s[0], lse, delta, k0, T);
     cp_async_commit();
-    for (int r = threadIdx.x; r < ROWS; r += THREADS) {
-        const int row = k0 + r;
-        lse_s[0][r] = row < T ? lse[(long long)bh * T + row] * LOG2E : POS_INF;
-        delta_s[0][r] = row < T ? delta[(long long)bh * T + row] : 0.0f;
-    }
     cp_async_wait_all();
     __syncthreads();
     unsigned kf[KD][4], vf[KD][4];
@@ -472,16 +495,14 @@ flash_backward_dkv(const bf16* __restrict__ q, const bf16* __restrict__ k,
         if (qt + 1 < tiles) {
             load_tile(qs[buf ^ 1], q + head, HEAD_DIM, q0 + ROWS, T);
             load_tile(ds[buf ^ 1], dy + rows, stride, q0 + ROWS, T);
+            load_stats(lse_s[buf ^ 1], delta_s[buf ^ 1], lse, delta, q0 + ROWS, T);
             cp_async_commit();
-            for (int r = threadIdx.x; r < ROWS; r += THREADS) {
-                const int row = q0 + ROWS + r;
-                lse_s[buf ^ 1][r] = row < T ? lse[(long long)bh * T + row] * LOG2E : POS_INF;
-                delta_s[buf ^ 1][r] = row < T ? delta[(long long)bh * T + row] : 0.0f;
-            }
         }
+        // On the diagonal tile, queries before the warp's first key are all masked.
+        const int lo = qt == tile ? warp : 0;
         float s[NT][4], dp[NT][4];
-        product_nt(s, kf, qs[buf], lane);  // sᵀ: keys down, queries across
-        product_nt(dp, vf, ds[buf], lane);
+        product_nt(s, kf, qs[buf], lane, lo, KT - 1);  // sᵀ: keys down, queries across
+        product_nt(dp, vf, ds[buf], lane, lo, KT - 1);
 #pragma unroll
         for (int j = 0; j < NT; ++j) {
 #pragma unroll
@@ -490,13 +511,13 @@ flash_backward_dkv(const bf16* __restrict__ q, const bf16* __restrict__ k,
                 const int query = q0 + col;
                 const float p = (qt == tile && query < key)
                                     ? 0.0f
-                                    : exp2f(s[j][e] * c - lse_s[buf][col]);
+                                    : exp2f(s[j][e] * c - lse_s[buf][col] * LOG2E);
                 s[j][e] = p;
                 dp[j][e] = p * (dp[j][e] - delta_s[buf][col]);
             }
         }
-        product_nn(gv, s, ds[buf], lane);
-        product_nn(gk, dp, qs[buf], lane);
+        product_nn(gv, s, ds[buf], lane, lo, KT - 1);
+        product_nn(gk, dp, qs[buf], lane, lo, KT - 1);
     }
     store_rows(dk + rows, stride, gk, scale, rope, k0 + warp * 16, T, lane);
     store_rows(dv + rows, stride, gv, 1.0f, nullptr, k0 + warp * 16, T, lane);
