@@ -10,6 +10,7 @@
 //! - [`gpu`]: a device, its stream, cuBLAS with an explicit workspace, compiled kernels.
 //! - [`nvrtc`]: kernel sources, compiled at run time and cached on disk.
 //! - [`gemm`]: row-major products on cuBLAS.
+//! - [`ops`]: the operations of a training step (attention), launchers over arena addresses.
 //!
 //! The crate builds and its host-side code is tested on machines without CUDA; everything
 //! that touches a GPU is in tests marked `#[ignore = "needs an NVIDIA GPU"]`, run on the GPU
@@ -22,6 +23,7 @@ pub mod gpu;
 pub mod kernels;
 pub mod models;
 pub mod nvrtc;
+pub mod ops;
 pub mod optim;
 pub mod params;
 

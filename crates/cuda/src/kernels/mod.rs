@@ -16,24 +16,59 @@ pub const MUON: Source = Source {
     code: include_str!("muon.cu"),
 };
 
+/// Bias, RoPE and the `[B, T, C]` ↔ `[B, H, T, D]` permutes around attention.
+pub const ATTENTION_LAYOUT: Source = Source {
+    name: "attention_layout.cu",
+    code: include_str!("attention_layout.cu"),
+};
+
+/// The causal softmax of stored scores, and its backward.
+pub const CAUSAL_SOFTMAX: Source = Source {
+    name: "causal_softmax.cu",
+    code: include_str!("causal_softmax.cu"),
+};
+
+/// Causal attention by FlashAttention-2 on tensor cores, bf16 only; `-DHEAD_DIM=32` or `64`.
+pub const FLASH_ATTENTION: Source = Source {
+    name: "flash_attention.cu",
+    code: include_str!("flash_attention.cu"),
+};
+
 /// Every source, for the compile check.
-pub const ALL: &[Source] = &[PRELUDE_CHECK, MUON];
+pub const ALL: &[Source] = &[
+    PRELUDE_CHECK,
+    ATTENTION_LAYOUT,
+    CAUSAL_SOFTMAX,
+    FLASH_ATTENTION,
+    MUON,
+];
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Every source compiles for Hopper (sm_90) in both activation types. Needs libnvrtc
-    /// (not a GPU): `pip install nvidia-cuda-nvrtc==13.0.*` puts one under
+    /// The `-D` sets a source is launched with: both activation types, or for the flash
+    /// kernels (bf16 alone) both head widths.
+    fn variants(source: &Source) -> Vec<Vec<String>> {
+        if source.name == FLASH_ATTENTION.name {
+            [32, 64].map(|d| vec![format!("HEAD_DIM={d}")]).to_vec()
+        } else {
+            ["float", "bf16"]
+                .map(|act| vec![format!("ACT={act}")])
+                .to_vec()
+        }
+    }
+
+    /// Every source compiles for Hopper (sm_90) in every variant it is launched with. Needs
+    /// libnvrtc (not a GPU): `pip install nvidia-cuda-nvrtc==13.0.*` puts one under
     /// `site-packages/nvidia/cu13/lib`; run with that directory in `LD_LIBRARY_PATH`.
     #[test]
     #[ignore = "needs libnvrtc"]
     fn every_source_compiles_for_sm90() {
         for source in ALL {
-            for act in ["float", "bf16"] {
-                let defines = [format!("ACT={act}")];
+            for defines in variants(source) {
                 if let Err(e) = crate::nvrtc::compile(source, &defines, (9, 0)) {
-                    panic!("{e}");
+                    panic!("{defines:?}: {e}");
                 }
             }
         }
