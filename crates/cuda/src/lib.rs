@@ -10,6 +10,7 @@
 //! - [`gpu`]: a device, its stream, cuBLAS with an explicit workspace, compiled kernels.
 //! - [`nvrtc`]: kernel sources, compiled at run time and cached on disk.
 //! - [`gemm`]: row-major products on cuBLAS.
+//! - [`kernels`]: the CUDA C sources; [`ops`]: their launchers, one struct per family.
 //!
 //! The crate builds and its host-side code is tested on machines without CUDA; everything
 //! that touches a GPU is in tests marked `#[ignore = "needs an NVIDIA GPU"]`, run on the GPU
@@ -21,6 +22,7 @@ pub mod gemm;
 pub mod gpu;
 pub mod kernels;
 pub mod nvrtc;
+pub mod ops;
 
 pub use arena::{DType, Layout, Slot};
 pub use error::EngineError;

@@ -10,8 +10,27 @@ pub const PRELUDE_CHECK: Source = Source {
     code: include_str!("prelude_check.cu"),
 };
 
+/// Deterministic sums of f32 data: per-block partials, then one finishing block (a sum times a
+/// factor, or a norm and its clip factor); and column sums of an f32 matrix.
+pub const REDUCE: Source = Source {
+    name: "reduce.cu",
+    code: include_str!("reduce.cu"),
+};
+
+/// burn's AdamW over one contiguous group of the flat f32 buffers, writing the ACT copy.
+pub const ADAMW: Source = Source {
+    name: "adamw.cu",
+    code: include_str!("adamw.cu"),
+};
+
+/// f32 to ACT, elementwise.
+pub const CAST: Source = Source {
+    name: "cast.cu",
+    code: include_str!("cast.cu"),
+};
+
 /// Every source, for the compile check.
-pub const ALL: &[Source] = &[PRELUDE_CHECK];
+pub const ALL: &[Source] = &[PRELUDE_CHECK, REDUCE, ADAMW, CAST];
 
 #[cfg(test)]
 mod tests {
