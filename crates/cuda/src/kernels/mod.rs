@@ -29,8 +29,15 @@ pub const CAST: Source = Source {
     code: include_str!("cast.cu"),
 };
 
+/// Cross-entropy over a byte vocabulary: per-row loss and the gradient of the scaled sum, in
+/// one pass.
+pub const CROSS_ENTROPY: Source = Source {
+    name: "cross_entropy.cu",
+    code: include_str!("cross_entropy.cu"),
+};
+
 /// Every source, for the compile check.
-pub const ALL: &[Source] = &[PRELUDE_CHECK, REDUCE, ADAMW, CAST];
+pub const ALL: &[Source] = &[PRELUDE_CHECK, REDUCE, ADAMW, CAST, CROSS_ENTROPY];
 
 #[cfg(test)]
 mod tests {

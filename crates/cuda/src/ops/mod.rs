@@ -13,6 +13,7 @@
 
 pub mod adamw;
 pub mod cast;
+pub mod cross_entropy;
 pub mod reduce;
 
 use crate::arena::DType;
