@@ -36,8 +36,21 @@ pub const CROSS_ENTROPY: Source = Source {
     code: include_str!("cross_entropy.cu"),
 };
 
+/// LayerNorm with the residual add in front, and its backward pass.
+pub const LAYER_NORM: Source = Source {
+    name: "layer_norm.cu",
+    code: include_str!("layer_norm.cu"),
+};
+
 /// Every source, for the compile check.
-pub const ALL: &[Source] = &[PRELUDE_CHECK, REDUCE, ADAMW, CAST, CROSS_ENTROPY];
+pub const ALL: &[Source] = &[
+    PRELUDE_CHECK,
+    REDUCE,
+    ADAMW,
+    CAST,
+    CROSS_ENTROPY,
+    LAYER_NORM,
+];
 
 #[cfg(test)]
 mod tests {

@@ -14,6 +14,7 @@
 pub mod adamw;
 pub mod cast;
 pub mod cross_entropy;
+pub mod layer_norm;
 pub mod reduce;
 
 use crate::arena::DType;
