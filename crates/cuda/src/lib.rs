@@ -10,7 +10,9 @@
 //! - [`gpu`]: a device, its stream, cuBLAS with an explicit workspace, compiled kernels.
 //! - [`nvrtc`]: kernel sources, compiled at run time and cached on disk.
 //! - [`gemm`]: row-major products on cuBLAS.
-//! - [`ops`]: the operations of a training step (attention), launchers over arena addresses.
+//! - [`kernels`]: the CUDA C sources; [`ops`]: their launchers, one struct per family.
+//! - [`optim`]: optimizers on the device (Muon; AdamW is one kernel, in `ops`).
+//! - [`params`]: the flat parameter buffers; [`models`]: the models' tables, plans and steps.
 //!
 //! The crate builds and its host-side code is tested on machines without CUDA; everything
 //! that touches a GPU is in tests marked `#[ignore = "needs an NVIDIA GPU"]`, run on the GPU

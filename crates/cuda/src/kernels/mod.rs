@@ -34,6 +34,38 @@ pub const FLASH_ATTENTION: Source = Source {
     code: include_str!("flash_attention.cu"),
 };
 
+/// Deterministic sums of f32 data: per-block partials, then one finishing block (a sum times a
+/// factor, or a norm and its clip factor); and column sums of an f32 matrix.
+pub const REDUCE: Source = Source {
+    name: "reduce.cu",
+    code: include_str!("reduce.cu"),
+};
+
+/// burn's AdamW over one contiguous group of the flat f32 buffers, writing the ACT copy.
+pub const ADAMW: Source = Source {
+    name: "adamw.cu",
+    code: include_str!("adamw.cu"),
+};
+
+/// f32 to ACT, elementwise.
+pub const CAST: Source = Source {
+    name: "cast.cu",
+    code: include_str!("cast.cu"),
+};
+
+/// Cross-entropy over a byte vocabulary: per-row loss and the gradient of the scaled sum, in
+/// one pass.
+pub const CROSS_ENTROPY: Source = Source {
+    name: "cross_entropy.cu",
+    code: include_str!("cross_entropy.cu"),
+};
+
+/// LayerNorm with the residual add in front, and its backward pass.
+pub const LAYER_NORM: Source = Source {
+    name: "layer_norm.cu",
+    code: include_str!("layer_norm.cu"),
+};
+
 /// Every source, for the compile check.
 pub const ALL: &[Source] = &[
     PRELUDE_CHECK,
@@ -41,6 +73,11 @@ pub const ALL: &[Source] = &[
     CAUSAL_SOFTMAX,
     FLASH_ATTENTION,
     MUON,
+    REDUCE,
+    ADAMW,
+    CAST,
+    CROSS_ENTROPY,
+    LAYER_NORM,
 ];
 
 #[cfg(test)]

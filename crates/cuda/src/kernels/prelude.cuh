@@ -1,6 +1,7 @@
 // The engine's prelude, compiled before every kernel source (nvrtc.rs): bf16 as raw bits, its
-// conversions, and the warp and block reductions the row kernels share. No toolkit headers:
-// the GPU host needs only the driver and libnvrtc.
+// conversions, the warp and block reductions the row kernels share, and 16-byte vector loads
+// and stores of eight elements. No toolkit headers: the GPU host needs only the driver and
+// libnvrtc.
 
 typedef unsigned short bf16;
 
@@ -58,4 +59,66 @@ __device__ __forceinline__ float block_max(float x, float* scratch) {
     __syncthreads();
     x = lane < warps ? scratch[lane] : -__int_as_float(0x7f800000);
     return warp_max(x);
+}
+
+// Eight consecutive elements p[0..8) as f32, for the row and flat kernels. With `vector` the
+// caller promises p is 16-byte aligned and all eight exist: one 16-byte load of bf16, two of
+// f32. Without it, element by element: those at or past `valid` read as `fill`.
+__device__ __forceinline__ void load8(const float* p, float (&x)[8], bool vector, int valid, float fill) {
+    if (vector) {
+        const float4 a = reinterpret_cast<const float4*>(p)[0];
+        const float4 b = reinterpret_cast<const float4*>(p)[1];
+        x[0] = a.x; x[1] = a.y; x[2] = a.z; x[3] = a.w;
+        x[4] = b.x; x[5] = b.y; x[6] = b.z; x[7] = b.w;
+    } else {
+#pragma unroll
+        for (int i = 0; i < 8; ++i) x[i] = i < valid ? p[i] : fill;
+    }
+}
+
+__device__ __forceinline__ void load8(const bf16* p, float (&x)[8], bool vector, int valid, float fill) {
+    if (vector) {
+        const uint4 a = *reinterpret_cast<const uint4*>(p);
+        const unsigned w[4] = {a.x, a.y, a.z, a.w};
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+            x[2 * i] = __uint_as_float(w[i] << 16);
+            x[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
+        }
+    } else {
+#pragma unroll
+        for (int i = 0; i < 8; ++i) x[i] = i < valid ? to_float(p[i]) : fill;
+    }
+}
+
+// Stores x[0..8) at p[0..8), as load8 reads: whole 16-byte stores with `vector`, else only the
+// elements below `valid`.
+__device__ __forceinline__ void store8(float* p, const float (&x)[8], bool vector, int valid) {
+    if (vector) {
+        reinterpret_cast<float4*>(p)[0] = make_float4(x[0], x[1], x[2], x[3]);
+        reinterpret_cast<float4*>(p)[1] = make_float4(x[4], x[5], x[6], x[7]);
+    } else {
+#pragma unroll
+        for (int i = 0; i < 8; ++i)
+            if (i < valid) p[i] = x[i];
+    }
+}
+
+__device__ __forceinline__ void store8(bf16* p, const float (&x)[8], bool vector, int valid) {
+    if (vector) {
+        *reinterpret_cast<uint4*>(p) = make_uint4(pack_bf16x2(x[0], x[1]), pack_bf16x2(x[2], x[3]),
+                                                  pack_bf16x2(x[4], x[5]), pack_bf16x2(x[6], x[7]));
+    } else {
+#pragma unroll
+        for (int i = 0; i < 8; ++i)
+            if (i < valid) p[i] = to_bf16(x[i]);
+    }
+}
+
+// Whether every address is 16-byte aligned (null counts as aligned): the condition of load8's
+// and store8's `vector`.
+__device__ __forceinline__ bool aligned16(const void* a, const void* b = nullptr, const void* c = nullptr,
+                                          const void* d = nullptr, const void* e = nullptr) {
+    return (((unsigned long long)a | (unsigned long long)b | (unsigned long long)c | (unsigned long long)d |
+             (unsigned long long)e) & 15ull) == 0;
 }
