@@ -17,12 +17,14 @@ use crate::gemm::{Dims, Operand, gemm};
 use crate::gpu::{Arena, Gpu, Graph};
 use crate::models::gpt::{GptActivations, GptShape};
 use crate::ops::adamw::{AdamW, Flat, Hyper, StepScalars};
-use crate::ops::attention::{AttentionDims, AttentionInput, CublasAttention, CublasSaved, CublasScratch, Qkv};
+use crate::ops::attention::{
+    AttentionDims, AttentionInput, BackwardInput, CublasAttention, CublasSaved, CublasScratch, Qkv,
+};
 use crate::ops::bias_gelu::BiasGelu;
 use crate::ops::cast::Cast;
 use crate::ops::cross_entropy::CrossEntropy;
 use crate::ops::embedding::Embedding;
-use crate::ops::flash_attention::{BackwardInput, FlashAttention, FlashSaved, FlashScratch};
+use crate::ops::flash_attention::{FlashAttention, FlashSaved, FlashScratch};
 use crate::ops::layer_norm::{self, LayerNorm};
 use crate::ops::reduce::Reduce;
 use crate::optim::muon::{FlatBuffers, Muon, MuonPlan, MuonSettings};
@@ -496,27 +498,25 @@ impl GptEngine {
             let p = |name: &str| format!("blocks.{l}.{name}");
             let d_branch = self.act_op(a.d_branch);
             // MLP: the branch gradient is d_branch.
-            self.ops.gelu.column_sum(gpu, d_branch.ptr, n, c, self.grad(&p("mlp.proj.bias")), columns)?;
+            self.ops.gelu.column_sum(gpu, d_branch.ptr, self.grad(&p("mlp.proj.bias")), columns, n, c)?;
             // g = gelu(pre) again (pre holds the bias already): ∂W_proj = gᵀ ∂branch.
             self.ops.gelu.forward(gpu, self.ptr(a.fc_pre[l]), 0, 0, self.ptr(a.fc_act), n, f)?;
             gemm(gpu, mm(f, c, n), self.act_op(a.fc_act).t(), d_branch, grad_op(&p("mlp.proj.weight")), 1.0, 0.0)?;
             gemm(gpu, mm(n, f, c), d_branch, self.weight(&p("mlp.proj.weight")).t(), self.act_op(a.d_fc), 1.0, 0.0)?;
-            self.ops.gelu.backward(gpu, self.ptr(a.d_fc), self.ptr(a.fc_pre[l]), self.ptr(a.d_fc), self.grad(&p("mlp.fc.bias")), n, f, columns)?;
+            self.ops.gelu.backward(gpu, self.ptr(a.d_fc), self.ptr(a.fc_pre[l]), self.ptr(a.d_fc), self.grad(&p("mlp.fc.bias")), columns, n, f)?;
             gemm(gpu, mm(c, f, n), self.act_op(a.normed[2 * l + 1]).t(), self.act_op(a.d_fc), grad_op(&p("mlp.fc.weight")), 1.0, 0.0)?;
             gemm(gpu, mm(n, c, f), self.act_op(a.d_fc), self.weight(&p("mlp.fc.weight")).t(), self.act_op(a.d_normed), 1.0, 0.0)?;
             self.norm_backward(2 * l + 1, true)?;
             // Attention: the o-projection's branch gradient is d_branch again.
-            self.ops.gelu.column_sum(gpu, d_branch.ptr, n, c, self.grad(&p("attn.o.bias")), columns)?;
+            self.ops.gelu.column_sum(gpu, d_branch.ptr, self.grad(&p("attn.o.bias")), columns, n, c)?;
             gemm(gpu, mm(c, c, n), self.act_op(a.attn_out[l]).t(), d_branch, grad_op(&p("attn.o.weight")), 1.0, 0.0)?;
             // ∂y into d_normed (free until the norm's backward below).
             gemm(gpu, mm(n, c, c), d_branch, self.weight(&p("attn.o.weight")).t(), self.act_op(a.d_normed), 1.0, 0.0)?;
             let grads = Qkv { q: self.third(a.d_qkv, 0), k: self.third(a.d_qkv, 1), v: self.third(a.d_qkv, 2) };
+            let input = BackwardInput { y: self.ptr(a.attn_out[l]), dy: self.ptr(a.d_normed), rope: None };
             match &self.attention {
-                Attention::Flash { op, saved, scratch } => {
-                    let input = BackwardInput { y: self.ptr(a.attn_out[l]), dy: self.ptr(a.d_normed), rope: None };
-                    op.backward(gpu, &input, &saved[l], scratch, &grads)?
-                }
-                Attention::Cublas { op, saved, scratch } => op.backward(gpu, self.ptr(a.d_normed), None, &saved[l], scratch, &grads)?,
+                Attention::Flash { op, saved, scratch } => op.backward(gpu, &input, &saved[l], scratch, &grads)?,
+                Attention::Cublas { op, saved, scratch } => op.backward(gpu, &input, &saved[l], scratch, &grads)?,
             }
             for (x, d) in ["q", "k", "v"].iter().zip([grads.q, grads.k, grads.v]) {
                 self.ops.gelu.column_sum(gpu, d, n, c, self.grad(&p(&format!("attn.{x}.bias"))), columns)?;
