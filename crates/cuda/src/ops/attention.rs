@@ -98,7 +98,8 @@ impl AttentionDims {
         Ok(())
     }
 
-    fn scale(&self) -> f32 {
+    /// The score scale `1/√D`.
+    pub(crate) fn scale(&self) -> f32 {
         1.0 / (self.head_dim as f32).sqrt()
     }
 }

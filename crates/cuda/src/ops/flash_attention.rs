@@ -208,7 +208,7 @@ impl FlashAttention {
         args.extend([
             Arg::I32(dims.seq as i32),
             Arg::I32(dims.heads as i32),
-            Arg::F32(1.0 / (dims.head_dim as f32).sqrt()),
+            Arg::F32(dims.scale()),
         ]);
         let grid = (
             dims.seq.div_ceil(ROWS) as u32,
