@@ -12,6 +12,7 @@
 //! order, so every result is the same bit for bit on every run.
 
 pub mod adamw;
+pub mod bias_gelu;
 pub mod cast;
 pub mod cross_entropy;
 pub mod layer_norm;
