@@ -49,6 +49,12 @@ pub const BIAS_GELU: Source = Source {
     code: include_str!("bias_gelu.cu"),
 };
 
+/// Token and position embeddings; the backward pass by a stable counting sort of the rows.
+pub const EMBEDDING: Source = Source {
+    name: "embedding.cu",
+    code: include_str!("embedding.cu"),
+};
+
 /// Every source, for the compile check.
 pub const ALL: &[Source] = &[
     PRELUDE_CHECK,
@@ -58,6 +64,7 @@ pub const ALL: &[Source] = &[
     CROSS_ENTROPY,
     LAYER_NORM,
     BIAS_GELU,
+    EMBEDDING,
 ];
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ pub mod adamw;
 pub mod bias_gelu;
 pub mod cast;
 pub mod cross_entropy;
+pub mod embedding;
 pub mod layer_norm;
 pub mod reduce;
 
