@@ -66,6 +66,19 @@ pub const LAYER_NORM: Source = Source {
     code: include_str!("layer_norm.cu"),
 };
 
+/// Bias and exact GELU after a linear layer, their backward pass with the bias gradient, and
+/// the bias add and column sum of linears without activation.
+pub const BIAS_GELU: Source = Source {
+    name: "bias_gelu.cu",
+    code: include_str!("bias_gelu.cu"),
+};
+
+/// Token and position embeddings; the backward pass by a stable counting sort of the rows.
+pub const EMBEDDING: Source = Source {
+    name: "embedding.cu",
+    code: include_str!("embedding.cu"),
+};
+
 /// Every source, for the compile check.
 pub const ALL: &[Source] = &[
     PRELUDE_CHECK,
@@ -78,6 +91,8 @@ pub const ALL: &[Source] = &[
     CAST,
     CROSS_ENTROPY,
     LAYER_NORM,
+    BIAS_GELU,
+    EMBEDDING,
 ];
 
 #[cfg(test)]

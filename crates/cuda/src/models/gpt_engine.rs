@@ -23,7 +23,7 @@ use crate::ops::attention::{
 use crate::ops::bias_gelu::BiasGelu;
 use crate::ops::cast::Cast;
 use crate::ops::cross_entropy::CrossEntropy;
-use crate::ops::embedding::Embedding;
+use crate::ops::embedding::{self, Embedding};
 use crate::ops::flash_attention::{FlashAttention, FlashSaved, FlashScratch};
 use crate::ops::layer_norm::{self, LayerNorm};
 use crate::ops::reduce::Reduce;
@@ -67,6 +67,8 @@ struct FlatSlots {
     partials: Slot,
     /// Scratch of the norms' and the bias gradients' column sums.
     column_partials: Slot,
+    /// Scratch of the embedding's backward pass (its sort of the rows by token id).
+    embedding_workspace: Slot,
 }
 
 /// The attention path: flash attention in bf16 where it runs, cuBLAS with stored probabilities
@@ -135,6 +137,11 @@ impl GptEngine {
                 "column_partials",
                 layer_norm::LayerNorm::partials_len(n, 4 * c).max(BiasGelu::partials_len(n, 4 * c)),
                 DType::F32,
+            ),
+            embedding_workspace: layout.push(
+                "embedding_workspace",
+                Embedding::workspace_len(embedding::Shape { n, t: shape.seq, v: shape.vocab, c }),
+                DType::I32,
             ),
         };
         let acts = GptActivations::plan(&shape, act, &mut layout);
@@ -381,9 +388,7 @@ impl GptEngine {
             self.weight("tok_emb.weight").ptr,
             self.weight("pos_emb.weight").ptr,
             self.ptr(a.residual[0]),
-            n,
-            t,
-            c,
+            embedding::Shape { n, t, v, c },
         )?;
         for l in 0..=layers {
             // Norm 2l: LN₁ of block l (LN_f after the last block), adding the previous
@@ -532,17 +537,14 @@ impl GptEngine {
             }
             self.norm_backward(2 * l, l > 0)?;
         }
-        self.ops.embedding.backward(
-            gpu,
-            self.ptr(a.idx),
-            self.ptr(a.d_residual),
-            self.grad("tok_emb.weight"),
-            self.grad("pos_emb.weight"),
-            n,
-            t,
-            c,
-            v,
-        )
+        let backward = embedding::Backward {
+            idx: self.ptr(a.idx),
+            dout: self.ptr(a.d_residual),
+            dwte: self.grad("tok_emb.weight"),
+            dwpe: self.grad("pos_emb.weight"),
+            workspace: self.ptr(self.flat.embedding_workspace),
+        };
+        self.ops.embedding.backward(gpu, &backward, embedding::Shape { n, t, v, c })
     }
 
     fn optimizer_step(&self) -> Result<(), EngineError> {

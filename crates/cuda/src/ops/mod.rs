@@ -17,8 +17,10 @@
 
 pub mod adamw;
 pub mod attention;
+pub mod bias_gelu;
 pub mod cast;
 pub mod cross_entropy;
+pub mod embedding;
 pub mod flash_attention;
 pub mod layer_norm;
 pub mod reduce;
