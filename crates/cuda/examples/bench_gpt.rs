@@ -68,10 +68,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "f32" => DType::F32,
         other => return Err(format!("--precision {other}: bf16 or f32").into()),
     };
-    let adamw = Hyper { beta1: 0.9, beta2: 0.95, eps: 1e-8, weight_decay: 0.1 };
+    let adamw = Hyper {
+        beta1: 0.9,
+        beta2: 0.95,
+        eps: 1e-8,
+        weight_decay: 0.1,
+    };
     let optimizer = match optimizer_name.as_str() {
         "adamw" => EngineOptimizer::AdamW(adamw),
-        "muon" => EngineOptimizer::Muon { muon: MuonSettings::default(), adamw },
+        "muon" => EngineOptimizer::Muon {
+            muon: MuonSettings::default(),
+            adamw,
+        },
         other => return Err(format!("--optimizer {other}: adamw or muon").into()),
     };
 
@@ -86,7 +94,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .params()
         .iter()
         .map(|p| {
-            let std = if p.name.ends_with("o.weight") || p.name.ends_with("proj.weight") { residual_std } else { 0.02 };
+            let std = if p.name.ends_with("o.weight") || p.name.ends_with("proj.weight") {
+                residual_std
+            } else {
+                0.02
+            };
             let v = if p.name.ends_with("gamma") {
                 vec![1.0; p.len()]
             } else if p.shape.len() == 1 {
@@ -99,15 +111,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     engine.set_params(&values)?;
     let n = shape.rows();
-    let mut batch = |rng: &mut Rng| -> (Vec<i32>, Vec<i32>) {
-        let ids: Vec<i32> = (0..n + 1).map(|_| (rng.next() * 256.0) as i32 % 256).collect();
+    let batch = |rng: &mut Rng| -> (Vec<i32>, Vec<i32>) {
+        let ids: Vec<i32> = (0..n + 1)
+            .map(|_| (rng.next() * 256.0) as i32 % 256)
+            .collect();
         (ids[..n].to_vec(), ids[1..].to_vec())
     };
     if !eager {
         engine.capture()?;
     }
     let setup_s = start.elapsed().as_secs_f64();
-    let values_at = |step: usize| StepValues { matrix_lr: 0.02, other_lr: 1e-3, step: step as i32 };
+    let values_at = |step: usize| StepValues {
+        matrix_lr: 0.02,
+        other_lr: 1e-3,
+        step: step as i32,
+    };
     let mut first_loss = f32::NAN;
     for step in 1..=warmup {
         let (idx, targets) = batch(&mut rng);

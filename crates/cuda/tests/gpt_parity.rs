@@ -20,7 +20,15 @@ type B = Autodiff<CpuBackend>;
 
 fn shape() -> GptShape {
     // Head width 32, T not a multiple of any tile, V the byte vocabulary.
-    GptShape { vocab: 256, layers: 2, heads: 4, width: 128, block_size: 80, batch: 3, seq: 77 }
+    GptShape {
+        vocab: 256,
+        layers: 2,
+        heads: 4,
+        width: 128,
+        block_size: 80,
+        batch: 3,
+        seq: 77,
+    }
 }
 
 /// Every parameter's values and gradient, by dotted path.
@@ -39,19 +47,35 @@ impl ModuleVisitor<B> for Collect<'_> {
     }
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
         let value = param.val().into_data().to_vec::<f32>().unwrap();
-        let grad = param.val().grad(self.grads).expect("every parameter has a gradient");
-        self.out.push((self.path.join("."), value, grad.into_data().to_vec::<f32>().unwrap()));
+        let grad = param
+            .val()
+            .grad(self.grads)
+            .expect("every parameter has a gradient");
+        self.out.push((
+            self.path.join("."),
+            value,
+            grad.into_data().to_vec::<f32>().unwrap(),
+        ));
     }
 }
 
 fn batch(shape: &GptShape, seed: u64) -> (Vec<i32>, Vec<i32>) {
     let n = shape.rows();
-    let draw = |s| uniform(n, 1.0, s).iter().map(|x| ((x + 1.0) * 127.99) as i32).collect::<Vec<_>>();
+    let draw = |s| {
+        uniform(n, 1.0, s)
+            .iter()
+            .map(|x| ((x + 1.0) * 127.99) as i32)
+            .collect::<Vec<_>>()
+    };
     (draw(seed), draw(seed + 1))
 }
 
 /// burn's loss and (name, value, gradient) of every parameter.
-fn burn_reference(shape: &GptShape, idx: &[i32], targets: &[i32]) -> (f32, Vec<(String, Vec<f32>, Vec<f32>)>) {
+fn burn_reference(
+    shape: &GptShape,
+    idx: &[i32],
+    targets: &[i32],
+) -> (f32, Vec<(String, Vec<f32>, Vec<f32>)>) {
     let device = Default::default();
     let model: Gpt<B> = spectral::device::seeded::<B, _>(&device, 7, || {
         GptConfig::new()
@@ -63,17 +87,31 @@ fn burn_reference(shape: &GptShape, idx: &[i32], targets: &[i32]) -> (f32, Vec<(
             .init::<B>(&device)
             .unwrap()
     });
-    let ids = |v: &[i32]| Tensor::<B, 2, Int>::from_data(TensorData::new(v.to_vec(), [shape.batch, shape.seq]), &device);
+    let ids = |v: &[i32]| {
+        Tensor::<B, 2, Int>::from_data(
+            TensorData::new(v.to_vec(), [shape.batch, shape.seq]),
+            &device,
+        )
+    };
     let loss = model.loss(ids(idx), ids(targets)).unwrap();
     let value = loss.clone().into_data().to_vec::<f32>().unwrap()[0];
     let grads = loss.backward();
-    let mut collect = Collect { path: Vec::new(), grads: &grads, out: Vec::new() };
+    let mut collect = Collect {
+        path: Vec::new(),
+        grads: &grads,
+        out: Vec::new(),
+    };
     model.visit(&mut collect);
     (value, collect.out)
 }
 
 fn adamw() -> EngineOptimizer {
-    EngineOptimizer::AdamW(Hyper { beta1: 0.9, beta2: 0.95, eps: 1e-8, weight_decay: 0.1 })
+    EngineOptimizer::AdamW(Hyper {
+        beta1: 0.9,
+        beta2: 0.95,
+        eps: 1e-8,
+        weight_decay: 0.1,
+    })
 }
 
 #[test]
@@ -82,30 +120,61 @@ fn loss_and_gradients_match_burn() {
     let shape = shape();
     let (idx, targets) = batch(&shape, 1);
     let (want_loss, reference) = burn_reference(&shape, &idx, &targets);
-    let values: Vec<(String, Vec<f32>)> = reference.iter().map(|(n, v, _)| (n.clone(), v.clone())).collect();
+    let values: Vec<(String, Vec<f32>)> = reference
+        .iter()
+        .map(|(n, v, _)| (n.clone(), v.clone()))
+        .collect();
     // f32: the same arithmetic in another order (cuBLAS without TF32, f32 accumulation);
     // bf16: activations and weights rounded to 8 bits of mantissa.
     for (act, loss_tol, grad_tol) in [(DType::F32, 1e-5, 1e-5), (DType::BF16, 1e-2, 2e-2)] {
         let mut engine = GptEngine::new(gpu(), shape, act, adamw(), 1.0).unwrap();
         engine.set_params(&values).unwrap();
-        engine.set_step(&idx, &targets, StepValues { matrix_lr: 0.0, other_lr: 0.0, step: 1 }).unwrap();
+        engine
+            .set_step(
+                &idx,
+                &targets,
+                StepValues {
+                    matrix_lr: 0.0,
+                    other_lr: 0.0,
+                    step: 1,
+                },
+            )
+            .unwrap();
         engine.forward_backward().unwrap();
         let loss = engine.loss().unwrap();
         let loss_err = ((loss - want_loss) / want_loss).abs();
         println!("{act:?}: loss {loss} vs burn {want_loss} (relative {loss_err:.2e})");
         assert!(loss_err < loss_tol, "{act:?} loss {loss} vs {want_loss}");
         let grads = engine.grads().unwrap();
+        let norm = |v: &[f32]| v.iter().map(|&x| (x as f64).powi(2)).sum::<f64>().sqrt();
         let mut worst = (0.0f64, String::new());
         for (name, _, want) in &reference {
-            let (_, got) = grads.iter().find(|(n, _)| n == name).expect("the same names");
-            let want: Vec<f64> = want.iter().map(|&x| x as f64).collect();
-            let err = relative_error(got, &want);
+            let (_, got) = grads
+                .iter()
+                .find(|(n, _)| n == name)
+                .expect("the same names");
+            let err = if name.ends_with("attn.k.bias") {
+                // The key bias adds q·b_k to every score of a query row: softmax cancels it, so
+                // its gradient is zero and both sides hold rounding noise. Measured against the
+                // query bias's gradient of the same block instead.
+                let q_name = name.replace("attn.k.bias", "attn.q.bias");
+                let (_, _, q_bias) = reference.iter().find(|(n, _, _)| *n == q_name).unwrap();
+                norm(got) / norm(q_bias)
+            } else {
+                relative_error(got, &want.iter().map(|&x| x as f64).collect::<Vec<_>>())
+            };
+            println!("{act:?} {name}: {err:.2e}");
             if err > worst.0 {
                 worst = (err, name.clone());
             }
         }
         println!("{act:?}: worst gradient {} at {:.2e}", worst.1, worst.0);
-        assert!(worst.0 < grad_tol, "{act:?}: gradient of {} off by {:.2e}", worst.1, worst.0);
+        assert!(
+            worst.0 < grad_tol,
+            "{act:?}: gradient of {} off by {:.2e}",
+            worst.1,
+            worst.0
+        );
     }
 }
 
@@ -114,7 +183,10 @@ fn loss_and_gradients_match_burn() {
 fn graph_replay_equals_eager_steps_bit_for_bit() {
     let shape = shape();
     let (_, reference) = burn_reference(&shape, &batch(&shape, 1).0, &batch(&shape, 1).1);
-    let values: Vec<(String, Vec<f32>)> = reference.iter().map(|(n, v, _)| (n.clone(), v.clone())).collect();
+    let values: Vec<(String, Vec<f32>)> = reference
+        .iter()
+        .map(|(n, v, _)| (n.clone(), v.clone()))
+        .collect();
     let run = |graph: bool| -> (Vec<f32>, Vec<(String, Vec<f32>)>) {
         let mut engine = GptEngine::new(gpu(), shape, DType::BF16, adamw(), 1.0).unwrap();
         engine.set_params(&values).unwrap();
@@ -124,7 +196,17 @@ fn graph_replay_equals_eager_steps_bit_for_bit() {
         let mut losses = Vec::new();
         for step in 1..=4 {
             let (idx, targets) = batch(&shape, 10 + step as u64);
-            engine.set_step(&idx, &targets, StepValues { matrix_lr: 0.02, other_lr: 1e-3, step }).unwrap();
+            engine
+                .set_step(
+                    &idx,
+                    &targets,
+                    StepValues {
+                        matrix_lr: 0.02,
+                        other_lr: 1e-3,
+                        step,
+                    },
+                )
+                .unwrap();
             engine.step().unwrap();
             losses.push(engine.loss().unwrap());
         }
@@ -134,10 +216,21 @@ fn graph_replay_equals_eager_steps_bit_for_bit() {
     let (graph_losses, graph_params) = run(true);
     assert_eq!(eager_losses, graph_losses);
     for ((name, e), (_, g)) in eager_params.iter().zip(&graph_params) {
-        assert!(e.iter().zip(g).all(|(a, b)| a.to_bits() == b.to_bits()), "{name} differs");
+        assert!(
+            e.iter().zip(g).all(|(a, b)| a.to_bits() == b.to_bits()),
+            "{name} differs"
+        );
     }
     // The steps trained: the loss of a repeated batch would fall; here, at least, the weights
     // moved and stayed finite.
-    let moved = eager_params.iter().zip(&values).any(|((_, e), (_, v))| e != v);
-    assert!(moved && eager_params.iter().all(|(_, e)| e.iter().all(|x| x.is_finite())));
+    let moved = eager_params
+        .iter()
+        .zip(&values)
+        .any(|((_, e), (_, v))| e != v);
+    assert!(
+        moved
+            && eager_params
+                .iter()
+                .all(|(_, e)| e.iter().all(|x| x.is_finite()))
+    );
 }

@@ -74,8 +74,16 @@ struct FlatSlots {
 /// The attention path: flash attention in bf16 where it runs, cuBLAS with stored probabilities
 /// otherwise (and in the all-f32 parity mode).
 enum Attention {
-    Flash { op: FlashAttention, saved: Vec<FlashSaved>, scratch: FlashScratch },
-    Cublas { op: CublasAttention, saved: Vec<CublasSaved>, scratch: CublasScratch },
+    Flash {
+        op: FlashAttention,
+        saved: Vec<FlashSaved>,
+        scratch: FlashScratch,
+    },
+    Cublas {
+        op: CublasAttention,
+        saved: Vec<CublasSaved>,
+        scratch: CublasScratch,
+    },
 }
 
 /// The kernels of the step.
@@ -140,14 +148,30 @@ impl GptEngine {
             ),
             embedding_workspace: layout.push(
                 "embedding_workspace",
-                Embedding::workspace_len(embedding::Shape { n, t: shape.seq, v: shape.vocab, c }),
+                Embedding::workspace_len(embedding::Shape {
+                    n,
+                    t: shape.seq,
+                    v: shape.vocab,
+                    c,
+                }),
                 DType::I32,
             ),
         };
         let acts = GptActivations::plan(&shape, act, &mut layout);
-        let dims = AttentionDims { batch: shape.batch, seq: shape.seq, heads: shape.heads, head_dim: shape.head_width() };
-        let place = |layout: &mut Layout, prefix: &str, buffers: &[crate::ops::attention::Buffer]| -> Vec<Slot> {
-            buffers.iter().map(|b| layout.push(format!("{prefix}.{}", b.name), b.len, b.dtype)).collect()
+        let dims = AttentionDims {
+            batch: shape.batch,
+            seq: shape.seq,
+            heads: shape.heads,
+            head_dim: shape.head_width(),
+        };
+        let place = |layout: &mut Layout,
+                     prefix: &str,
+                     buffers: &[crate::ops::attention::Buffer]|
+         -> Vec<Slot> {
+            buffers
+                .iter()
+                .map(|b| layout.push(format!("{prefix}.{}", b.name), b.len, b.dtype))
+                .collect()
         };
         let muon_plan = match &optimizer {
             EngineOptimizer::Muon { .. } => Some(MuonPlan::new(&table, act, &mut layout)),
@@ -157,12 +181,28 @@ impl GptEngine {
         // Slots of the attention, planned before the arena exists.
         let (saved_slots, scratch_slots): (Vec<Vec<Slot>>, Vec<Slot>) = if flash {
             (
-                (0..shape.layers).map(|l| place(&mut layout, &format!("attn.{l}"), &FlashSaved::buffers(dims))).collect(),
+                (0..shape.layers)
+                    .map(|l| {
+                        place(
+                            &mut layout,
+                            &format!("attn.{l}"),
+                            &FlashSaved::buffers(dims),
+                        )
+                    })
+                    .collect(),
                 place(&mut layout, "attn", &FlashScratch::buffers(dims)),
             )
         } else {
             (
-                (0..shape.layers).map(|l| place(&mut layout, &format!("attn.{l}"), &CublasSaved::buffers(dims, act))).collect(),
+                (0..shape.layers)
+                    .map(|l| {
+                        place(
+                            &mut layout,
+                            &format!("attn.{l}"),
+                            &CublasSaved::buffers(dims, act),
+                        )
+                    })
+                    .collect(),
                 place(&mut layout, "attn", &CublasScratch::buffers(dims, act)),
             )
         };
@@ -181,18 +221,26 @@ impl GptEngine {
         let attention = if flash {
             Attention::Flash {
                 op: FlashAttention::new(&mut gpu, dims)?,
-                saved: saved_slots.iter().map(|s| FlashSaved::at(ptrs(s).try_into().expect("four buffers"))).collect(),
+                saved: saved_slots
+                    .iter()
+                    .map(|s| FlashSaved::at(ptrs(s).try_into().expect("four buffers")))
+                    .collect(),
                 scratch: FlashScratch::at(ptrs(&scratch_slots).try_into().expect("one buffer")),
             }
         } else {
             Attention::Cublas {
                 op: CublasAttention::new(&mut gpu, act, dims)?,
-                saved: saved_slots.iter().map(|s| CublasSaved::at(ptrs(s).try_into().expect("four buffers"))).collect(),
+                saved: saved_slots
+                    .iter()
+                    .map(|s| CublasSaved::at(ptrs(s).try_into().expect("four buffers")))
+                    .collect(),
                 scratch: CublasScratch::at(ptrs(&scratch_slots).try_into().expect("three buffers")),
             }
         };
         let muon = match (&optimizer, muon_plan) {
-            (EngineOptimizer::Muon { muon, .. }, Some(plan)) => Some(Muon::new(&mut gpu, plan, muon.clone(), &arena)?),
+            (EngineOptimizer::Muon { muon, .. }, Some(plan)) => {
+                Some(Muon::new(&mut gpu, plan, muon.clone(), &arena)?)
+            }
             _ => None,
         };
         let ops = Ops {
@@ -205,7 +253,20 @@ impl GptEngine {
             adamw: AdamW::new(&mut gpu, act)?,
             muon,
         };
-        Ok(Self { gpu, shape, act, table, optimizer, max_grad_norm, arena, flat, acts, attention, ops, graph: None })
+        Ok(Self {
+            gpu,
+            shape,
+            act,
+            table,
+            optimizer,
+            max_grad_norm,
+            arena,
+            flat,
+            acts,
+            attention,
+            ops,
+            graph: None,
+        })
     }
 
     pub fn shape(&self) -> GptShape {
@@ -234,7 +295,9 @@ impl GptEngine {
             let (_, v) = values
                 .iter()
                 .find(|(name, _)| name == &param.name)
-                .ok_or_else(|| EngineError::Unsupported(format!("no values for parameter {}", param.name)))?;
+                .ok_or_else(|| {
+                    EngineError::Unsupported(format!("no values for parameter {}", param.name))
+                })?;
             if v.len() != param.len() {
                 return Err(EngineError::Unsupported(format!(
                     "parameter {}: {} values for shape {:?}",
@@ -246,7 +309,12 @@ impl GptEngine {
             flat[param.offset..param.offset + v.len()].copy_from_slice(v);
         }
         self.gpu.upload(self.arena.ptr(self.flat.params), &flat)?;
-        self.ops.cast.forward(&self.gpu, self.arena.ptr(self.flat.params), self.arena.ptr(self.flat.compute), flat.len())?;
+        self.ops.cast.forward(
+            &self.gpu,
+            self.arena.ptr(self.flat.params),
+            self.arena.ptr(self.flat.compute),
+            flat.len(),
+        )?;
         self.gpu.synchronize()
     }
 
@@ -273,7 +341,12 @@ impl GptEngine {
 
     /// Writes the batch (token ids and targets, i32 [B·T] each, row-major [B, T]) and the
     /// step's values to the device, after the work enqueued so far.
-    pub fn set_step(&self, idx: &[i32], targets: &[i32], values: StepValues) -> Result<(), EngineError> {
+    pub fn set_step(
+        &self,
+        idx: &[i32],
+        targets: &[i32],
+        values: StepValues,
+    ) -> Result<(), EngineError> {
         let n = self.shape.rows();
         if idx.len() != n || targets.len() != n {
             return Err(EngineError::Unsupported(format!(
@@ -282,26 +355,40 @@ impl GptEngine {
                 targets.len()
             )));
         }
-        if let Some(&bad) = idx.iter().chain(targets).find(|&&t| t < 0 || t as usize >= self.shape.vocab) {
-            return Err(EngineError::Unsupported(format!("token id {bad} outside the vocabulary of {}", self.shape.vocab)));
+        if let Some(&bad) = idx
+            .iter()
+            .chain(targets)
+            .find(|&&t| t < 0 || t as usize >= self.shape.vocab)
+        {
+            return Err(EngineError::Unsupported(format!(
+                "token id {bad} outside the vocabulary of {}",
+                self.shape.vocab
+            )));
         }
         self.gpu.upload(self.arena.ptr(self.acts.idx), idx)?;
-        self.gpu.upload(self.arena.ptr(self.acts.targets), targets)?;
-        self.gpu.upload(self.arena.ptr(self.flat.lrs), &[values.matrix_lr, values.other_lr])?;
-        self.gpu.upload(self.arena.ptr(self.flat.step), &[values.step])
+        self.gpu
+            .upload(self.arena.ptr(self.acts.targets), targets)?;
+        self.gpu.upload(
+            self.arena.ptr(self.flat.lrs),
+            &[values.matrix_lr, values.other_lr],
+        )?;
+        self.gpu
+            .upload(self.arena.ptr(self.flat.step), &[values.step])
     }
 
     /// The mean loss of the last forward pass (waits for it).
     pub fn loss(&self) -> Result<f32, EngineError> {
         let mut loss = [0f32];
-        self.gpu.download(self.arena.ptr(self.acts.loss), &mut loss)?;
+        self.gpu
+            .download(self.arena.ptr(self.acts.loss), &mut loss)?;
         Ok(loss[0])
     }
 
     /// The gradient norm of the last step, before clipping (waits for it).
     pub fn grad_norm(&self) -> Result<f32, EngineError> {
         let mut norm = [0f32];
-        self.gpu.download(self.arena.ptr(self.flat.norm), &mut norm)?;
+        self.gpu
+            .download(self.arena.ptr(self.flat.norm), &mut norm)?;
         Ok(norm[0])
     }
 
@@ -340,7 +427,10 @@ impl GptEngine {
 
     /// The compute copy (ACT) of parameter `name`.
     fn weight(&self, name: &str) -> Operand {
-        Operand::new(self.at(self.flat.compute, self.table.get(name).offset), self.act)
+        Operand::new(
+            self.at(self.flat.compute, self.table.get(name).offset),
+            self.act,
+        )
     }
 
     /// The master (f32) value of parameter `name`: biases and norm parameters.
@@ -376,12 +466,23 @@ impl GptEngine {
     }
 
     fn forward(&self) -> Result<(), EngineError> {
-        let GptShape { layers, width: c, vocab: v, seq: t, .. } = self.shape;
+        let GptShape {
+            layers,
+            width: c,
+            vocab: v,
+            seq: t,
+            ..
+        } = self.shape;
         let n = self.shape.rows();
         let gpu = &self.gpu;
         let a = &self.acts;
         let f = 4 * c;
-        let mm = |m, nn, k| Dims { m, n: nn, k, batch: 1 };
+        let mm = |m, nn, k| Dims {
+            m,
+            n: nn,
+            k,
+            batch: 1,
+        };
         self.ops.embedding.forward(
             gpu,
             self.ptr(a.idx),
@@ -394,7 +495,11 @@ impl GptEngine {
             // Norm 2l: LN₁ of block l (LN_f after the last block), adding the previous
             // block's MLP branch.
             let i = 2 * l;
-            let branch = if l == 0 { None } else { Some(format!("blocks.{}.mlp.proj.bias", l - 1)) };
+            let branch = if l == 0 {
+                None
+            } else {
+                Some(format!("blocks.{}.mlp.proj.bias", l - 1))
+            };
             self.norm_forward(i, branch.as_deref())?;
             if l == layers {
                 break;
@@ -403,9 +508,26 @@ impl GptEngine {
             // q, k, v = h W_{q,k,v}: one gemm over the stacked weights.
             let h = self.act_op(a.normed[i]);
             let w_qkv = self.weight(&p("attn.q.weight")).strided(c * c);
-            gemm(gpu, Dims { m: n, n: c, k: c, batch: 3 }, h, w_qkv, self.act_op(a.qkv).strided(n * c), 1.0, 0.0)?;
+            gemm(
+                gpu,
+                Dims {
+                    m: n,
+                    n: c,
+                    k: c,
+                    batch: 3,
+                },
+                h,
+                w_qkv,
+                self.act_op(a.qkv).strided(n * c),
+                1.0,
+                0.0,
+            )?;
             let input = AttentionInput {
-                rows: Qkv { q: self.third(a.qkv, 0), k: self.third(a.qkv, 1), v: self.third(a.qkv, 2) },
+                rows: Qkv {
+                    q: self.third(a.qkv, 0),
+                    k: self.third(a.qkv, 1),
+                    v: self.third(a.qkv, 2),
+                },
                 bias: Some(Qkv {
                     q: self.master(&p("attn.q.bias")),
                     k: self.master(&p("attn.k.bias")),
@@ -416,21 +538,79 @@ impl GptEngine {
             let y = self.ptr(a.attn_out[l]);
             match &self.attention {
                 Attention::Flash { op, saved, .. } => op.forward(gpu, &input, &saved[l], y)?,
-                Attention::Cublas { op, saved, scratch } => op.forward(gpu, &input, &saved[l], scratch, y)?,
+                Attention::Cublas { op, saved, scratch } => {
+                    op.forward(gpu, &input, &saved[l], scratch, y)?
+                }
             }
-            gemm(gpu, mm(n, c, c), self.act_op(a.attn_out[l]), self.weight(&p("attn.o.weight")), self.act_op(a.branch), 1.0, 0.0)?;
+            gemm(
+                gpu,
+                mm(n, c, c),
+                self.act_op(a.attn_out[l]),
+                self.weight(&p("attn.o.weight")),
+                self.act_op(a.branch),
+                1.0,
+                0.0,
+            )?;
             // Norm 2l + 1: LN₂, adding the attention branch.
             self.norm_forward(i + 1, Some(&p("attn.o.bias")))?;
-            gemm(gpu, mm(n, f, c), self.act_op(a.normed[i + 1]), self.weight(&p("mlp.fc.weight")), self.act_op(a.fc_pre[l]), 1.0, 0.0)?;
-            self.ops.gelu.forward(gpu, self.ptr(a.fc_pre[l]), self.master(&p("mlp.fc.bias")), self.ptr(a.fc_pre[l]), self.ptr(a.fc_act), n, f)?;
-            gemm(gpu, mm(n, c, f), self.act_op(a.fc_act), self.weight(&p("mlp.proj.weight")), self.act_op(a.branch), 1.0, 0.0)?;
+            gemm(
+                gpu,
+                mm(n, f, c),
+                self.act_op(a.normed[i + 1]),
+                self.weight(&p("mlp.fc.weight")),
+                self.act_op(a.fc_pre[l]),
+                1.0,
+                0.0,
+            )?;
+            self.ops.gelu.forward(
+                gpu,
+                self.ptr(a.fc_pre[l]),
+                self.master(&p("mlp.fc.bias")),
+                self.ptr(a.fc_pre[l]),
+                self.ptr(a.fc_act),
+                n,
+                f,
+            )?;
+            gemm(
+                gpu,
+                mm(n, c, f),
+                self.act_op(a.fc_act),
+                self.weight(&p("mlp.proj.weight")),
+                self.act_op(a.branch),
+                1.0,
+                0.0,
+            )?;
         }
         // logits = h_f tok_embᵀ, then the loss and its gradient (over the logits).
         let hf = self.act_op(a.normed[2 * layers]);
-        gemm(gpu, mm(n, v, c), hf, self.weight("tok_emb.weight").t(), self.act_op(a.logits), 1.0, 0.0)?;
+        gemm(
+            gpu,
+            mm(n, v, c),
+            hf,
+            self.weight("tok_emb.weight").t(),
+            self.act_op(a.logits),
+            1.0,
+            0.0,
+        )?;
         let (logits, rows) = (self.ptr(a.logits), self.ptr(a.row_loss));
-        self.ops.loss.forward_backward(gpu, logits, self.ptr(a.targets), rows, logits, n, v, 1.0 / n as f32)?;
-        self.ops.reduce.sum(gpu, rows, n, 1.0 / n as f32, self.ptr(self.flat.partials), self.ptr(a.loss))
+        self.ops.loss.forward_backward(
+            gpu,
+            logits,
+            self.ptr(a.targets),
+            rows,
+            logits,
+            n,
+            v,
+            1.0 / n as f32,
+        )?;
+        self.ops.reduce.sum(
+            gpu,
+            rows,
+            n,
+            1.0 / n as f32,
+            self.ptr(self.flat.partials),
+            self.ptr(a.loss),
+        )
     }
 
     /// Norm `i`'s forward pass: `r = residual[i−1] + (branch + bias)` (norm 0 takes the
@@ -462,7 +642,9 @@ impl GptEngine {
                 rstd: self.ptr(a.rstd[i]),
             },
         };
-        self.ops.norm.forward(&self.gpu, &forward, self.shape.rows(), self.shape.width)
+        self.ops
+            .norm
+            .forward(&self.gpu, &forward, self.shape.rows(), self.shape.width)
     }
 
     /// Norm `i`'s backward pass from `d_normed`: adds into `d_residual`, writes the branch
@@ -482,58 +664,200 @@ impl GptEngine {
             db: self.grad(&format!("{name}.beta")),
             partials: self.ptr(self.flat.column_partials),
         };
-        self.ops.norm.backward(&self.gpu, &backward, self.shape.rows(), self.shape.width)
+        self.ops
+            .norm
+            .backward(&self.gpu, &backward, self.shape.rows(), self.shape.width)
     }
 
     fn backward(&self) -> Result<(), EngineError> {
-        let GptShape { layers, width: c, vocab: v, seq: t, .. } = self.shape;
+        let GptShape {
+            layers,
+            width: c,
+            vocab: v,
+            seq: t,
+            ..
+        } = self.shape;
         let n = self.shape.rows();
         let (gpu, a, act, f) = (&self.gpu, &self.acts, self.act, 4 * c);
-        let mm = |m, nn, k| Dims { m, n: nn, k, batch: 1 };
+        let mm = |m, nn, k| Dims {
+            m,
+            n: nn,
+            k,
+            batch: 1,
+        };
         let grad_op = |name: &str| Operand::new(self.grad(name), DType::F32);
         let columns = self.ptr(self.flat.column_partials);
         // Head: ∂tok_emb = ∂logitsᵀ h_f (written; the embedding's backward adds to it),
         // ∂h_f = ∂logits tok_emb.
         let dlogits = self.act_op(a.logits);
-        gemm(gpu, mm(v, c, n), dlogits.t(), self.act_op(a.normed[2 * layers]), grad_op("tok_emb.weight"), 1.0, 0.0)?;
-        gemm(gpu, mm(n, c, v), dlogits, self.weight("tok_emb.weight"), self.act_op(a.d_normed), 1.0, 0.0)?;
+        gemm(
+            gpu,
+            mm(v, c, n),
+            dlogits.t(),
+            self.act_op(a.normed[2 * layers]),
+            grad_op("tok_emb.weight"),
+            1.0,
+            0.0,
+        )?;
+        gemm(
+            gpu,
+            mm(n, c, v),
+            dlogits,
+            self.weight("tok_emb.weight"),
+            self.act_op(a.d_normed),
+            1.0,
+            0.0,
+        )?;
         gpu.zero(self.ptr(a.d_residual), a.d_residual.bytes())?;
         self.norm_backward(2 * layers, true)?;
         for l in (0..layers).rev() {
             let p = |name: &str| format!("blocks.{l}.{name}");
             let d_branch = self.act_op(a.d_branch);
             // MLP: the branch gradient is d_branch.
-            self.ops.gelu.column_sum(gpu, d_branch.ptr, self.grad(&p("mlp.proj.bias")), columns, n, c)?;
+            self.ops.gelu.column_sum(
+                gpu,
+                d_branch.ptr,
+                self.grad(&p("mlp.proj.bias")),
+                columns,
+                n,
+                c,
+            )?;
             // g = gelu(pre) again (pre holds the bias already): ∂W_proj = gᵀ ∂branch.
-            self.ops.gelu.forward(gpu, self.ptr(a.fc_pre[l]), 0, 0, self.ptr(a.fc_act), n, f)?;
-            gemm(gpu, mm(f, c, n), self.act_op(a.fc_act).t(), d_branch, grad_op(&p("mlp.proj.weight")), 1.0, 0.0)?;
-            gemm(gpu, mm(n, f, c), d_branch, self.weight(&p("mlp.proj.weight")).t(), self.act_op(a.d_fc), 1.0, 0.0)?;
-            self.ops.gelu.backward(gpu, self.ptr(a.d_fc), self.ptr(a.fc_pre[l]), self.ptr(a.d_fc), self.grad(&p("mlp.fc.bias")), columns, n, f)?;
-            gemm(gpu, mm(c, f, n), self.act_op(a.normed[2 * l + 1]).t(), self.act_op(a.d_fc), grad_op(&p("mlp.fc.weight")), 1.0, 0.0)?;
-            gemm(gpu, mm(n, c, f), self.act_op(a.d_fc), self.weight(&p("mlp.fc.weight")).t(), self.act_op(a.d_normed), 1.0, 0.0)?;
+            self.ops
+                .gelu
+                .forward(gpu, self.ptr(a.fc_pre[l]), 0, 0, self.ptr(a.fc_act), n, f)?;
+            gemm(
+                gpu,
+                mm(f, c, n),
+                self.act_op(a.fc_act).t(),
+                d_branch,
+                grad_op(&p("mlp.proj.weight")),
+                1.0,
+                0.0,
+            )?;
+            gemm(
+                gpu,
+                mm(n, f, c),
+                d_branch,
+                self.weight(&p("mlp.proj.weight")).t(),
+                self.act_op(a.d_fc),
+                1.0,
+                0.0,
+            )?;
+            self.ops.gelu.backward(
+                gpu,
+                self.ptr(a.d_fc),
+                self.ptr(a.fc_pre[l]),
+                self.ptr(a.d_fc),
+                self.grad(&p("mlp.fc.bias")),
+                columns,
+                n,
+                f,
+            )?;
+            gemm(
+                gpu,
+                mm(c, f, n),
+                self.act_op(a.normed[2 * l + 1]).t(),
+                self.act_op(a.d_fc),
+                grad_op(&p("mlp.fc.weight")),
+                1.0,
+                0.0,
+            )?;
+            gemm(
+                gpu,
+                mm(n, c, f),
+                self.act_op(a.d_fc),
+                self.weight(&p("mlp.fc.weight")).t(),
+                self.act_op(a.d_normed),
+                1.0,
+                0.0,
+            )?;
             self.norm_backward(2 * l + 1, true)?;
             // Attention: the o-projection's branch gradient is d_branch again.
-            self.ops.gelu.column_sum(gpu, d_branch.ptr, self.grad(&p("attn.o.bias")), columns, n, c)?;
-            gemm(gpu, mm(c, c, n), self.act_op(a.attn_out[l]).t(), d_branch, grad_op(&p("attn.o.weight")), 1.0, 0.0)?;
+            self.ops.gelu.column_sum(
+                gpu,
+                d_branch.ptr,
+                self.grad(&p("attn.o.bias")),
+                columns,
+                n,
+                c,
+            )?;
+            gemm(
+                gpu,
+                mm(c, c, n),
+                self.act_op(a.attn_out[l]).t(),
+                d_branch,
+                grad_op(&p("attn.o.weight")),
+                1.0,
+                0.0,
+            )?;
             // ∂y into d_normed (free until the norm's backward below).
-            gemm(gpu, mm(n, c, c), d_branch, self.weight(&p("attn.o.weight")).t(), self.act_op(a.d_normed), 1.0, 0.0)?;
-            let grads = Qkv { q: self.third(a.d_qkv, 0), k: self.third(a.d_qkv, 1), v: self.third(a.d_qkv, 2) };
-            let input = BackwardInput { y: self.ptr(a.attn_out[l]), dy: self.ptr(a.d_normed), rope: None };
+            gemm(
+                gpu,
+                mm(n, c, c),
+                d_branch,
+                self.weight(&p("attn.o.weight")).t(),
+                self.act_op(a.d_normed),
+                1.0,
+                0.0,
+            )?;
+            let grads = Qkv {
+                q: self.third(a.d_qkv, 0),
+                k: self.third(a.d_qkv, 1),
+                v: self.third(a.d_qkv, 2),
+            };
+            let input = BackwardInput {
+                y: self.ptr(a.attn_out[l]),
+                dy: self.ptr(a.d_normed),
+                rope: None,
+            };
             match &self.attention {
-                Attention::Flash { op, saved, scratch } => op.backward(gpu, &input, &saved[l], scratch, &grads)?,
-                Attention::Cublas { op, saved, scratch } => op.backward(gpu, &input, &saved[l], scratch, &grads)?,
+                Attention::Flash { op, saved, scratch } => {
+                    op.backward(gpu, &input, &saved[l], scratch, &grads)?
+                }
+                Attention::Cublas { op, saved, scratch } => {
+                    op.backward(gpu, &input, &saved[l], scratch, &grads)?
+                }
             }
             for (x, d) in ["q", "k", "v"].iter().zip([grads.q, grads.k, grads.v]) {
-                self.ops.gelu.column_sum(gpu, d, n, c, self.grad(&p(&format!("attn.{x}.bias"))), columns)?;
+                self.ops.gelu.column_sum(
+                    gpu,
+                    d,
+                    self.grad(&p(&format!("attn.{x}.bias"))),
+                    columns,
+                    n,
+                    c,
+                )?;
             }
             let h = self.act_op(a.normed[2 * l]);
             let w_grads = grad_op(&p("attn.q.weight")).strided(c * c);
-            gemm(gpu, Dims { m: c, n: c, k: n, batch: 3 }, h.t(), self.act_op(a.d_qkv).strided(n * c), w_grads, 1.0, 0.0)?;
+            gemm(
+                gpu,
+                Dims {
+                    m: c,
+                    n: c,
+                    k: n,
+                    batch: 3,
+                },
+                h.t(),
+                self.act_op(a.d_qkv).strided(n * c),
+                w_grads,
+                1.0,
+                0.0,
+            )?;
             // ∂h = Σ ∂{q,k,v} W_{q,k,v}ᵀ, accumulated in the gemm.
             for (i, x) in ["q", "k", "v"].iter().enumerate() {
                 let beta = if i == 0 { 0.0 } else { 1.0 };
                 let d = Operand::new(self.third(a.d_qkv, i), act);
-                gemm(gpu, mm(n, c, c), d, self.weight(&p(&format!("attn.{x}.weight"))).t(), self.act_op(a.d_normed), 1.0, beta)?;
+                gemm(
+                    gpu,
+                    mm(n, c, c),
+                    d,
+                    self.weight(&p(&format!("attn.{x}.weight"))).t(),
+                    self.act_op(a.d_normed),
+                    1.0,
+                    beta,
+                )?;
             }
             self.norm_backward(2 * l, l > 0)?;
         }
@@ -544,7 +868,9 @@ impl GptEngine {
             dwpe: self.grad("pos_emb.weight"),
             workspace: self.ptr(self.flat.embedding_workspace),
         };
-        self.ops.embedding.backward(gpu, &backward, embedding::Shape { n, t, v, c })
+        self.ops
+            .embedding
+            .backward(gpu, &backward, embedding::Shape { n, t, v, c })
     }
 
     fn optimizer_step(&self) -> Result<(), EngineError> {
@@ -567,7 +893,11 @@ impl GptEngine {
             copy: self.ptr(flat.compute),
         };
         let lr = |i: u64| self.ptr(flat.lrs) + 4 * i;
-        let scalars = |lr| StepScalars { lr, step: self.ptr(flat.step), clip: self.ptr(flat.clip) };
+        let scalars = |lr| StepScalars {
+            lr,
+            step: self.ptr(flat.step),
+            clip: self.ptr(flat.clip),
+        };
         let adamw = match &self.optimizer {
             EngineOptimizer::AdamW(hyper) => *hyper,
             EngineOptimizer::Muon { adamw, .. } => *adamw,
@@ -585,10 +915,31 @@ impl GptEngine {
                     lr: lr(0),
                 },
             )?,
-            None => self.ops.adamw.step(gpu, &buffers, self.table.group_range(Group::Matrix), &scalars(lr(0)), &adamw)?,
+            None => self.ops.adamw.step(
+                gpu,
+                &buffers,
+                self.table.group_range(Group::Matrix),
+                &scalars(lr(0)),
+                &adamw,
+            )?,
         }
-        self.ops.adamw.step(gpu, &buffers, self.table.group_range(Group::Decayed), &scalars(lr(1)), &adamw)?;
-        let undecayed = Hyper { weight_decay: 0.0, ..adamw };
-        self.ops.adamw.step(gpu, &buffers, self.table.group_range(Group::Undecayed), &scalars(lr(1)), &undecayed)
+        self.ops.adamw.step(
+            gpu,
+            &buffers,
+            self.table.group_range(Group::Decayed),
+            &scalars(lr(1)),
+            &adamw,
+        )?;
+        let undecayed = Hyper {
+            weight_decay: 0.0,
+            ..adamw
+        };
+        self.ops.adamw.step(
+            gpu,
+            &buffers,
+            self.table.group_range(Group::Undecayed),
+            &scalars(lr(1)),
+            &undecayed,
+        )
     }
 }
