@@ -17,6 +17,7 @@ pub mod cast;
 pub mod cross_entropy;
 pub mod embedding;
 pub mod layer_norm;
+pub mod mixture_nll;
 pub mod reduce;
 
 use crate::arena::DType;
