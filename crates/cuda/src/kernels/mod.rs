@@ -79,6 +79,12 @@ pub const EMBEDDING: Source = Source {
     code: include_str!("embedding.cu"),
 };
 
+/// The SpacingMDN's Gaussian-mixture negative log-likelihood and its gradient, in one pass.
+pub const MIXTURE_NLL: Source = Source {
+    name: "mixture_nll.cu",
+    code: include_str!("mixture_nll.cu"),
+};
+
 /// Every source, for the compile check.
 pub const ALL: &[Source] = &[
     PRELUDE_CHECK,
@@ -93,6 +99,7 @@ pub const ALL: &[Source] = &[
     LAYER_NORM,
     BIAS_GELU,
     EMBEDDING,
+    MIXTURE_NLL,
 ];
 
 #[cfg(test)]
