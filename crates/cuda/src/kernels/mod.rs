@@ -85,6 +85,12 @@ pub const MIXTURE_NLL: Source = Source {
     code: include_str!("mixture_nll.cu"),
 };
 
+/// The SpacingMDN's input stage: memory prefix tokens and the input projection.
+pub const MDN_INPUT: Source = Source {
+    name: "mdn_input.cu",
+    code: include_str!("mdn_input.cu"),
+};
+
 /// Every source, for the compile check.
 pub const ALL: &[Source] = &[
     PRELUDE_CHECK,
@@ -92,6 +98,7 @@ pub const ALL: &[Source] = &[
     CAUSAL_SOFTMAX,
     FLASH_ATTENTION,
     MUON,
+    MDN_INPUT,
     REDUCE,
     ADAMW,
     CAST,

@@ -16,7 +16,6 @@
 //! stream and a bf16 branch is f32); matrices, activations and their gradients are `ACT`
 //! (bf16, or f32 in the parity mode); weight gradients are f32.
 
-use crate::arena::{DType, Layout, Slot};
 use crate::error::EngineError;
 use crate::params::{Group, ParamTable};
 
@@ -99,7 +98,7 @@ impl GptShape {
     /// positions, tied head). Each block's q, k, v weights are one stack (a strided batch of
     /// three gemms).
     pub fn params(&self) -> ParamTable {
-        let (v, c, f) = (self.vocab, self.width, 4 * self.width);
+        let (v, c) = (self.vocab, self.width);
         let mut list = vec![
             ("tok_emb.weight".to_string(), vec![v, c], Group::Decayed),
             (
@@ -110,31 +109,9 @@ impl GptShape {
         ];
         let mut stacks = Vec::new();
         for l in 0..self.layers {
-            let p =
-                |name: &str, shape: Vec<usize>, group| (format!("blocks.{l}.{name}"), shape, group);
-            list.extend([
-                p("ln1.gamma", vec![c], Group::Undecayed),
-                p("ln1.beta", vec![c], Group::Undecayed),
-                p("attn.q.weight", vec![c, c], Group::Matrix),
-                p("attn.q.bias", vec![c], Group::Undecayed),
-                p("attn.k.weight", vec![c, c], Group::Matrix),
-                p("attn.k.bias", vec![c], Group::Undecayed),
-                p("attn.v.weight", vec![c, c], Group::Matrix),
-                p("attn.v.bias", vec![c], Group::Undecayed),
-                p("attn.o.weight", vec![c, c], Group::Matrix),
-                p("attn.o.bias", vec![c], Group::Undecayed),
-                p("ln2.gamma", vec![c], Group::Undecayed),
-                p("ln2.beta", vec![c], Group::Undecayed),
-                p("mlp.fc.weight", vec![c, f], Group::Matrix),
-                p("mlp.fc.bias", vec![f], Group::Undecayed),
-                p("mlp.proj.weight", vec![f, c], Group::Matrix),
-                p("mlp.proj.bias", vec![c], Group::Undecayed),
-            ]);
-            stacks.push(
-                ["q", "k", "v"]
-                    .map(|x| format!("blocks.{l}.attn.{x}.weight"))
-                    .to_vec(),
-            );
+            let (params, stack) = block_params(l, c);
+            list.extend(params);
+            stacks.push(stack);
         }
         list.push(("ln_f.gamma".into(), vec![c], Group::Undecayed));
         list.push(("ln_f.beta".into(), vec![c], Group::Undecayed));
@@ -142,86 +119,33 @@ impl GptShape {
     }
 }
 
-/// The activations of one training step, each at its place in the arena. `act` is the
-/// activation type (bf16, or f32 in the parity mode).
-#[derive(Clone, Debug)]
-pub struct GptActivations {
-    /// Token ids and next-token targets, i32 [N].
-    pub idx: Slot,
-    pub targets: Slot,
-    /// The residual stream before each norm: `residual[i]` is LN `i`'s input, f32 [N, C];
-    /// norms are numbered LN₁ of block 0, LN₂ of block 0, …, LN_f (2L + 1 in all).
-    pub residual: Vec<Slot>,
-    /// Each norm's output ACT [N, C] and statistics f32 [N].
-    pub normed: Vec<Slot>,
-    pub mean: Vec<Slot>,
-    pub rstd: Vec<Slot>,
-    /// Per block: q, k, v from the gemm, ACT [3, N, C] (transient: the attention saves its own
-    /// inputs).
-    pub qkv: Slot,
-    /// Per block: the attention output y, ACT [N, C] (the o-projection's input).
-    pub attn_out: Vec<Slot>,
-    /// Per block: the MLP's pre-activation h W_fc + b_fc, ACT [N, 4C] (GELU's input).
-    pub fc_pre: Vec<Slot>,
-    /// The MLP's activation g = gelu(pre), ACT [N, 4C]: recomputed per block in the backward
-    /// pass from `fc_pre` (transient, one buffer).
-    pub fc_act: Slot,
-    /// A branch output before its residual add (o-projection or MLP projection), ACT [N, C].
-    pub branch: Slot,
-    /// Logits ACT [N, V]; overwritten by their gradient in the loss kernel.
-    pub logits: Slot,
-    /// Per-row losses f32 [N] and the mean loss f32 [1].
-    pub row_loss: Slot,
-    pub loss: Slot,
-    /// Backward scratch: the residual gradient f32 [N, C]; a norm output's gradient ACT
-    /// [N, C]; a branch output's gradient ACT [N, C] (the residual gradient in ACT, written
-    /// by the norm's backward); the q, k, v gradients ACT [3, N, C]; an MLP gradient ACT
-    /// [N, 4C].
-    pub d_residual: Slot,
-    pub d_normed: Slot,
-    pub d_branch: Slot,
-    pub d_qkv: Slot,
-    pub d_fc: Slot,
-}
-
-impl GptActivations {
-    /// Plans the activations of `shape` in `layout`. The attention's own buffers (its permuted
-    /// inputs, statistics and scratch) are planned by the attention op.
-    pub fn plan(shape: &GptShape, act: DType, layout: &mut Layout) -> Self {
-        let (n, c, f, v) = (shape.rows(), shape.width, 4 * shape.width, shape.vocab);
-        let norms = 2 * shape.layers + 1;
-        let per = |layout: &mut Layout,
-                   what: &str,
-                   count: usize,
-                   len: usize,
-                   dtype: DType|
-         -> Vec<Slot> {
-            (0..count)
-                .map(|i| layout.push(format!("{what}.{i}"), len, dtype))
-                .collect()
-        };
-        Self {
-            idx: layout.push("idx", n, DType::I32),
-            targets: layout.push("targets", n, DType::I32),
-            residual: per(layout, "residual", norms, n * c, DType::F32),
-            normed: per(layout, "normed", norms, n * c, act),
-            mean: per(layout, "mean", norms, n, DType::F32),
-            rstd: per(layout, "rstd", norms, n, DType::F32),
-            qkv: layout.push("qkv", 3 * n * c, act),
-            attn_out: per(layout, "attn_out", shape.layers, n * c, act),
-            fc_pre: per(layout, "fc_pre", shape.layers, n * f, act),
-            fc_act: layout.push("fc_act", n * f, act),
-            branch: layout.push("branch", n * c, act),
-            logits: layout.push("logits", n * v, act),
-            row_loss: layout.push("row_loss", n, DType::F32),
-            loss: layout.push("loss", 1, DType::F32),
-            d_residual: layout.push("d_residual", n * c, DType::F32),
-            d_normed: layout.push("d_normed", n * c, act),
-            d_branch: layout.push("d_branch", n * c, act),
-            d_qkv: layout.push("d_qkv", 3 * n * c, act),
-            d_fc: layout.push("d_fc", n * f, act),
-        }
-    }
+/// Block `l`'s parameters (name, burn shape, group) in visiting order, and its q, k, v
+/// weights as one stack (a strided batch of three gemms).
+pub(crate) fn block_params(l: usize, c: usize) -> (Vec<(String, Vec<usize>, Group)>, Vec<String>) {
+    let f = 4 * c;
+    let p = |name: &str, shape: Vec<usize>, group| (format!("blocks.{l}.{name}"), shape, group);
+    let params = vec![
+        p("ln1.gamma", vec![c], Group::Undecayed),
+        p("ln1.beta", vec![c], Group::Undecayed),
+        p("attn.q.weight", vec![c, c], Group::Matrix),
+        p("attn.q.bias", vec![c], Group::Undecayed),
+        p("attn.k.weight", vec![c, c], Group::Matrix),
+        p("attn.k.bias", vec![c], Group::Undecayed),
+        p("attn.v.weight", vec![c, c], Group::Matrix),
+        p("attn.v.bias", vec![c], Group::Undecayed),
+        p("attn.o.weight", vec![c, c], Group::Matrix),
+        p("attn.o.bias", vec![c], Group::Undecayed),
+        p("ln2.gamma", vec![c], Group::Undecayed),
+        p("ln2.beta", vec![c], Group::Undecayed),
+        p("mlp.fc.weight", vec![c, f], Group::Matrix),
+        p("mlp.fc.bias", vec![f], Group::Undecayed),
+        p("mlp.proj.weight", vec![f, c], Group::Matrix),
+        p("mlp.proj.bias", vec![c], Group::Undecayed),
+    ];
+    let stack = ["q", "k", "v"]
+        .map(|x| format!("blocks.{l}.attn.{x}.weight"))
+        .to_vec();
+    (params, stack)
 }
 
 #[cfg(test)]
@@ -313,17 +237,5 @@ mod tests {
                 "{message}"
             );
         }
-    }
-
-    #[test]
-    fn the_activation_plan_fits_the_shape() {
-        let shape = small();
-        let mut layout = Layout::new();
-        let plan = GptActivations::plan(&shape, DType::BF16, &mut layout);
-        assert_eq!(plan.residual.len(), 2 * shape.layers + 1);
-        assert_eq!(plan.logits.len, shape.rows() * shape.vocab);
-        assert_eq!(plan.fc_pre[1].len, shape.rows() * 4 * shape.width);
-        assert_eq!(plan.normed[0].dtype, DType::BF16);
-        assert_eq!(plan.residual[0].dtype, DType::F32);
     }
 }

@@ -1,5 +1,7 @@
 //! The toolkit's models on the engine: their parameter tables (names and shapes of
-//! `crates/models`), activation plans, and forward and backward passes.
+//! `crates/models`), the activation plan they share, and the training step.
 
+pub mod engine;
 pub mod gpt;
-pub mod gpt_engine;
+pub mod spacing_mdn;
+pub mod trunk;

@@ -23,6 +23,7 @@ pub mod cross_entropy;
 pub mod embedding;
 pub mod flash_attention;
 pub mod layer_norm;
+pub mod mdn_input;
 pub mod mixture_nll;
 pub mod reduce;
 

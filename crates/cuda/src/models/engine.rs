@@ -1,11 +1,11 @@
-//! The char-GPT's training step on the GPU: forward, backward, gradient clipping and the
-//! optimizer over the arena that [`GptShape`] plans, eagerly or replayed as one CUDA graph.
+//! The training step of the engine's models on the GPU: forward, backward, gradient clipping
+//! and the optimizer over one arena, eagerly or replayed as one CUDA graph.
 //!
-//! Buffers: the parameters live in flat buffers laid out by [`GptShape::params`] — f32
-//! master weights, their ACT compute copy (refreshed by the optimizer), f32 gradients and the
-//! optimizer's f32 moments. Matrices and embeddings are read from the compute copy; biases and
-//! norm parameters (f32 `[C]`) from the master weights. Nothing is allocated after
-//! [`GptEngine::new`].
+//! Buffers: the parameters live in flat buffers laid out by the model's parameter table —
+//! f32 master weights, their ACT compute copy (refreshed by the optimizer), f32 gradients and
+//! the optimizer's f32 moments. Matrices and embeddings are read from the compute copy; biases,
+//! norm parameters and the SpacingMDN's input stage (f32 `[C]` or `[M, C]`) from the master
+//! weights. Nothing is allocated after [`Engine::new`].
 //!
 //! Per-step values (learning rates, the step number, the clip factor) live in device memory,
 //! so a captured graph reads each step's values: the host writes them, with the batch, before
@@ -15,10 +15,13 @@ use crate::arena::{DType, Layout, Slot};
 use crate::error::EngineError;
 use crate::gemm::{Dims, Operand, gemm};
 use crate::gpu::{Arena, Gpu, Graph};
-use crate::models::gpt::{GptActivations, GptShape};
+use crate::models::gpt::GptShape;
+use crate::models::spacing_mdn::MdnShape;
+use crate::models::trunk::{Activations, HeadShape, TrunkShape};
 use crate::ops::adamw::{AdamW, Flat, Hyper, StepScalars};
 use crate::ops::attention::{
-    AttentionDims, AttentionInput, BackwardInput, CublasAttention, CublasSaved, CublasScratch, Qkv,
+    AttentionDims, AttentionInput, BackwardInput, Buffer, CublasAttention, CublasSaved,
+    CublasScratch, Qkv, rope_table,
 };
 use crate::ops::bias_gelu::BiasGelu;
 use crate::ops::cast::Cast;
@@ -26,9 +29,79 @@ use crate::ops::cross_entropy::CrossEntropy;
 use crate::ops::embedding::{self, Embedding};
 use crate::ops::flash_attention::{FlashAttention, FlashSaved, FlashScratch};
 use crate::ops::layer_norm::{self, LayerNorm};
+use crate::ops::mdn_input::{InputParams, InputShape, MdnInput};
+use crate::ops::mixture_nll::MixtureNll;
 use crate::ops::reduce::Reduce;
 use crate::optim::muon::{FlatBuffers, Muon, MuonPlan, MuonSettings};
 use crate::params::{Group, ParamTable};
+
+/// A model the engine trains.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum EngineModel {
+    Gpt(GptShape),
+    SpacingMdn(MdnShape),
+}
+
+impl EngineModel {
+    pub fn validate(&self) -> Result<(), EngineError> {
+        match self {
+            Self::Gpt(shape) => shape.validate(),
+            Self::SpacingMdn(shape) => shape.validate(),
+        }
+    }
+
+    pub fn params(&self) -> ParamTable {
+        match self {
+            Self::Gpt(shape) => shape.params(),
+            Self::SpacingMdn(shape) => shape.params(),
+        }
+    }
+
+    pub fn trunk(&self) -> TrunkShape {
+        match *self {
+            Self::Gpt(s) => TrunkShape {
+                layers: s.layers,
+                heads: s.heads,
+                width: s.width,
+                batch: s.batch,
+                positions: s.seq,
+            },
+            Self::SpacingMdn(s) => TrunkShape {
+                layers: s.layers,
+                heads: s.heads,
+                width: s.width,
+                batch: s.batch,
+                positions: s.positions(),
+            },
+        }
+    }
+
+    fn head(&self) -> HeadShape {
+        match *self {
+            Self::Gpt(s) => HeadShape::Tokens { vocab: s.vocab },
+            Self::SpacingMdn(s) => HeadShape::Mixture {
+                seq: s.seq,
+                components: s.components,
+            },
+        }
+    }
+
+    /// Rows the loss is a mean over: every token, or every spacing.
+    fn data_rows(&self) -> usize {
+        match *self {
+            Self::Gpt(s) => s.batch * s.seq,
+            Self::SpacingMdn(s) => s.batch * s.seq,
+        }
+    }
+}
+
+/// One step's batch: token ids and next-token targets (i32, row-major `[B, T]`), or spacings
+/// and next spacings (f32 `[B, T]`).
+#[derive(Clone, Copy, Debug)]
+pub enum Batch<'a> {
+    Tokens { idx: &'a [i32], targets: &'a [i32] },
+    Spacings { x: &'a [f32], y: &'a [f32] },
+}
 
 /// How the engine updates the parameters.
 #[derive(Clone, Debug, PartialEq)]
@@ -50,7 +123,7 @@ pub struct StepValues {
     pub step: i32,
 }
 
-/// Where the flat buffers and per-step scalars are.
+/// Where the flat buffers, per-step scalars and shared scratch are.
 #[derive(Clone, Copy, Debug)]
 struct FlatSlots {
     params: Slot,
@@ -58,17 +131,20 @@ struct FlatSlots {
     grads: Slot,
     m: Slot,
     v: Slot,
-    /// f32 [2]: matrix lr, other lr; i32 [1] step; f32 [1] clip; f32 [1] norm.
+    /// f32 [2]: matrix lr, other lr.
     lrs: Slot,
+    /// i32 [1], f32 [1], f32 [1].
     step: Slot,
     clip: Slot,
     norm: Slot,
     /// Scratch of the sums ([`Reduce::PARTIALS`]).
     partials: Slot,
-    /// Scratch of the norms' and the bias gradients' column sums.
+    /// Scratch of the norms', the bias gradients' and the input stage's column sums.
     column_partials: Slot,
     /// Scratch of the embedding's backward pass (its sort of the rows by token id).
     embedding_workspace: Slot,
+    /// RoPE's table f32 [S, D/2, 2] (the SpacingMDN's; empty for the GPT).
+    rope: Slot,
 }
 
 /// The attention path: flash attention in bf16 where it runs, cuBLAS with stored probabilities
@@ -89,46 +165,78 @@ enum Attention {
 /// The kernels of the step.
 struct Ops {
     embedding: Embedding,
+    input: MdnInput,
     norm: LayerNorm,
     gelu: BiasGelu,
-    loss: CrossEntropy,
+    cross_entropy: CrossEntropy,
+    mixture: MixtureNll,
     reduce: Reduce,
     cast: Cast,
     adamw: AdamW,
     muon: Option<Muon>,
 }
 
-/// A char-GPT, its optimizer state and one batch's activations on one GPU.
-pub struct GptEngine {
+/// A model, its optimizer state and one batch's activations on one GPU.
+pub struct Engine {
     gpu: Gpu,
-    shape: GptShape,
+    model: EngineModel,
+    trunk: TrunkShape,
     act: DType,
     table: ParamTable,
     optimizer: EngineOptimizer,
     max_grad_norm: f32,
     arena: Arena,
     flat: FlatSlots,
-    acts: GptActivations,
+    acts: Activations,
     attention: Attention,
     ops: Ops,
     graph: Option<Graph>,
 }
 
-impl GptEngine {
-    /// Plans and allocates everything for `shape` in activation type `act` (bf16, or f32 for
+impl Engine {
+    /// Plans and allocates everything for `model` in activation type `act` (bf16, or f32 for
     /// the parity mode), compiles the kernels. Parameters start at zero: load them with
-    /// [`GptEngine::set_params`].
+    /// [`Engine::set_params`]. Refuses, naming both sizes, a step that does not fit in the
+    /// GPU's free memory.
     pub fn new(
         mut gpu: Gpu,
-        shape: GptShape,
+        model: EngineModel,
         act: DType,
         optimizer: EngineOptimizer,
         max_grad_norm: f32,
     ) -> Result<Self, EngineError> {
-        shape.validate()?;
-        let table = shape.params();
+        model.validate()?;
+        let table = model.params();
+        let trunk = model.trunk();
         let p = table.len();
-        let (n, c) = (shape.rows(), shape.width);
+        let (n, c) = (trunk.rows(), trunk.width);
+        let dims = AttentionDims {
+            batch: trunk.batch,
+            seq: trunk.positions,
+            heads: trunk.heads,
+            head_dim: trunk.width / trunk.heads,
+        };
+        let (embedding_workspace, input_partials, rope) = match model {
+            EngineModel::Gpt(s) => (
+                Embedding::workspace_len(embedding::Shape {
+                    n,
+                    t: s.seq,
+                    v: s.vocab,
+                    c,
+                }),
+                0,
+                0,
+            ),
+            EngineModel::SpacingMdn(s) => {
+                let input = InputShape {
+                    batch: s.batch,
+                    seq: s.seq,
+                    slots: s.slots,
+                    width: c,
+                };
+                (0, MdnInput::partials_len(input), dims.seq * dims.head_dim)
+            }
+        };
         let mut layout = Layout::new();
         let flat = FlatSlots {
             params: layout.push("params", p, DType::F32),
@@ -143,31 +251,20 @@ impl GptEngine {
             partials: layout.push("partials", Reduce::PARTIALS, DType::F32),
             column_partials: layout.push(
                 "column_partials",
-                layer_norm::LayerNorm::partials_len(n, 4 * c).max(BiasGelu::partials_len(n, 4 * c)),
+                LayerNorm::partials_len(n, c)
+                    .max(BiasGelu::partials_len(n, 4 * c))
+                    .max(input_partials),
                 DType::F32,
             ),
             embedding_workspace: layout.push(
                 "embedding_workspace",
-                Embedding::workspace_len(embedding::Shape {
-                    n,
-                    t: shape.seq,
-                    v: shape.vocab,
-                    c,
-                }),
+                embedding_workspace,
                 DType::I32,
             ),
+            rope: layout.push("rope", rope, DType::F32),
         };
-        let acts = GptActivations::plan(&shape, act, &mut layout);
-        let dims = AttentionDims {
-            batch: shape.batch,
-            seq: shape.seq,
-            heads: shape.heads,
-            head_dim: shape.head_width(),
-        };
-        let place = |layout: &mut Layout,
-                     prefix: &str,
-                     buffers: &[crate::ops::attention::Buffer]|
-         -> Vec<Slot> {
+        let acts = Activations::plan(&trunk, model.head(), act, &mut layout);
+        let place = |layout: &mut Layout, prefix: &str, buffers: &[Buffer]| -> Vec<Slot> {
             buffers
                 .iter()
                 .map(|b| layout.push(format!("{prefix}.{}", b.name), b.len, b.dtype))
@@ -178,10 +275,10 @@ impl GptEngine {
             EngineOptimizer::AdamW(_) => None,
         };
         let flash = act == DType::BF16 && FlashAttention::supports(dims).is_ok();
-        // Slots of the attention, planned before the arena exists.
+        let layers = trunk.layers;
         let (saved_slots, scratch_slots): (Vec<Vec<Slot>>, Vec<Slot>) = if flash {
             (
-                (0..shape.layers)
+                (0..layers)
                     .map(|l| {
                         place(
                             &mut layout,
@@ -194,7 +291,7 @@ impl GptEngine {
             )
         } else {
             (
-                (0..shape.layers)
+                (0..layers)
                     .map(|l| {
                         place(
                             &mut layout,
@@ -209,14 +306,17 @@ impl GptEngine {
         let (free, _) = gpu.memory()?;
         if layout.bytes() > free {
             return Err(EngineError::Unsupported(format!(
-                "a GPT step of batch {} × {} needs {:.2} GiB of GPU memory; {:.2} GiB are free",
-                shape.batch,
-                shape.seq,
+                "a training step of batch {} × {} positions needs {:.2} GiB of GPU memory; {:.2} GiB are free",
+                trunk.batch,
+                trunk.positions,
                 layout.bytes() as f64 / (1u64 << 30) as f64,
                 free as f64 / (1u64 << 30) as f64
             )));
         }
         let arena = gpu.arena(&layout)?;
+        if rope > 0 {
+            gpu.upload(arena.ptr(flat.rope), &rope_table(dims.seq, dims.head_dim))?;
+        }
         let ptrs = |slots: &[Slot]| -> Vec<u64> { slots.iter().map(|s| arena.ptr(*s)).collect() };
         let attention = if flash {
             Attention::Flash {
@@ -245,9 +345,11 @@ impl GptEngine {
         };
         let ops = Ops {
             embedding: Embedding::new(&mut gpu, act)?,
+            input: MdnInput::new(&mut gpu)?,
             norm: LayerNorm::new(&mut gpu, act)?,
             gelu: BiasGelu::new(&mut gpu, act)?,
-            loss: CrossEntropy::new(&mut gpu, act)?,
+            cross_entropy: CrossEntropy::new(&mut gpu, act)?,
+            mixture: MixtureNll::new(&mut gpu, act)?,
             reduce: Reduce::new(&mut gpu)?,
             cast: Cast::new(&mut gpu, act)?,
             adamw: AdamW::new(&mut gpu, act)?,
@@ -255,7 +357,8 @@ impl GptEngine {
         };
         Ok(Self {
             gpu,
-            shape,
+            model,
+            trunk,
             act,
             table,
             optimizer,
@@ -269,8 +372,8 @@ impl GptEngine {
         })
     }
 
-    pub fn shape(&self) -> GptShape {
-        self.shape
+    pub fn model(&self) -> EngineModel {
+        self.model
     }
 
     pub fn table(&self) -> &ParamTable {
@@ -339,35 +442,54 @@ impl GptEngine {
             .collect())
     }
 
-    /// Writes the batch (token ids and targets, i32 [B·T] each, row-major [B, T]) and the
-    /// step's values to the device, after the work enqueued so far.
-    pub fn set_step(
-        &self,
-        idx: &[i32],
-        targets: &[i32],
-        values: StepValues,
-    ) -> Result<(), EngineError> {
-        let n = self.shape.rows();
-        if idx.len() != n || targets.len() != n {
-            return Err(EngineError::Unsupported(format!(
-                "a batch of {} ids and {} targets for {n} positions",
-                idx.len(),
-                targets.len()
-            )));
+    /// Writes the batch and the step's values to the device, after the work enqueued so far.
+    pub fn set_step(&self, batch: Batch<'_>, values: StepValues) -> Result<(), EngineError> {
+        let n = self.model.data_rows();
+        let (inputs, targets) = (self.ptr(self.acts.inputs), self.ptr(self.acts.targets));
+        match (batch, self.model) {
+            (Batch::Tokens { idx, targets: t }, EngineModel::Gpt(shape)) => {
+                if idx.len() != n || t.len() != n {
+                    return Err(EngineError::Unsupported(format!(
+                        "a batch of {} ids and {} targets for {n} positions",
+                        idx.len(),
+                        t.len()
+                    )));
+                }
+                if let Some(&bad) = idx
+                    .iter()
+                    .chain(t)
+                    .find(|&&v| v < 0 || v as usize >= shape.vocab)
+                {
+                    return Err(EngineError::Unsupported(format!(
+                        "token id {bad} outside the vocabulary of {}",
+                        shape.vocab
+                    )));
+                }
+                self.gpu.upload(inputs, idx)?;
+                self.gpu.upload(targets, t)?;
+            }
+            (Batch::Spacings { x, y }, EngineModel::SpacingMdn(_)) => {
+                if x.len() != n || y.len() != n {
+                    return Err(EngineError::Unsupported(format!(
+                        "a batch of {} spacings and {} targets for {n} positions",
+                        x.len(),
+                        y.len()
+                    )));
+                }
+                if let Some(bad) = x.iter().chain(y).find(|v| !v.is_finite()) {
+                    return Err(EngineError::Unsupported(format!(
+                        "a spacing of {bad} in the batch"
+                    )));
+                }
+                self.gpu.upload(inputs, x)?;
+                self.gpu.upload(targets, y)?;
+            }
+            _ => {
+                return Err(EngineError::Unsupported(
+                    "a batch of the other model's kind".into(),
+                ));
+            }
         }
-        if let Some(&bad) = idx
-            .iter()
-            .chain(targets)
-            .find(|&&t| t < 0 || t as usize >= self.shape.vocab)
-        {
-            return Err(EngineError::Unsupported(format!(
-                "token id {bad} outside the vocabulary of {}",
-                self.shape.vocab
-            )));
-        }
-        self.gpu.upload(self.arena.ptr(self.acts.idx), idx)?;
-        self.gpu
-            .upload(self.arena.ptr(self.acts.targets), targets)?;
         self.gpu.upload(
             self.arena.ptr(self.flat.lrs),
             &[values.matrix_lr, values.other_lr],
@@ -398,7 +520,7 @@ impl GptEngine {
         self.backward()
     }
 
-    /// One training step as recorded by [`GptEngine::capture`], or enqueued eagerly when no
+    /// One training step as recorded by [`Engine::capture`], or enqueued eagerly when no
     /// graph has been captured: forward, backward, clip, optimizer.
     pub fn step(&self) -> Result<(), EngineError> {
         match &self.graph {
@@ -407,7 +529,7 @@ impl GptEngine {
         }
     }
 
-    /// Records the whole training step into one CUDA graph; [`GptEngine::step`] replays it.
+    /// Records the whole training step into one CUDA graph; [`Engine::step`] replays it.
     pub fn capture(&mut self) -> Result<(), EngineError> {
         self.graph = None;
         let graph = self.gpu.capture(|_| self.enqueue_step())?;
@@ -453,27 +575,27 @@ impl GptEngine {
 
     /// Third `i` of a `[3, N, C]` ACT slot.
     fn third(&self, slot: Slot, i: usize) -> u64 {
-        self.ptr(slot) + (i * self.shape.rows() * self.shape.width * self.act.size()) as u64
+        self.ptr(slot) + (i * self.trunk.rows() * self.trunk.width * self.act.size()) as u64
     }
 
     /// The norm parameters of norm `i` (LN₁ of block i/2, LN₂, …, LN_f).
     fn norm_name(&self, i: usize) -> String {
-        if i == 2 * self.shape.layers {
+        if i == 2 * self.trunk.layers {
             "ln_f".into()
         } else {
             format!("blocks.{}.ln{}", i / 2, 1 + i % 2)
         }
     }
 
+    fn rope(&self) -> Option<u64> {
+        (self.flat.rope.len > 0).then(|| self.ptr(self.flat.rope))
+    }
+
     fn forward(&self) -> Result<(), EngineError> {
-        let GptShape {
-            layers,
-            width: c,
-            vocab: v,
-            seq: t,
-            ..
-        } = self.shape;
-        let n = self.shape.rows();
+        let TrunkShape {
+            layers, width: c, ..
+        } = self.trunk;
+        let n = self.trunk.rows();
         let gpu = &self.gpu;
         let a = &self.acts;
         let f = 4 * c;
@@ -483,14 +605,37 @@ impl GptEngine {
             k,
             batch: 1,
         };
-        self.ops.embedding.forward(
-            gpu,
-            self.ptr(a.idx),
-            self.weight("tok_emb.weight").ptr,
-            self.weight("pos_emb.weight").ptr,
-            self.ptr(a.residual[0]),
-            embedding::Shape { n, t, v, c },
-        )?;
+        match self.model {
+            EngineModel::Gpt(s) => self.ops.embedding.forward(
+                gpu,
+                self.ptr(a.inputs),
+                self.weight("tok_emb.weight").ptr,
+                self.weight("pos_emb.weight").ptr,
+                self.ptr(a.residual[0]),
+                embedding::Shape {
+                    n,
+                    t: s.seq,
+                    v: s.vocab,
+                    c,
+                },
+            )?,
+            EngineModel::SpacingMdn(s) => {
+                let params = self.input_params(|name| self.master(name));
+                let shape = InputShape {
+                    batch: s.batch,
+                    seq: s.seq,
+                    slots: s.slots,
+                    width: c,
+                };
+                self.ops.input.forward(
+                    gpu,
+                    self.ptr(a.inputs),
+                    &params,
+                    self.ptr(a.residual[0]),
+                    shape,
+                )?
+            }
+        }
         for l in 0..=layers {
             // Norm 2l: LN₁ of block l (LN_f after the last block), adding the previous
             // block's MLP branch.
@@ -533,7 +678,7 @@ impl GptEngine {
                     k: self.master(&p("attn.k.bias")),
                     v: self.master(&p("attn.v.bias")),
                 }),
-                rope: None,
+                rope: self.rope(),
             };
             let y = self.ptr(a.attn_out[l]);
             match &self.attention {
@@ -581,36 +726,109 @@ impl GptEngine {
                 0.0,
             )?;
         }
-        // logits = h_f tok_embᵀ, then the loss and its gradient (over the logits).
         let hf = self.act_op(a.normed[2 * layers]);
-        gemm(
-            gpu,
-            mm(n, v, c),
-            hf,
-            self.weight("tok_emb.weight").t(),
-            self.act_op(a.logits),
-            1.0,
-            0.0,
-        )?;
-        let (logits, rows) = (self.ptr(a.logits), self.ptr(a.row_loss));
-        self.ops.loss.forward_backward(
-            gpu,
-            logits,
-            self.ptr(a.targets),
-            rows,
-            logits,
-            n,
-            v,
-            1.0 / n as f32,
-        )?;
+        let rows = self.ptr(a.row_loss);
+        let data = self.model.data_rows();
+        match self.model {
+            EngineModel::Gpt(s) => {
+                // logits = h_f tok_embᵀ, then the loss and its gradient (over the logits).
+                let v = s.vocab;
+                gemm(
+                    gpu,
+                    mm(n, v, c),
+                    hf,
+                    self.weight("tok_emb.weight").t(),
+                    self.act_op(a.head_out),
+                    1.0,
+                    0.0,
+                )?;
+                let logits = self.ptr(a.head_out);
+                self.ops.cross_entropy.forward_backward(
+                    gpu,
+                    logits,
+                    self.ptr(a.targets),
+                    rows,
+                    logits,
+                    n,
+                    v,
+                    1.0 / n as f32,
+                )?;
+            }
+            EngineModel::SpacingMdn(s) => {
+                // raw = h_f[:, M:] W_head + b_head: one gemm per sequence over its data rows.
+                let k3 = 3 * s.components;
+                let data_rows = self.data_rows_of(a.normed[2 * layers]);
+                let dims = Dims {
+                    m: s.seq,
+                    n: k3,
+                    k: c,
+                    batch: s.batch,
+                };
+                let out = self.act_op(a.head_out).strided(s.seq * k3);
+                gemm(
+                    gpu,
+                    dims,
+                    data_rows,
+                    self.weight("mdn_head.linear.weight"),
+                    out,
+                    1.0,
+                    0.0,
+                )?;
+                let raw = self.ptr(a.head_out);
+                self.ops
+                    .gelu
+                    .bias_add(gpu, raw, self.master("mdn_head.linear.bias"), data, k3)?;
+                let scale = 1.0 / data as f32;
+                self.ops.mixture.forward_backward(
+                    gpu,
+                    raw,
+                    self.ptr(a.targets),
+                    rows,
+                    raw,
+                    data,
+                    s.components,
+                    s.sigma_floor,
+                    scale,
+                )?;
+            }
+        }
         self.ops.reduce.sum(
             gpu,
             rows,
-            n,
-            1.0 / n as f32,
+            data,
+            1.0 / data as f32,
             self.ptr(self.flat.partials),
             self.ptr(a.loss),
         )
+    }
+
+    /// The data rows `[B, T, C]` of an ACT `[B, S, C]` slot, one gemm operand per sequence.
+    fn data_rows_of(&self, slot: Slot) -> Operand {
+        let (s, c) = (self.trunk.positions, self.trunk.width);
+        let m = match self.model {
+            EngineModel::SpacingMdn(shape) => shape.slots,
+            EngineModel::Gpt(_) => 0,
+        };
+        Operand::new(self.ptr(slot) + (m * c * self.act.size()) as u64, self.act).strided(s * c)
+    }
+
+    /// The input stage's parameters (or gradients) by address, `at` mapping a name.
+    fn input_params(&self, at: impl Fn(&str) -> u64) -> InputParams {
+        let has = |name: &str| self.table.params().iter().any(|p| p.name == name);
+        InputParams {
+            w: at("input_proj.weight"),
+            bias: at("input_proj.bias"),
+            slots: if has("memory.slots") {
+                at("memory.slots")
+            } else {
+                0
+            },
+            slot_id: if has("memory.slot_id.weight") {
+                at("memory.slot_id.weight")
+            } else {
+                0
+            },
+        }
     }
 
     /// Norm `i`'s forward pass: `r = residual[i−1] + (branch + bias)` (norm 0 takes the
@@ -644,7 +862,7 @@ impl GptEngine {
         };
         self.ops
             .norm
-            .forward(&self.gpu, &forward, self.shape.rows(), self.shape.width)
+            .forward(&self.gpu, &forward, self.trunk.rows(), self.trunk.width)
     }
 
     /// Norm `i`'s backward pass from `d_normed`: adds into `d_residual`, writes the branch
@@ -666,18 +884,14 @@ impl GptEngine {
         };
         self.ops
             .norm
-            .backward(&self.gpu, &backward, self.shape.rows(), self.shape.width)
+            .backward(&self.gpu, &backward, self.trunk.rows(), self.trunk.width)
     }
 
     fn backward(&self) -> Result<(), EngineError> {
-        let GptShape {
-            layers,
-            width: c,
-            vocab: v,
-            seq: t,
-            ..
-        } = self.shape;
-        let n = self.shape.rows();
+        let TrunkShape {
+            layers, width: c, ..
+        } = self.trunk;
+        let n = self.trunk.rows();
         let (gpu, a, act, f) = (&self.gpu, &self.acts, self.act, 4 * c);
         let mm = |m, nn, k| Dims {
             m,
@@ -687,27 +901,87 @@ impl GptEngine {
         };
         let grad_op = |name: &str| Operand::new(self.grad(name), DType::F32);
         let columns = self.ptr(self.flat.column_partials);
-        // Head: ∂tok_emb = ∂logitsᵀ h_f (written; the embedding's backward adds to it),
-        // ∂h_f = ∂logits tok_emb.
-        let dlogits = self.act_op(a.logits);
-        gemm(
-            gpu,
-            mm(v, c, n),
-            dlogits.t(),
-            self.act_op(a.normed[2 * layers]),
-            grad_op("tok_emb.weight"),
-            1.0,
-            0.0,
-        )?;
-        gemm(
-            gpu,
-            mm(n, c, v),
-            dlogits,
-            self.weight("tok_emb.weight"),
-            self.act_op(a.d_normed),
-            1.0,
-            0.0,
-        )?;
+        match self.model {
+            EngineModel::Gpt(s) => {
+                // ∂tok_emb = ∂logitsᵀ h_f (written; the embedding's backward adds to it),
+                // ∂h_f = ∂logits tok_emb.
+                let (v, dlogits) = (s.vocab, self.act_op(a.head_out));
+                gemm(
+                    gpu,
+                    mm(v, c, n),
+                    dlogits.t(),
+                    self.act_op(a.normed[2 * layers]),
+                    grad_op("tok_emb.weight"),
+                    1.0,
+                    0.0,
+                )?;
+                gemm(
+                    gpu,
+                    mm(n, c, v),
+                    dlogits,
+                    self.weight("tok_emb.weight"),
+                    self.act_op(a.d_normed),
+                    1.0,
+                    0.0,
+                )?;
+            }
+            EngineModel::SpacingMdn(s) => {
+                let k3 = 3 * s.components;
+                let data = self.model.data_rows();
+                let draw = self.act_op(a.head_out).strided(s.seq * k3);
+                self.ops.gelu.column_sum(
+                    gpu,
+                    draw.ptr,
+                    self.grad("mdn_head.linear.bias"),
+                    columns,
+                    data,
+                    k3,
+                )?;
+                // ∂W_head = Σ_b h_f[b, M:]ᵀ ∂raw[b]: per-sequence products, then their sum in order.
+                let partials = Operand::new(self.ptr(a.head_partials), DType::F32).strided(c * k3);
+                let dims = Dims {
+                    m: c,
+                    n: k3,
+                    k: s.seq,
+                    batch: s.batch,
+                };
+                gemm(
+                    gpu,
+                    dims,
+                    self.data_rows_of(a.normed[2 * layers]).t(),
+                    draw,
+                    partials,
+                    1.0,
+                    0.0,
+                )?;
+                self.ops.reduce.sum_rows(
+                    gpu,
+                    partials.ptr,
+                    s.batch,
+                    c * k3,
+                    self.grad("mdn_head.linear.weight"),
+                    false,
+                )?;
+                // ∂h_f: zero on the memory rows, ∂raw W_headᵀ on the data rows.
+                gpu.zero(self.ptr(a.d_normed), a.d_normed.bytes())?;
+                let dims = Dims {
+                    m: s.seq,
+                    n: c,
+                    k: k3,
+                    batch: s.batch,
+                };
+                let d_data = self.data_rows_of(a.d_normed);
+                gemm(
+                    gpu,
+                    dims,
+                    draw,
+                    self.weight("mdn_head.linear.weight").t(),
+                    d_data,
+                    1.0,
+                    0.0,
+                )?;
+            }
+        }
         gpu.zero(self.ptr(a.d_residual), a.d_residual.bytes())?;
         self.norm_backward(2 * layers, true)?;
         for l in (0..layers).rev() {
@@ -744,11 +1018,12 @@ impl GptEngine {
                 1.0,
                 0.0,
             )?;
+            let (d_fc, pre) = (self.ptr(a.d_fc), self.ptr(a.fc_pre[l]));
             self.ops.gelu.backward(
                 gpu,
-                self.ptr(a.d_fc),
-                self.ptr(a.fc_pre[l]),
-                self.ptr(a.d_fc),
+                d_fc,
+                pre,
+                d_fc,
                 self.grad(&p("mlp.fc.bias")),
                 columns,
                 n,
@@ -809,7 +1084,7 @@ impl GptEngine {
             let input = BackwardInput {
                 y: self.ptr(a.attn_out[l]),
                 dy: self.ptr(a.d_normed),
-                rope: None,
+                rope: self.rope(),
             };
             match &self.attention {
                 Attention::Flash { op, saved, scratch } => {
@@ -861,16 +1136,44 @@ impl GptEngine {
             }
             self.norm_backward(2 * l, l > 0)?;
         }
-        let backward = embedding::Backward {
-            idx: self.ptr(a.idx),
-            dout: self.ptr(a.d_residual),
-            dwte: self.grad("tok_emb.weight"),
-            dwpe: self.grad("pos_emb.weight"),
-            workspace: self.ptr(self.flat.embedding_workspace),
-        };
-        self.ops
-            .embedding
-            .backward(gpu, &backward, embedding::Shape { n, t, v, c })
+        match self.model {
+            EngineModel::Gpt(s) => {
+                let backward = embedding::Backward {
+                    idx: self.ptr(a.inputs),
+                    dout: self.ptr(a.d_residual),
+                    dwte: self.grad("tok_emb.weight"),
+                    dwpe: self.grad("pos_emb.weight"),
+                    workspace: self.ptr(self.flat.embedding_workspace),
+                };
+                self.ops.embedding.backward(
+                    gpu,
+                    &backward,
+                    embedding::Shape {
+                        n,
+                        t: s.seq,
+                        v: s.vocab,
+                        c,
+                    },
+                )
+            }
+            EngineModel::SpacingMdn(s) => {
+                let grads = self.input_params(|name| self.grad(name));
+                let shape = InputShape {
+                    batch: s.batch,
+                    seq: s.seq,
+                    slots: s.slots,
+                    width: c,
+                };
+                self.ops.input.backward(
+                    gpu,
+                    self.ptr(a.inputs),
+                    self.ptr(a.d_residual),
+                    &grads,
+                    columns,
+                    shape,
+                )
+            }
+        }
     }
 
     fn optimizer_step(&self) -> Result<(), EngineError> {

@@ -1,0 +1,343 @@
+//! The engine's models against burn's (`spectral_models::gpt`, `spectral_models::spacing_mdn`
+//! on NdArray f32, on the CPU) on the same weights and batch: the loss and every gradient, in
+//! the all-f32 mode and in bf16; then graph replay against eager execution, bit for bit, over
+//! a few AdamW steps.
+
+mod common;
+
+use burn::backend::Autodiff;
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::{Int, Tensor, TensorData};
+use common::*;
+use spectral::device::CpuBackend;
+use spectral_cuda::DType;
+use spectral_cuda::models::engine::{Batch, Engine, EngineModel, EngineOptimizer, StepValues};
+use spectral_cuda::models::gpt::GptShape;
+use spectral_cuda::models::spacing_mdn::MdnShape;
+use spectral_cuda::ops::adamw::Hyper;
+use spectral_models::gpt::{Gpt, GptConfig};
+use spectral_models::memory::MemoryConfig;
+use spectral_models::spacing_mdn::{SpacingMdn, SpacingMdnConfig};
+
+type B = Autodiff<CpuBackend>;
+
+fn shape() -> GptShape {
+    // Head width 32, T not a multiple of any tile, V the byte vocabulary.
+    GptShape {
+        vocab: 256,
+        layers: 2,
+        heads: 4,
+        width: 128,
+        block_size: 80,
+        batch: 3,
+        seq: 77,
+    }
+}
+
+/// Every parameter's values and gradient, by dotted path.
+struct Collect<'a> {
+    path: Vec<String>,
+    grads: &'a <B as AutodiffBackend>::Gradients,
+    out: Vec<(String, Vec<f32>, Vec<f32>)>,
+}
+
+impl ModuleVisitor<B> for Collect<'_> {
+    fn enter_module(&mut self, name: &str, _: &str) {
+        self.path.push(name.into());
+    }
+    fn exit_module(&mut self, _: &str, _: &str) {
+        self.path.pop();
+    }
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+        let value = param.val().into_data().to_vec::<f32>().unwrap();
+        let grad = param
+            .val()
+            .grad(self.grads)
+            .expect("every parameter has a gradient");
+        self.out.push((
+            self.path.join("."),
+            value,
+            grad.into_data().to_vec::<f32>().unwrap(),
+        ));
+    }
+}
+
+fn batch(shape: &GptShape, seed: u64) -> (Vec<i32>, Vec<i32>) {
+    let n = shape.rows();
+    let draw = |s| {
+        uniform(n, 1.0, s)
+            .iter()
+            .map(|x| ((x + 1.0) * 127.99) as i32)
+            .collect::<Vec<_>>()
+    };
+    (draw(seed), draw(seed + 1))
+}
+
+/// burn's loss and (name, value, gradient) of every parameter.
+fn burn_reference(
+    shape: &GptShape,
+    idx: &[i32],
+    targets: &[i32],
+) -> (f32, Vec<(String, Vec<f32>, Vec<f32>)>) {
+    let device = Default::default();
+    let model: Gpt<B> = spectral::device::seeded::<B, _>(&device, 7, || {
+        GptConfig::new()
+            .with_vocab_size(shape.vocab)
+            .with_n_layer(shape.layers)
+            .with_n_head(shape.heads)
+            .with_n_embd(shape.width)
+            .with_block_size(shape.block_size)
+            .init::<B>(&device)
+            .unwrap()
+    });
+    let ids = |v: &[i32]| {
+        Tensor::<B, 2, Int>::from_data(
+            TensorData::new(v.to_vec(), [shape.batch, shape.seq]),
+            &device,
+        )
+    };
+    let loss = model.loss(ids(idx), ids(targets)).unwrap();
+    let value = loss.clone().into_data().to_vec::<f32>().unwrap()[0];
+    let grads = loss.backward();
+    let mut collect = Collect {
+        path: Vec::new(),
+        grads: &grads,
+        out: Vec::new(),
+    };
+    model.visit(&mut collect);
+    (value, collect.out)
+}
+
+fn adamw() -> EngineOptimizer {
+    EngineOptimizer::AdamW(Hyper {
+        beta1: 0.9,
+        beta2: 0.95,
+        eps: 1e-8,
+        weight_decay: 0.1,
+    })
+}
+
+#[test]
+#[ignore = "needs an NVIDIA GPU"]
+fn loss_and_gradients_match_burn() {
+    let shape = shape();
+    let (idx, targets) = batch(&shape, 1);
+    let (want_loss, reference) = burn_reference(&shape, &idx, &targets);
+    let values: Vec<(String, Vec<f32>)> = reference
+        .iter()
+        .map(|(n, v, _)| (n.clone(), v.clone()))
+        .collect();
+    // f32: the same arithmetic in another order (cuBLAS without TF32, f32 accumulation);
+    // bf16: activations and weights rounded to 8 bits of mantissa.
+    for (act, loss_tol, grad_tol) in [(DType::F32, 1e-5, 1e-5), (DType::BF16, 1e-2, 2e-2)] {
+        let mut engine = Engine::new(gpu(), EngineModel::Gpt(shape), act, adamw(), 1.0).unwrap();
+        engine.set_params(&values).unwrap();
+        let batch = Batch::Tokens {
+            idx: &idx,
+            targets: &targets,
+        };
+        engine.set_step(batch, FROZEN).unwrap();
+        assert_matches_reference(&engine, act, want_loss, &reference, loss_tol, grad_tol);
+    }
+}
+
+#[test]
+#[ignore = "needs an NVIDIA GPU"]
+fn graph_replay_equals_eager_steps_bit_for_bit() {
+    let shape = shape();
+    let (_, reference) = burn_reference(&shape, &batch(&shape, 1).0, &batch(&shape, 1).1);
+    let values: Vec<(String, Vec<f32>)> = reference
+        .iter()
+        .map(|(n, v, _)| (n.clone(), v.clone()))
+        .collect();
+    let run = |graph: bool| -> (Vec<f32>, Vec<(String, Vec<f32>)>) {
+        let mut engine =
+            Engine::new(gpu(), EngineModel::Gpt(shape), DType::BF16, adamw(), 1.0).unwrap();
+        engine.set_params(&values).unwrap();
+        if graph {
+            engine.capture().unwrap();
+        }
+        let mut losses = Vec::new();
+        for step in 1..=4 {
+            let (idx, targets) = batch(&shape, 10 + step as u64);
+            engine
+                .set_step(
+                    Batch::Tokens {
+                        idx: &idx,
+                        targets: &targets,
+                    },
+                    StepValues {
+                        matrix_lr: 0.02,
+                        other_lr: 1e-3,
+                        step,
+                    },
+                )
+                .unwrap();
+            engine.step().unwrap();
+            losses.push(engine.loss().unwrap());
+        }
+        (losses, engine.params().unwrap())
+    };
+    let (eager_losses, eager_params) = run(false);
+    let (graph_losses, graph_params) = run(true);
+    assert_eq!(eager_losses, graph_losses);
+    for ((name, e), (_, g)) in eager_params.iter().zip(&graph_params) {
+        assert!(
+            e.iter().zip(g).all(|(a, b)| a.to_bits() == b.to_bits()),
+            "{name} differs"
+        );
+    }
+    // The steps trained: the loss of a repeated batch would fall; here, at least, the weights
+    // moved and stayed finite.
+    let moved = eager_params
+        .iter()
+        .zip(&values)
+        .any(|((_, e), (_, v))| e != v);
+    assert!(
+        moved
+            && eager_params
+                .iter()
+                .all(|(_, e)| e.iter().all(|x| x.is_finite()))
+    );
+}
+
+/// No update: the parity tests compare one forward and backward pass.
+const FROZEN: StepValues = StepValues {
+    matrix_lr: 0.0,
+    other_lr: 0.0,
+    step: 1,
+};
+
+/// Runs `engine`'s forward and backward pass and checks its loss and every gradient against
+/// burn's: relative errors (Frobenius) below the tolerances.
+fn assert_matches_reference(
+    engine: &Engine,
+    act: DType,
+    want_loss: f32,
+    reference: &[(String, Vec<f32>, Vec<f32>)],
+    loss_tol: f32,
+    grad_tol: f64,
+) {
+    engine.forward_backward().unwrap();
+    let loss = engine.loss().unwrap();
+    let loss_err = ((loss - want_loss) / want_loss).abs();
+    println!("{act:?}: loss {loss} vs burn {want_loss} (relative {loss_err:.2e})");
+    assert!(loss_err < loss_tol, "{act:?} loss {loss} vs {want_loss}");
+    let grads = engine.grads().unwrap();
+    let norm = |v: &[f32]| v.iter().map(|&x| (x as f64).powi(2)).sum::<f64>().sqrt();
+    let mut worst = (0.0f64, String::new());
+    for (name, _, want) in reference {
+        let (_, got) = grads
+            .iter()
+            .find(|(n, _)| n == name)
+            .expect("the same names");
+        let err = if name.ends_with("attn.k.bias") {
+            // The key bias adds q·b_k to every score of a query row: softmax cancels it, so
+            // its gradient is zero and both sides hold rounding noise. Measured against the
+            // query bias's gradient of the same block instead.
+            let q_name = name.replace("attn.k.bias", "attn.q.bias");
+            let (_, _, q_bias) = reference.iter().find(|(n, _, _)| *n == q_name).unwrap();
+            norm(got) / norm(q_bias)
+        } else {
+            relative_error(got, &want.iter().map(|&x| x as f64).collect::<Vec<_>>())
+        };
+        println!("{act:?} {name}: {err:.2e}");
+        if err > worst.0 {
+            worst = (err, name.clone());
+        }
+    }
+    println!("{act:?}: worst gradient {} at {:.2e}", worst.1, worst.0);
+    assert!(
+        worst.0 < grad_tol,
+        "{act:?}: gradient of {} off by {:.2e}",
+        worst.1,
+        worst.0
+    );
+}
+
+fn mdn_shape() -> MdnShape {
+    // Head width 32, M + T = 43 positions (no tile multiple), RoPE, slots with IDs.
+    MdnShape {
+        layers: 2,
+        heads: 4,
+        width: 128,
+        slots: 3,
+        slot_id: true,
+        components: 5,
+        sigma_floor: 1e-3,
+        batch: 3,
+        seq: 40,
+    }
+}
+
+/// burn's SpacingMDN loss and (name, value, gradient) of every parameter, on spacings drawn
+/// uniform in [0.2, 2).
+fn mdn_reference(shape: &MdnShape) -> (Vec<f32>, Vec<f32>, f32, Vec<(String, Vec<f32>, Vec<f32>)>) {
+    let device = Default::default();
+    let memory = MemoryConfig::new()
+        .with_n_slots(shape.slots)
+        .with_slot_id(shape.slot_id)
+        .with_film(false)
+        .with_gate(false)
+        .with_summary_to_head(false);
+    let model: SpacingMdn<B> = spectral::device::seeded::<B, _>(&device, 11, || {
+        SpacingMdnConfig::new()
+            .with_n_layer(shape.layers)
+            .with_n_head(shape.heads)
+            .with_n_embd(shape.width)
+            .with_block_size(shape.seq)
+            .with_n_components(shape.components)
+            .with_rope(true)
+            .with_memory(Some(memory))
+            .init::<B>(&device)
+            .unwrap()
+    });
+    let n = shape.batch * shape.seq;
+    let stream: Vec<f32> = uniform(n + shape.batch, 1.0, 3)
+        .iter()
+        .map(|u| 1.1 + 0.9 * u)
+        .collect();
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    for b in 0..shape.batch {
+        let s = &stream[b * (shape.seq + 1)..(b + 1) * (shape.seq + 1)];
+        x.extend_from_slice(&s[..shape.seq]);
+        y.extend_from_slice(&s[1..]);
+    }
+    let tensor = |v: &[f32]| {
+        Tensor::<B, 2>::from_data(
+            TensorData::new(v.to_vec(), [shape.batch, shape.seq]),
+            &device,
+        )
+    };
+    let loss = model.loss(tensor(&x), tensor(&y)).unwrap();
+    let value = loss.clone().into_data().to_vec::<f32>().unwrap()[0];
+    let grads = loss.backward();
+    let mut collect = Collect {
+        path: Vec::new(),
+        grads: &grads,
+        out: Vec::new(),
+    };
+    model.visit(&mut collect);
+    (x, y, value, collect.out)
+}
+
+#[test]
+#[ignore = "needs an NVIDIA GPU"]
+fn spacing_mdn_loss_and_gradients_match_burn() {
+    let shape = mdn_shape();
+    let (x, y, want_loss, reference) = mdn_reference(&shape);
+    let values: Vec<(String, Vec<f32>)> = reference
+        .iter()
+        .map(|(n, v, _)| (n.clone(), v.clone()))
+        .collect();
+    for (act, loss_tol, grad_tol) in [(DType::F32, 1e-5, 1e-5), (DType::BF16, 1e-2, 2e-2)] {
+        let mut engine =
+            Engine::new(gpu(), EngineModel::SpacingMdn(shape), act, adamw(), 1.0).unwrap();
+        engine.set_params(&values).unwrap();
+        engine
+            .set_step(Batch::Spacings { x: &x, y: &y }, FROZEN)
+            .unwrap();
+        assert_matches_reference(&engine, act, want_loss, &reference, loss_tol, grad_tol);
+    }
+}
