@@ -17,6 +17,9 @@ pub enum Group {
     Undecayed,
 }
 
+/// A tensor to lay out: its dotted name, burn shape and optimizer group.
+pub type ParamSpec = (String, Vec<usize>, Group);
+
 /// One tensor of the flat buffer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Param {
@@ -55,7 +58,7 @@ impl ParamTable {
     /// Lays out `params` (name, shape, group) grouped by [`Group`] (stable within a group),
     /// `stacks` naming tensors that must follow each other with no gap (each stack's members
     /// must share shape and group and be listed in order in `params`).
-    pub fn new(params: Vec<(String, Vec<usize>, Group)>, stacks: &[Vec<String>]) -> Self {
+    pub fn new(params: Vec<ParamSpec>, stacks: &[Vec<String>]) -> Self {
         let mut order: Vec<usize> = (0..params.len()).collect();
         order.sort_by_key(|&i| params[i].2);
         let mut table = Self::default();

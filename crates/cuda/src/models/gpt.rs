@@ -17,7 +17,7 @@
 //! (bf16, or f32 in the parity mode); weight gradients are f32.
 
 use crate::error::EngineError;
-use crate::params::{Group, ParamTable};
+use crate::params::{Group, ParamSpec, ParamTable};
 
 /// A char-GPT's dimensions and its static batch shape.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -121,7 +121,7 @@ impl GptShape {
 
 /// Block `l`'s parameters (name, burn shape, group) in visiting order, and its q, k, v
 /// weights as one stack (a strided batch of three gemms).
-pub(crate) fn block_params(l: usize, c: usize) -> (Vec<(String, Vec<usize>, Group)>, Vec<String>) {
+pub(crate) fn block_params(l: usize, c: usize) -> (Vec<ParamSpec>, Vec<String>) {
     let f = 4 * c;
     let p = |name: &str, shape: Vec<usize>, group| (format!("blocks.{l}.{name}"), shape, group);
     let params = vec![
