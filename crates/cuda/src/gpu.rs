@@ -245,17 +245,28 @@ impl Gpu {
         .doing(|| format!("launch {}", kernel.name))
     }
 
-    /// Copies `host` to the device at `ptr`, after all work enqueued so far (the stream is
-    /// drained first: a synchronous copy is not ordered with a non-blocking stream).
+    /// Copies `host` to the device at `ptr`, after all work enqueued so far and before all
+    /// work enqueued later; the copy has landed when this returns.
+    ///
+    /// The copy goes on the stream, and the stream is drained after it. A synchronous
+    /// `cuMemcpyHtoD` would not do: it runs on the legacy default stream, which a non-blocking
+    /// stream is not ordered with, and from pageable memory it returns once the data is staged,
+    /// before its DMA has landed. A kernel launched right after it read stale memory under
+    /// the copy's tail, or had its stores overwritten by it (seen on the H200 in
+    /// `tests/bias_gelu.rs`: rows 199..332 of a [333, 768] f32 upload).
     pub fn upload<T: cudarc::driver::DeviceRepr>(
         &self,
         ptr: u64,
         host: &[T],
     ) -> Result<(), EngineError> {
-        self.synchronize()?;
-        // SAFETY: the caller's slot holds at least `host.len()` elements at `ptr`; the
-        // synchronous copy reads `host` before returning.
-        unsafe { result::memcpy_htod_sync(ptr, host) }.doing(|| "copy to the device".into())
+        self.ctx
+            .bind_to_thread()
+            .doing(|| "bind the context".into())?;
+        // SAFETY: the caller's slot holds at least `host.len()` elements at `ptr`; `host` is
+        // borrowed until the stream is drained below, so it outlives the copy.
+        unsafe { result::memcpy_htod_async(ptr, host, self.stream.cu_stream()) }
+            .doing(|| "copy to the device".into())?;
+        self.synchronize()
     }
 
     /// Copies `bytes` bytes from device address `src` to `dst`, enqueued on the stream
