@@ -17,6 +17,7 @@
 //! (bf16, or f32 in the parity mode); weight gradients are f32.
 
 use crate::error::EngineError;
+use crate::models::trunk::check_heads;
 use crate::params::{Group, ParamSpec, ParamTable};
 
 /// A char-GPT's dimensions and its static batch shape.
@@ -37,9 +38,6 @@ pub struct GptShape {
     /// Tokens per sequence T (≤ `block_size`).
     pub seq: usize,
 }
-
-/// Head widths the attention kernels are built for.
-pub const HEAD_WIDTHS: [usize; 2] = [32, 64];
 
 impl GptShape {
     /// Rows of every activation: N = B·T.
@@ -67,28 +65,11 @@ impl GptShape {
         {
             return fail(format!("a GPT with a zero dimension: {self:?}"));
         }
-        if !self.width.is_multiple_of(self.heads) {
-            return fail(format!(
-                "width {} is not a multiple of {} heads",
-                self.width, self.heads
-            ));
-        }
-        if !HEAD_WIDTHS.contains(&self.head_width()) {
-            return fail(format!(
-                "head width {} (the engine's attention runs head widths {HEAD_WIDTHS:?})",
-                self.head_width()
-            ));
-        }
+        check_heads(self.width, self.heads)?;
         if self.seq > self.block_size {
             return fail(format!(
                 "sequences of {} tokens, longer than the context {}",
                 self.seq, self.block_size
-            ));
-        }
-        if !self.width.is_multiple_of(8) {
-            return fail(format!(
-                "width {} (the engine wants a multiple of 8)",
-                self.width
             ));
         }
         Ok(())

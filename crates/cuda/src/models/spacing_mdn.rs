@@ -10,7 +10,8 @@
 //! ```
 
 use crate::error::EngineError;
-use crate::models::gpt::{HEAD_WIDTHS, block_params};
+use crate::models::gpt::block_params;
+use crate::models::trunk::check_heads;
 use crate::params::{Group, ParamTable};
 
 /// A SpacingMDN's dimensions and its static batch shape.
@@ -57,19 +58,7 @@ impl MdnShape {
         {
             return fail(format!("a SpacingMDN with a zero dimension: {self:?}"));
         }
-        if !self.width.is_multiple_of(self.heads) || !HEAD_WIDTHS.contains(&self.head_width()) {
-            return fail(format!(
-                "width {} over {} heads (the engine's attention runs head widths {HEAD_WIDTHS:?})",
-                self.width, self.heads
-            ));
-        }
-        if !self.width.is_multiple_of(8) {
-            return fail(format!(
-                "width {} (the engine wants a multiple of 8)",
-                self.width
-            ));
-        }
-        Ok(())
+        check_heads(self.width, self.heads)
     }
 
     /// The parameters, named and shaped as `spectral_models::spacing_mdn::SpacingMdn`'s with

@@ -6,6 +6,7 @@
 //! the data positions alone (all N for the GPT, B·T for the SpacingMDN).
 
 use crate::arena::{DType, Layout, Slot};
+use crate::error::EngineError;
 
 /// The trunk's shape.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,6 +17,28 @@ pub struct TrunkShape {
     pub batch: usize,
     /// Positions per sequence S.
     pub positions: usize,
+}
+
+/// Head widths the attention kernels are built for.
+pub const HEAD_WIDTHS: [usize; 2] = [32, 64];
+
+/// Checks that `width` splits into `heads` heads the engine's attention runs, saying in one
+/// line why not: what both models' shapes require of their trunk.
+pub fn check_heads(width: usize, heads: usize) -> Result<(), EngineError> {
+    let fail = |why: String| Err(EngineError::Unsupported(why));
+    if !width.is_multiple_of(heads) {
+        return fail(format!("width {width} is not a multiple of {heads} heads"));
+    }
+    let head_width = width / heads;
+    if !HEAD_WIDTHS.contains(&head_width) {
+        return fail(format!(
+            "head width {head_width} (the engine's attention runs head widths {HEAD_WIDTHS:?})"
+        ));
+    }
+    if !width.is_multiple_of(8) {
+        return fail(format!("width {width} (the engine wants a multiple of 8)"));
+    }
+    Ok(())
 }
 
 impl TrunkShape {
