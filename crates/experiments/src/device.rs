@@ -27,16 +27,22 @@ pub fn on_device<J: Job>(device: DeviceKind, job: J) -> Result<J::Output, J::Err
     }
 }
 
-/// A [`DeviceKind`] in a config as its name (`cpu`, `cuda:0`), for `#[serde(with = ...)]`.
+/// A device or a precision in a config as its name (`cpu`, `cuda:0`, `bf16`: its `Display`
+/// and `FromStr`), for `#[serde(with = ...)]`.
 pub mod by_name {
     use serde::{Deserialize, Deserializer, Serializer};
-    use spectral::DeviceKind;
+    use std::fmt::Display;
+    use std::str::FromStr;
 
-    pub fn serialize<S: Serializer>(device: &DeviceKind, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(device)
+    pub fn serialize<T: Display, S: Serializer>(value: &T, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(value)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DeviceKind, D::Error> {
+    pub fn deserialize<'de, T, D>(d: D) -> Result<T, D::Error>
+    where
+        T: FromStr<Err: Display>,
+        D: Deserializer<'de>,
+    {
         String::deserialize(d)?
             .parse()
             .map_err(serde::de::Error::custom)

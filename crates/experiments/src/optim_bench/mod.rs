@@ -269,7 +269,7 @@ pub fn run(config: &Config) -> Result<Report, BenchError> {
 
 /// A [`Method`] as its CLI name. (`Method`'s own serde form is snake case of the variant,
 /// `adam_w` for AdamW, unlike its name `adamw`.)
-mod method_by_name {
+pub(crate) mod method_by_name {
     use super::Method;
     use serde::{Deserialize, Deserializer, Serializer};
 

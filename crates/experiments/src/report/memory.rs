@@ -3,11 +3,11 @@
 //! --json RUN/slots.json` beside its checkpoints.
 
 use super::{EVAL_JSON, ReportError, Result, SLOTS_JSON, Section, pm, read_json, relative};
+use crate::mean_std::mean_std;
 use spectral_train::ModelConfig;
 use spectral_train::eval::slots::SlotReport;
 use spectral_train::eval::suite::EvalReport;
 use spectral_train::runs::TrainRun;
-use spectral_train::shootout::mean_std;
 use std::path::Path;
 
 /// The largest eff% and rollout Δ% (first horizon) over the slots under one ablation.

@@ -1,11 +1,11 @@
 //! The optimizer shoot-out section: per model kind a table of the methods at their chosen lr
-//! (numbers and rules from `spectral_train::shootout`), the lr grid, validation loss against steps
+//! (numbers and rules from [`crate::shootout`]), the lr grid, validation loss against steps
 //! and against wall-clock (seed means), and the verdicts on the notes' claims.
 
 use super::{ReportError, Result, Section, Targets, pm, relative};
+use crate::shootout::{KindShootout, MethodResult, shootout, verdicts};
 use spectral::plot::{Chart, Mark, Series, write_chart_in};
 use spectral_train::runs::TrainRun;
-use spectral_train::shootout::{KindShootout, MethodResult, shootout, verdicts};
 use std::path::Path;
 
 fn kind_title(kind: &str) -> &'static str {
