@@ -1,5 +1,7 @@
 //! Mean and sample standard deviation of a summary over seeds or runs: `mean ± std` with
-//! `std² = Σ (x − mean)² / (n − 1)` (0 for one value).
+//! `std² = Σ (x − mean)² / (n − 1)` (0 for one value). Every `mean ± std` the experiments
+//! report (the init and frame benchmarks' tables, the shoot-out, the memory-bank table of the
+//! results page) is computed by [`mean_std`] and written by [`plus_minus`].
 
 /// Mean and sample standard deviation of `n` values.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -28,6 +30,28 @@ pub fn mean_std(values: &[f64]) -> Option<MeanStd> {
     })
 }
 
+impl MeanStd {
+    /// `(mean, std)`: the pair a summary row of a JSON report holds.
+    pub fn pair(self) -> (f64, f64) {
+        (self.mean, self.std)
+    }
+
+    /// `mean ± std` with `digits` decimals ([`plus_minus`]).
+    pub fn pm(self, digits: usize) -> String {
+        plus_minus(self.pair(), digits)
+    }
+}
+
+/// [`mean_std`] as a summary row's `(mean, std)` pair; `(NaN, NaN)` when `values` is empty.
+pub fn mean_std_pair(values: &[f64]) -> (f64, f64) {
+    mean_std(values).map_or((f64::NAN, f64::NAN), MeanStd::pair)
+}
+
+/// `mean ± std` of a `(mean, std)` pair, both with `digits` decimals.
+pub fn plus_minus((mean, std): (f64, f64), digits: usize) -> String {
+    format!("{mean:.digits$} ± {std:.digits$}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -40,5 +64,15 @@ mod tests {
         assert!((v.std - (7.0f64 / 3.0).sqrt()).abs() < 1e-15);
         assert_eq!(mean_std(&[5.0]).unwrap().std, 0.0);
         assert!(mean_std(&[]).is_none());
+    }
+
+    #[test]
+    fn pairs_and_their_text() {
+        // Finals 1.8, 1.9, 2.0: mean 1.9, sample std 0.1.
+        let (mean, std) = mean_std_pair(&[1.8, 1.9, 2.0]);
+        assert!((mean - 1.9).abs() < 1e-15 && (std - 0.1).abs() < 1e-15);
+        assert_eq!(plus_minus((mean, std), 4), "1.9000 ± 0.1000");
+        assert_eq!(mean_std(&[1.0, 3.0]).unwrap().pm(1), "2.0 ± 1.4");
+        assert!(mean_std_pair(&[]).0.is_nan());
     }
 }

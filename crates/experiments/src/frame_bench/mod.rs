@@ -9,6 +9,7 @@ pub use one_run::{
     FrameBenchOptions, FrameData, FrameRun, FrameScores, naive_baseline, score, train_frames,
 };
 
+use crate::mean_std::{mean_std_pair, plus_minus};
 use serde::{Deserialize, Serialize};
 use spectral::init::Init;
 use spectral_io::{IoError, write_json};
@@ -39,7 +40,7 @@ impl Default for Config {
     }
 }
 
-/// One init's row of the table: (mean, std) over its seeds.
+/// One init's row of the table: (mean, sample std) over its seeds ([`crate::mean_std`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FrameRow {
     pub init: String,
@@ -69,14 +70,6 @@ pub struct Report {
     pub runs: Vec<FrameRun>,
 }
 
-/// (mean, population std).
-fn mean_std(v: &[f64]) -> (f64, f64) {
-    let n = v.len() as f64;
-    let mean = v.iter().sum::<f64>() / n;
-    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
-    (mean, var.sqrt())
-}
-
 impl Report {
     /// The report of `runs`: one row per init of `config`, over its runs.
     pub fn new(
@@ -91,7 +84,7 @@ impl Report {
             .map(|init| {
                 let mine: Vec<&FrameRun> = runs.iter().filter(|r| r.init == init.name()).collect();
                 let stat = |f: &dyn Fn(&FrameRun) -> f64| {
-                    mean_std(&mine.iter().map(|r| f(r)).collect::<Vec<_>>())
+                    mean_std_pair(&mine.iter().map(|r| f(r)).collect::<Vec<_>>())
                 };
                 FrameRow {
                     init: init.name().into(),
@@ -115,7 +108,6 @@ impl Report {
     /// The table (Markdown): the baseline, then one row per init, and a line saying over
     /// what the means are.
     pub fn table(&self) -> String {
-        let pm = |(m, s): (f64, f64), digits: usize| format!("{m:.digits$} ± {s:.digits$}");
         let mut table = format!(
             "| init | PSNR (dB) | SSIM | train MSE, last step | s/run |\n|---|---|---|---|---|\n| naive (f0 + f2)/2 | {:.2} | {:.4} | — | — |\n",
             self.baseline.psnr, self.baseline.ssim
@@ -124,9 +116,9 @@ impl Report {
             table += &format!(
                 "| {} | {} | {} | {} | {:.0} |\n",
                 row.init,
-                pm(row.psnr, 2),
-                pm(row.ssim, 4),
-                pm(row.train_mse_last, 5),
+                plus_minus(row.psnr, 2),
+                plus_minus(row.ssim, 4),
+                plus_minus(row.train_mse_last, 5),
                 row.seconds
             );
         }
@@ -208,4 +200,46 @@ pub fn run(config: &Config) -> Result<Report, FrameBenchError> {
         eprintln!("bench frames: wrote {}", path.display());
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The committed benchmark (`docs/results/bench_frames/frames.json`: 3 inits × seeds 0, 1,
+    /// 2 at the defaults): its rows are those [`Report::new`] makes of its runs, and the
+    /// table is the one `docs/init.md` quotes.
+    #[test]
+    fn the_committed_rows_are_those_of_its_runs() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../docs/results/bench_frames/frames.json");
+        let file: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let field = |name: &str| file[name].clone();
+        let runs: Vec<FrameRun> = serde_json::from_value(field("runs")).unwrap();
+        let baseline: FrameScores = serde_json::from_value(field("baseline")).unwrap();
+        let rows: Vec<FrameRow> = serde_json::from_value(field("rows")).unwrap();
+        // 8 held-out clips of 8 frames: 6 triplets each.
+        let report = Report::new(&Config::default(), 48, baseline, runs);
+        // serde_json reads a float to within an ulp (not round-trip exact); the std of values
+        // near 15 that spread by 0.04 amplifies that to ~5e-14 relative.
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * b.abs();
+        assert_eq!(report.rows.len(), rows.len());
+        for (got, want) in report.rows.iter().zip(&rows) {
+            assert_eq!((&got.init, got.seeds), (&want.init, want.seeds));
+            for (a, b) in [
+                (got.psnr, want.psnr),
+                (got.ssim, want.ssim),
+                (got.train_mse_last, want.train_mse_last),
+                ((got.seconds, 0.0), (want.seconds, 0.0)),
+            ] {
+                assert!(close(a.0, b.0) && close(a.1, b.1), "{got:?} vs {want:?}");
+            }
+        }
+        let table = report.table();
+        assert!(
+            table.contains("| he | 18.82 ± 1.30 | 0.6660 ± 0.0228 | 0.01331 ± 0.00660 | 63 |"),
+            "{table}"
+        );
+    }
 }

@@ -147,11 +147,6 @@ pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     })
 }
 
-/// `mean ± std` with `digits` decimals.
-pub fn pm(v: crate::mean_std::MeanStd, digits: usize) -> String {
-    format!("{:.digits$} ± {:.digits$}", v.mean, v.std)
-}
-
 /// Builds every section from `config.runs` and writes `OUT/RESULTS.md` with its figures
 /// beside it.
 pub fn run(config: &Config) -> Result<Written> {

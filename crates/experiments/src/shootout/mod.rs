@@ -472,14 +472,8 @@ mod tests {
         let muon = mdn.method(Method::Muon).unwrap().final_val.unwrap();
         let adamw = mdn.method(Method::AdamW).unwrap().final_val.unwrap();
         assert_eq!((muon.n, adamw.n), (3, 3));
-        assert_eq!(
-            format!("{:.4} ± {:.4}", muon.mean, muon.std),
-            "0.1313 ± 0.0036"
-        );
-        assert_eq!(
-            format!("{:.4} ± {:.4}", adamw.mean, adamw.std),
-            "0.2214 ± 0.0126"
-        );
+        assert_eq!(muon.pm(4), "0.1313 ± 0.0036");
+        assert_eq!(adamw.pm(4), "0.2214 ± 0.0126");
     }
 
     #[test]

@@ -34,10 +34,6 @@ pub struct Verdict {
     pub finding: String,
 }
 
-fn pm(v: MeanStd) -> String {
-    format!("{:.4} ± {:.4}", v.mean, v.std)
-}
-
 fn equal_steps(
     shootout: &KindShootout,
     a: Method,
@@ -62,9 +58,9 @@ fn equal_steps(
         finding: format!(
             "{} {} vs {} {} (n = {} / {} seeds, {} steps): {reading}",
             a.name(),
-            pm(va),
+            va.pm(4),
             b.name(),
-            pm(vb),
+            vb.pm(4),
             va.n,
             vb.n,
             ra.steps.max(rb.steps)
