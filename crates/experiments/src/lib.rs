@@ -13,10 +13,11 @@
 //! | [`train_bench`] | training steps per second and peak memory of a SpacingMDN or a char-GPT (`spectral bench train`) |
 //! | [`zeta_stats`] | GUE statistics of a spacings file, `stats.json` and figures (`spectral stats`) |
 //!
-//! Shared by them: [`device`] (generic work on the backend a device names), [`image_quality`]
+//! Shared by them: [`device`] (devices and precisions in a config by name), [`image_quality`]
 //! (PSNR and SSIM), [`mean_std`] (mean ± sample std of a summary), [`progress`] (progress
-//! bars), [`zeros_file`] (zeros computed into a file). Result files are written atomically by
-//! `spectral_io`.
+//! bars), [`zeros_file`] (zeros computed into a file). Work runs on the backend a device names
+//! through spectral-train's one dispatch, `spectral_train::devices::on_devices`. Result files
+//! are written atomically by `spectral_io`.
 
 pub mod device;
 pub mod frame_bench;
