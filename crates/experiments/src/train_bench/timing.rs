@@ -7,7 +7,6 @@
 
 use burn::backend::Autodiff;
 use burn::module::{AutodiffModule, ModuleVisitor, Param};
-use burn::optim::GradientsParams;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ElementConversion, Tensor};
 use spectral::device::{materialized, seeded};
@@ -20,7 +19,8 @@ use spectral_train::data_parallel::{PeerHooks, check_shares, on_peers, share_row
 use spectral_train::devices::{BackendDevices, DeviceJob, DeviceSet, on_devices};
 use spectral_train::run_log::param_count;
 use spectral_train::task::{Batching, ConfiguredTask, SpacingTask, Task, TaskError, TextTask};
-use spectral_train::train_loop::{Hooks, LossValue, Plan, StepLoss, constant_schedule, fit};
+use spectral_train::train_loop::{Plan, constant_schedule, fit};
+use spectral_train::trainer::OneDevice;
 use std::ops::Range;
 use std::time::Instant;
 
@@ -86,37 +86,6 @@ fn bench_plan(steps: Range<u64>) -> Plan {
     }
 }
 
-/// The loop's hooks of the timed steps on one device: the task's loss, never read back (a
-/// read waits for the device and would stall the queue being timed), the optimizer's step,
-/// the task's projection.
-struct Timed<'a, B: AutodiffBackend, T> {
-    task: &'a T,
-    device: &'a B::Device,
-    optimizer: SpectralOptimizer<B::InnerBackend>,
-}
-
-impl<B: AutodiffBackend, T: Task<B>> Hooks<B, T::Model> for Timed<'_, B, T> {
-    fn loss(&mut self, model: &T::Model, step: u64) -> Result<Option<StepLoss<B>>, TrainError> {
-        Ok(Some(StepLoss {
-            loss: self.task.train_loss(model, step, self.device)?,
-            value: LossValue::Unread,
-        }))
-    }
-
-    fn update(
-        &mut self,
-        lr_factor: f64,
-        model: T::Model,
-        grads: GradientsParams,
-    ) -> Result<T::Model, TrainError> {
-        Ok(self.optimizer.step(lr_factor, model, grads)?)
-    }
-
-    fn after_update(&mut self, model: T::Model) -> T::Model {
-        self.task.after_step(model)
-    }
-}
-
 /// Times `run.steps` training steps of `task` after `run.warmup` untimed ones. `gpu_memory`
 /// is asked once, after the timed steps have finished on the device.
 fn time_task<B: AutodiffBackend, T: Task<B>>(
@@ -129,10 +98,13 @@ fn time_task<B: AutodiffBackend, T: Task<B>>(
     let model = seeded::<B, _>(device, 0, || task.build(device).map(materialized))?;
     let optimizer = SpectralOptimizer::<B::InnerBackend>::new(optimizer.clone());
     let parameters = param_count(&optimizer.plan::<B, _>(&model)?);
-    let mut hooks = Timed {
+    // The loss is never read: a read waits for the device and would stall the queue being timed.
+    let mut hooks = OneDevice {
         task,
         device,
         optimizer,
+        read_loss: false,
+        log: None,
     };
     let (warmup, end) = (run.warmup as u64, (run.warmup + run.steps) as u64);
     let model = fit(&bench_plan(0..warmup), model, &mut hooks)?;
