@@ -13,7 +13,7 @@
 //! | [`model_init`] | a config's `init`: the model's own, or a `spectral::init` redraw |
 //! | [`task`] | a (model, data) pair as the loop sees it |
 //! | [`train_loop`] | the one training loop: clip, step, schedule, eval cadence, with hooks for what differs |
-//! | [`trainer`] | training on one device: a configured task through the loop |
+//! | [`trainer`] | training on one device: a configured task through the loop, with its hooks (`OneDevice`) |
 //! | [`run_start`] | what a run starts from: the seeded model, or a checkpoint to resume |
 //! | [`run_log`] | a run's books: config.toml, metrics, best/last checkpoints, progress bar, summary |
 //! | [`launch`] | a configured run on its device or devices (`train_on_device`) |
