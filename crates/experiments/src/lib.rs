@@ -4,22 +4,32 @@
 //!
 //! | module | experiment |
 //! |---|---|
+//! | [`frame_bench`] | frame interpolation with each init: PSNR and SSIM on held-out clips (`spectral bench frames`) |
 //! | [`init_bench`] | inits on a deep char-GPT: Jacobian spread, condition numbers, training (`spectral bench init`) |
 //! | [`main_job`] | zeros → spacings → GUE statistics → SpacingMDN with memory vs baseline → `report.md` (`spectral run`) |
 //! | [`optim_bench`] | the cost of one optimizer step on GPT-2 small's matrices (`spectral bench optim`) |
 //! | [`report`] | the results page from run directories and result files (`spectral report`) |
+//! | [`shootout`] | the optimizer shoot-out's numbers and verdicts from run directories (a section of `spectral report`) |
+//! | [`train_bench`] | training steps per second and peak memory of a SpacingMDN or a char-GPT (`spectral bench train`) |
 //! | [`zeta_stats`] | GUE statistics of a spacings file, `stats.json` and figures (`spectral stats`) |
 //!
-//! Shared by them: [`device`] (generic work on the backend a device names), [`progress`]
-//! (progress bars), [`zeros_file`] (zeros computed into a file). Result files are written
-//! atomically by `spectral_io`.
+//! Shared by them: [`device`] (devices and precisions in a config by name), [`image_quality`]
+//! (PSNR and SSIM), [`mean_std`] (mean ± sample std of a summary), [`progress`] (progress
+//! bars), [`zeros_file`] (zeros computed into a file). Work runs on the backend a device names
+//! through spectral-train's one dispatch, `spectral_train::devices::on_devices`. Result files
+//! are written atomically by `spectral_io`.
 
 pub mod device;
+pub mod frame_bench;
+pub mod image_quality;
 pub mod init_bench;
 pub mod main_job;
+pub mod mean_std;
 pub mod optim_bench;
 pub mod progress;
 pub mod report;
+pub mod shootout;
+pub mod train_bench;
 pub mod zeros_file;
 pub mod zeta_stats;
 

@@ -137,14 +137,16 @@ mod tests {
     use spectral_models::{GptConfig, MemoryConfig, SpacingMdnConfig};
 
     fn tiny_gpt() -> Gpt<B> {
-        GptConfig::new()
+        let config = GptConfig::new()
             .with_vocab_size(16)
             .with_n_layer(2)
             .with_n_head(2)
             .with_n_embd(8)
-            .with_block_size(8)
-            .init(&Default::default())
-            .unwrap()
+            .with_block_size(8);
+        let device = Default::default();
+        spectral::device::seeded::<B, _>(&device, 0, || {
+            spectral::device::materialized(config.init(&device).unwrap())
+        })
     }
 
     #[test]
@@ -211,14 +213,15 @@ mod tests {
     #[test]
     fn spacing_mdn_block_input_matches_its_forward() {
         let device = Default::default();
-        let model: SpacingMdn<B> = SpacingMdnConfig::new()
+        let config = SpacingMdnConfig::new()
             .with_n_layer(1)
             .with_n_head(2)
             .with_n_embd(8)
             .with_block_size(8)
-            .with_memory(Some(MemoryConfig::new().with_n_slots(2)))
-            .init(&device)
-            .unwrap();
+            .with_memory(Some(MemoryConfig::new().with_n_slots(2)));
+        let model: SpacingMdn<B> = spectral::device::seeded::<B, _>(&device, 3, || {
+            spectral::device::materialized(config.init(&device).unwrap())
+        });
         let x: Tensor<B, 2> = spectral::device::seeded::<B, _>(&device, 2, || {
             Tensor::random([2, 5], Distribution::Uniform(0.2, 2.0), &device)
         });

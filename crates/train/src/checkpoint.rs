@@ -237,12 +237,14 @@ mod tests {
     fn net(
         device: &<CpuBackend as burn::tensor::backend::BackendTypes>::Device,
     ) -> Net<CpuBackend> {
-        Net {
-            layers: vec![
-                LinearConfig::new(3, 4).init(device),
-                LinearConfig::new(4, 2).with_bias(false).init(device),
-            ],
-        }
+        spectral::device::seeded::<CpuBackend, _>(device, 0, || {
+            spectral::device::materialized(Net {
+                layers: vec![
+                    LinearConfig::new(3, 4).init(device),
+                    LinearConfig::new(4, 2).with_bias(false).init(device),
+                ],
+            })
+        })
     }
 
     #[test]
@@ -290,12 +292,14 @@ mod tests {
         let device = Default::default();
         let mut dict = StateDict::default();
         module_state(&net(&device), &mut dict);
-        let other = Net::<CpuBackend> {
-            layers: vec![
-                LinearConfig::new(3, 5).init(&device),
-                LinearConfig::new(5, 2).init(&device),
-            ],
-        };
+        let other = spectral::device::seeded::<CpuBackend, _>(&device, 1, || {
+            spectral::device::materialized(Net::<CpuBackend> {
+                layers: vec![
+                    LinearConfig::new(3, 5).init(&device),
+                    LinearConfig::new(5, 2).init(&device),
+                ],
+            })
+        });
         let error = load_module_state(other, &dict).unwrap_err();
         assert!(error.contains("model/layers.0.weight"), "{error}");
     }

@@ -20,6 +20,7 @@ use burn::tensor::{ElementConversion, Tensor};
 use serde::Serialize;
 use spectral::compress::format::{densify, insert_factors};
 use spectral::compress::{CompressError, LayerInput, RankRule, compress_layers};
+use spectral::device::{materialized, seeded};
 use spectral::optim::state::StateDict;
 use spectral_models::{Gpt, ModelError, SpacingMdn};
 use std::path::{Path, PathBuf};
@@ -138,13 +139,17 @@ pub fn build<B: Backend>(
         path: "checkpoint".into(),
         message,
     };
+    // Each model is drawn under the seed lock and then replaced: loading reads every lazily
+    // drawn parameter, and a draw outside the lock would shift a concurrent seeded one.
     Ok(match &config.model {
-        ModelConfig::Gpt(c) => AnyModel::Gpt(Box::new(
-            load_module_state(c.init::<B>(device)?, dict).map_err(invalid)?,
-        )),
-        ModelConfig::SpacingMdn(c) => AnyModel::SpacingMdn(Box::new(
-            load_module_state(c.init::<B>(device)?, dict).map_err(invalid)?,
-        )),
+        ModelConfig::Gpt(c) => {
+            let model = seeded::<B, _>(device, 0, || c.init::<B>(device).map(materialized))?;
+            AnyModel::Gpt(Box::new(load_module_state(model, dict).map_err(invalid)?))
+        }
+        ModelConfig::SpacingMdn(c) => {
+            let model = seeded::<B, _>(device, 0, || c.init::<B>(device).map(materialized))?;
+            AnyModel::SpacingMdn(Box::new(load_module_state(model, dict).map_err(invalid)?))
+        }
     })
 }
 
@@ -422,7 +427,7 @@ mod tests {
         let ModelConfig::Gpt(gpt) = &config.model else {
             unreachable!()
         };
-        let model = gpt.init::<B>(&device).unwrap();
+        let model = seeded::<B, _>(&device, 0, || materialized(gpt.init::<B>(&device).unwrap()));
         let ckpt = dir.path().join("last.safetensors");
         let meta = Checkpoint {
             config_toml: config.to_toml(),

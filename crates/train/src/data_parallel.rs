@@ -55,7 +55,7 @@ pub fn share_rows(batch_size: usize, shard: Shard) -> Range<usize> {
 }
 
 /// Fails unless a batch of `batch_size` rows divides evenly among `world` devices.
-pub(crate) fn check_shares(batch_size: usize, world: usize) -> Result<(), TrainError> {
+pub fn check_shares(batch_size: usize, world: usize) -> Result<(), TrainError> {
     if world == 0 || !batch_size.is_multiple_of(world) {
         return Err(ConfigError::Invalid(format!(
             "batch_size = {batch_size} does not divide among {world} devices"
@@ -69,11 +69,7 @@ pub(crate) fn check_shares(batch_size: usize, world: usize) -> Result<(), TrainE
 /// clone of `model` (registered before `work`, leaving after it). Returns every device's
 /// result in device order, or an error: a device's own error before "another device
 /// stopped", which only says which one did not fail.
-pub(crate) fn on_peers<B, M, R, W>(
-    devices: &[B::Device],
-    model: &M,
-    work: W,
-) -> Result<Vec<R>, TrainError>
+pub fn on_peers<B, M, R, W>(devices: &[B::Device], model: &M, work: W) -> Result<Vec<R>, TrainError>
 where
     B: AutodiffBackend,
     M: AutodiffModule<B>,
@@ -218,7 +214,7 @@ fn device_run<B: AutodiffBackend, T: Task<B>>(
 }
 
 /// The loop's hooks on device `peer` of a data-parallel run.
-pub(crate) struct PeerHooks<'a, B: AutodiffBackend, T> {
+pub struct PeerHooks<'a, B: AutodiffBackend, T> {
     pub task: &'a T,
     pub peer: Peer,
     pub device: &'a B::Device,

@@ -8,7 +8,7 @@
 use crate::config::ConfigError;
 use crate::error::TrainError;
 use burn::tensor::backend::Backend;
-use spectral::DeviceKind;
+use spectral::{DeviceError, DeviceKind};
 
 /// Devices checked to exist in this build, all of one backend, at least one.
 #[derive(Clone, Debug, PartialEq)]
@@ -18,7 +18,7 @@ pub struct DeviceSet {
 
 impl DeviceSet {
     /// One device (`cpu`, `cuda`, `cuda:N` parsed), checked.
-    pub fn one(kind: DeviceKind) -> Result<Self, TrainError> {
+    pub fn one(kind: DeviceKind) -> Result<Self, DeviceError> {
         Ok(Self {
             kinds: vec![kind.check_built()?],
         })

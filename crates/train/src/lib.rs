@@ -4,7 +4,6 @@
 //! |---|---|
 //! | [`activation_grams`] | Gram matrices `XᵀX` of the block matrices' inputs on calibration windows |
 //! | [`auxiliary`] | auxiliary losses (window statistics, drift) and ramped regularizers |
-//! | [`bench`] | steps/s and peak memory of SpacingMDN training (`spectral bench train`) |
 //! | [`collective`] | device threads as peers of burn's collective: all-reduce, broadcast |
 //! | [`compress`] | SVD compression of a checkpoint (`spectral compress`), its file, its loader |
 //! | [`data_parallel`] | training on several devices: batch shares, gradient all-reduce, sharded optimizer |
@@ -14,23 +13,19 @@
 //! | [`model_init`] | a config's `init`: the model's own, or a `spectral::init` redraw |
 //! | [`task`] | a (model, data) pair as the loop sees it |
 //! | [`train_loop`] | the one training loop: clip, step, schedule, eval cadence, with hooks for what differs |
-//! | [`trainer`] | training on one device: a configured task through the loop |
+//! | [`trainer`] | training on one device: a configured task through the loop, with its hooks (`OneDevice`) |
 //! | [`run_start`] | what a run starts from: the seeded model, or a checkpoint to resume |
 //! | [`run_log`] | a run's books: config.toml, metrics, best/last checkpoints, progress bar, summary |
 //! | [`launch`] | a configured run on its device or devices (`train_on_device`) |
 //! | [`error`] | [`TrainError`] |
 //! | [`checkpoint`] | one atomic safetensors file: model, optimizer state, step, config |
-//! | [`image_quality`] | PSNR and SSIM (Wang et al. 2004) of images in `[0, 1]` |
-//! | [`frame_bench`] | frame interpolation with each init: train, PSNR/SSIM on held-out clips (`spectral bench frames`) |
 //! | [`eval`] | SpacingMDN evaluation: CRPS, PIT, Err@H, mem_entropy, slot ablations, diagnostics |
 //! | [`metrics`] | `metrics.jsonl` |
 //! | [`runs`] | finished run directories read back (config + metrics) |
-//! | [`shootout`] | the optimizer shoot-out's numbers and verdicts from run directories |
 //! | [`spacing_eval`] | validation NLL and MAE of a SpacingMDN, free-running rollouts |
 
 pub mod activation_grams;
 pub mod auxiliary;
-pub mod bench;
 pub mod checkpoint;
 pub mod collective;
 pub mod compress;
@@ -40,15 +35,12 @@ pub mod data_parallel;
 pub mod devices;
 pub mod error;
 pub mod eval;
-pub mod frame_bench;
-pub mod image_quality;
 pub mod launch;
 pub mod metrics;
 pub mod model_init;
 pub mod run_log;
 pub mod run_start;
 pub mod runs;
-pub mod shootout;
 pub mod spacing_eval;
 pub mod task;
 pub mod train_loop;

@@ -27,7 +27,7 @@ pub struct TrainRun {
 }
 
 /// One evaluation of a run: steps done, seconds since the start, validation loss (nats).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ValPoint {
     pub step: u64,
     pub wall_s: f64,

@@ -86,9 +86,10 @@ mod tests {
             .with_n_head(2)
             .with_n_embd(8)
             .with_block_size(16)
-            .with_n_components(2)
-            .init::<CpuBackend>(&device)
-            .unwrap();
+            .with_n_components(2);
+        let model = spectral::device::seeded::<CpuBackend, _>(&device, 0, || {
+            spectral::device::materialized(model.init::<CpuBackend>(&device).unwrap())
+        });
         let values = spectral_zeta::stats::gue_sample::gue_spacings(600, 3);
         (model, SpacingDataset::from_values(values, 1, 0.5).unwrap())
     }

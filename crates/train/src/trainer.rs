@@ -61,26 +61,43 @@ fn run<B: AutodiffBackend, T: Task<B>>(
         task,
         device,
         optimizer,
-        log,
+        read_loss: true,
+        log: Some(log),
     };
     fit(&state.plan(config), model, &mut hooks)?;
-    Ok(hooks.log.finish())
+    Ok(hooks
+        .log
+        .take()
+        .map(RunLog::finish)
+        .expect("the hooks were given the run's log above"))
 }
 
-/// The loop's hooks on one device: the task's loss (read once the step is queued), the
-/// optimizer's step, the task's projection, its validation loss, the run's books.
-struct OneDevice<'a, B: AutodiffBackend, T> {
-    task: &'a T,
-    device: &'a B::Device,
-    optimizer: SpectralOptimizer<B::InnerBackend>,
-    log: RunLog,
+/// The loop's hooks on one device: the task's loss, the optimizer's step, the task's
+/// projection and, with a run log, the validation loss and the run's books. Training
+/// ([`train`]) reads the loss and keeps a log; the train throughput benchmark
+/// (`spectral_experiments::train_bench`) does neither, so nothing it times waits for the
+/// device.
+pub struct OneDevice<'a, B: AutodiffBackend, T> {
+    pub task: &'a T,
+    pub device: &'a B::Device,
+    pub optimizer: SpectralOptimizer<B::InnerBackend>,
+    /// `true`: the loop reads the step's loss once the step is queued and stops at a NaN
+    /// ([`LossValue::AfterStep`]); `false`: never read nor checked ([`LossValue::Unread`]: a
+    /// read waits for the device and would stall the queue being timed).
+    pub read_loss: bool,
+    /// The run's books; `None`: no validation, metrics, checkpoints or progress bar.
+    pub log: Option<RunLog>,
 }
 
 impl<B: AutodiffBackend, T: Task<B>> Hooks<B, T::Model> for OneDevice<'_, B, T> {
     fn loss(&mut self, model: &T::Model, step: u64) -> Result<Option<StepLoss<B>>, TrainError> {
         Ok(Some(StepLoss {
             loss: self.task.train_loss(model, step, self.device)?,
-            value: LossValue::AfterStep,
+            value: if self.read_loss {
+                LossValue::AfterStep
+            } else {
+                LossValue::Unread
+            },
         }))
     }
 
@@ -98,6 +115,9 @@ impl<B: AutodiffBackend, T: Task<B>> Hooks<B, T::Model> for OneDevice<'_, B, T> 
     }
 
     fn on_eval(&mut self, model: &T::Model, _done: u64) -> Result<Option<f64>, TrainError> {
+        if self.log.is_none() {
+            return Ok(None);
+        }
         Ok(Some(self.task.val_loss(&model.valid(), self.device)?))
     }
 
@@ -106,15 +126,24 @@ impl<B: AutodiffBackend, T: Task<B>> Hooks<B, T::Model> for OneDevice<'_, B, T> 
         model: &T::Model,
         report: StepReport<B::InnerBackend>,
     ) -> Result<(), TrainError> {
-        self.log.on_step::<B, _>(model, &self.optimizer, report)
+        match &mut self.log {
+            Some(log) => log.on_step::<B, _>(model, &self.optimizer, report),
+            None => Ok(()),
+        }
     }
 
     fn non_finite(&mut self, step: u64, loss: f64) -> TrainError {
-        self.log.abandon();
+        let last_checkpoint = match &self.log {
+            Some(log) => {
+                log.abandon();
+                log.last_checkpoint()
+            }
+            None => "none yet".into(),
+        };
         TrainError::NonFinite {
             step,
             loss,
-            last_checkpoint: self.log.last_checkpoint(),
+            last_checkpoint,
         }
     }
 }

@@ -5,7 +5,7 @@ use crate::commands::eval::{CkptArgs, write_json};
 use anyhow::Result;
 use burn::backend::Autodiff;
 use burn::tensor::backend::Backend;
-use spectral_experiments::device::{Job, on_device};
+use spectral_train::devices::{BackendDevices, DeviceJob, DeviceSet, on_devices};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -14,16 +14,15 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    on_device(args.ckpt.device, Diagnose(&args.ckpt))
+    on_devices(&DeviceSet::one(args.ckpt.device)?, Diagnose(&args.ckpt))
 }
 
 struct Diagnose<'a>(&'a CkptArgs);
 
-impl Job for Diagnose<'_> {
-    type Output = ();
-    type Error = anyhow::Error;
-    fn run<B: Backend>(self, device: &B::Device) -> Result<()> {
-        let args = self.0;
+impl DeviceJob for Diagnose<'_> {
+    type Output = Result<()>;
+    fn run<B: Backend>(self, devices: BackendDevices<B>) -> Result<()> {
+        let (args, device) = (self.0, &devices.devices[0]);
         let (loaded, data, settings) = args.open::<Autodiff<B>>(device)?;
         loaded.require_memory("diagnose")?;
         let report =

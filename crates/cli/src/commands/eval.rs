@@ -4,7 +4,7 @@
 use anyhow::Result;
 use burn::tensor::backend::Backend;
 use spectral::DeviceKind;
-use spectral_experiments::device::{Job, on_device};
+use spectral_train::devices::{BackendDevices, DeviceJob, DeviceSet, on_devices};
 use spectral_train::eval::{EvalSettings, Loaded, load_spacing_mdn};
 use std::path::{Path, PathBuf};
 
@@ -60,16 +60,15 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    on_device(args.ckpt.device, Evaluate(&args.ckpt))
+    on_devices(&DeviceSet::one(args.ckpt.device)?, Evaluate(&args.ckpt))
 }
 
 struct Evaluate<'a>(&'a CkptArgs);
 
-impl Job for Evaluate<'_> {
-    type Output = ();
-    type Error = anyhow::Error;
-    fn run<B: Backend>(self, device: &B::Device) -> Result<()> {
-        let args = self.0;
+impl DeviceJob for Evaluate<'_> {
+    type Output = Result<()>;
+    fn run<B: Backend>(self, devices: BackendDevices<B>) -> Result<()> {
+        let (args, device) = (self.0, &devices.devices[0]);
         let (loaded, data, settings) = args.open::<B>(device)?;
         let report =
             spectral_train::eval::suite::evaluate(&loaded.model, &data, &settings, device)?;

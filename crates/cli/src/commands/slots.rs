@@ -4,7 +4,7 @@
 use crate::commands::eval::{CkptArgs, write_json};
 use anyhow::Result;
 use burn::tensor::backend::Backend;
-use spectral_experiments::device::{Job, on_device};
+use spectral_train::devices::{BackendDevices, DeviceJob, DeviceSet, on_devices};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -13,16 +13,15 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    on_device(args.ckpt.device, Ablate(&args.ckpt))
+    on_devices(&DeviceSet::one(args.ckpt.device)?, Ablate(&args.ckpt))
 }
 
 struct Ablate<'a>(&'a CkptArgs);
 
-impl Job for Ablate<'_> {
-    type Output = ();
-    type Error = anyhow::Error;
-    fn run<B: Backend>(self, device: &B::Device) -> Result<()> {
-        let args = self.0;
+impl DeviceJob for Ablate<'_> {
+    type Output = Result<()>;
+    fn run<B: Backend>(self, devices: BackendDevices<B>) -> Result<()> {
+        let (args, device) = (self.0, &devices.devices[0]);
         let (loaded, data, settings) = args.open::<B>(device)?;
         loaded.require_memory("ablate")?;
         let report =

@@ -27,10 +27,6 @@ pub struct Args {
 /// GUE control and GUE theory.
 pub fn print_summary(report: &StatsReport) {
     let (z, g) = (&report.zeros, &report.gue_control);
-    let row = |label: &str, zeros: f64, control: f64, theory: Option<f64>| {
-        let theory = theory.map_or(String::new(), |t| format!("{t:.5}"));
-        println!("{label:<26} {zeros:>12.5} {control:>12.5} {theory:>12}");
-    };
     println!(
         "{:<26} {:>12} {:>12} {:>12}",
         "", "zeros", "GUE control", "GUE theory"
@@ -39,34 +35,13 @@ pub fn print_summary(report: &StatsReport) {
         "{:<26} {:>12} {:>12} {:>12}",
         "spacings", z.count, g.count, ""
     );
-    row("variance", z.variance, g.variance, Some(gaudin_variance()));
-    row("KS to Gaudin", z.ks.gaudin, g.ks.gaudin, Some(0.0));
-    row("KS to Wigner surmise", z.ks.wigner, g.ks.wigner, None);
-    row("KS to Poisson", z.ks.poisson, g.ks.poisson, None);
-    row("L1 to Gaudin", z.l1.gaudin, g.l1.gaudin, Some(0.0));
-    for (name, zs, gs) in [
-        ("Σ²", &z.number_variance, &g.number_variance),
-        ("Δ₃", &z.rigidity, &g.rigidity),
-    ] {
-        for (p, q) in zs
-            .iter()
-            .zip(gs.iter())
-            .filter(|(p, _)| [1.0, 5.0, 20.0].contains(&p.x))
-        {
-            row(
-                &format!("{name}(L = {})", p.x),
-                p.measured,
-                q.measured,
-                Some(p.gue),
-            );
-        }
+    for row in report.comparison_rows() {
+        let theory = row.theory.map_or(String::new(), |t| format!("{t:.5}"));
+        println!(
+            "{:<26} {:>12.5} {:>12.5} {theory:>12}",
+            row.label, row.zeros, row.control
+        );
     }
-    row(
-        "autocorrelation lag 1",
-        z.autocorrelation[0],
-        g.autocorrelation[0],
-        None,
-    );
     if let (Some(first), Some(last)) = (report.height_drift.first(), report.height_drift.last()) {
         println!(
             "height drift: variance {:.5} at t ≈ {:.0} → {:.5} at t ≈ {:.0} (GUE {:.5})",

@@ -19,13 +19,13 @@ pub mod summary;
 pub use one_run::RunRecord;
 pub use summary::{Row, read_records, summary};
 
-use crate::device::on_device;
 use one_run::OneRun;
 use serde::{Deserialize, Serialize};
 use spectral::init::Init;
 use spectral::{DeviceError, DeviceKind};
 use spectral_io::{IoError, write_atomic, write_json};
 use spectral_train::data::{DataError, TextDataset};
+use spectral_train::devices::{DeviceSet, on_devices};
 use std::path::PathBuf;
 
 /// The benchmark's grid, model and schedule (written into `summary.json` as `args`).
@@ -158,7 +158,7 @@ pub fn run(config: &Config) -> Result<Report, InitBenchError> {
                         lr,
                         seed,
                     };
-                    let record = on_device(config.device, job)?;
+                    let record = on_devices(&DeviceSet::one(config.device)?, job)?;
                     eprintln!(
                         "bench init: {} lr {lr:e} seed {seed}: final val {:.4}, grad-norm cv {:.3}, cond {:.1} -> {:.1}, jacobian spread {:.3e} ({:.0} s)",
                         init.name(),

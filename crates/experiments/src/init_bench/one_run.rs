@@ -2,7 +2,6 @@
 
 use super::jacobian::jacobian_singular_values;
 use super::{Config, InitBenchError};
-use crate::device::Job;
 use burn::backend::Autodiff;
 use burn::module::AutodiffModule;
 use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
@@ -18,6 +17,7 @@ use spectral_models::{Gpt, GptConfig};
 use spectral_train::TrainError;
 use spectral_train::data::TextDataset;
 use spectral_train::data::text::TokenBatch;
+use spectral_train::devices::{BackendDevices, DeviceJob};
 use spectral_train::train_loop::{Hooks, LossValue, Plan, StepLoss, StepReport, fit, read_norm};
 use std::time::Instant;
 
@@ -49,7 +49,7 @@ pub fn model_config(config: &Config) -> GptConfig {
         .with_block_size(config.seq_len)
 }
 
-/// One run of [`run_one`], as a [`Job`] for the config's device.
+/// One run of [`run_one`], as a [`DeviceJob`] for the config's device.
 pub struct OneRun<'a> {
     pub config: &'a Config,
     pub data: &'a TextDataset,
@@ -58,17 +58,16 @@ pub struct OneRun<'a> {
     pub seed: u64,
 }
 
-impl Job for OneRun<'_> {
-    type Output = RunRecord;
-    type Error = InitBenchError;
-    fn run<B: Backend>(self, device: &B::Device) -> Result<RunRecord, InitBenchError> {
+impl DeviceJob for OneRun<'_> {
+    type Output = Result<RunRecord, InitBenchError>;
+    fn run<B: Backend>(self, devices: BackendDevices<B>) -> Self::Output {
         run_one::<Autodiff<B>>(
             self.config,
             self.data,
             self.init,
             self.lr,
             self.seed,
-            device,
+            &devices.devices[0],
         )
     }
 }

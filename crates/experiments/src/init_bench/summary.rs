@@ -1,14 +1,16 @@
 //! The init benchmark's summary: each init at the lr with the lowest mean final validation
-//! loss, mean ± std (population std) over its seeds, as rows and a Markdown table.
+//! loss, mean ± std (sample std, [`crate::mean_std`]) over its seeds, as rows and a Markdown
+//! table.
 
 use super::InitBenchError;
 use super::one_run::RunRecord;
+use crate::mean_std::{mean_std_pair, plus_minus};
 use serde::Serialize;
 use spectral::init::Init;
 use std::path::Path;
 
-/// One init's row of the summary (at its chosen lr). Pairs are (mean, population std) over
-/// the seeds.
+/// One init's row of the summary (at its chosen lr). Pairs are (mean, sample std) over the
+/// seeds.
 #[derive(Debug, Serialize)]
 pub struct Row {
     pub init: String,
@@ -26,18 +28,10 @@ pub struct Row {
     pub lr_grid: Vec<(f64, f64)>,
 }
 
-/// std/mean (population std).
+/// The coefficient of variation std/mean (sample std).
 pub fn cv(v: &[f64]) -> f64 {
-    let (mean, std) = mean_std(v);
+    let (mean, std) = mean_std_pair(v);
     std / mean
-}
-
-/// (mean, population std).
-fn mean_std(v: &[f64]) -> (f64, f64) {
-    let n = v.len() as f64;
-    let mean = v.iter().sum::<f64>() / n;
-    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
-    (mean, var.sqrt())
 }
 
 /// σ_max/σ_min of non-increasing singular values.
@@ -75,7 +69,7 @@ pub fn read_records(dir: &Path) -> Result<Vec<RunRecord>, InitBenchError> {
 }
 
 /// The summary table (Markdown) of `records` and its rows: each init at the lr with the
-/// lowest mean final validation loss, mean ± std (population) over its seeds, steps to
+/// lowest mean final validation loss, mean ± std (sample std) over its seeds, steps to
 /// `target` (nats).
 pub fn summary(records: &[RunRecord], target: f64) -> (String, Vec<Row>) {
     let final_val = |r: &RunRecord| r.val_curve.last().map_or(f64::NAN, |v| v.1);
@@ -96,7 +90,7 @@ pub fn summary(records: &[RunRecord], target: f64) -> (String, Vec<Row>) {
                     .filter(|r| r.lr == lr)
                     .map(|r| final_val(r))
                     .collect();
-                let (m, _) = mean_std(&v);
+                let (m, _) = mean_std_pair(&v);
                 (lr, if m.is_finite() { m } else { f64::INFINITY })
             })
             .collect();
@@ -114,18 +108,15 @@ pub fn summary(records: &[RunRecord], target: f64) -> (String, Vec<Row>) {
                     .map(|(s, _)| *s as f64)
             })
             .collect();
-        let stat =
-            |f: &dyn Fn(&RunRecord) -> f64| mean_std(&at.iter().map(|r| f(r)).collect::<Vec<_>>());
+        let stat = |f: &dyn Fn(&RunRecord) -> f64| {
+            mean_std_pair(&at.iter().map(|r| f(r)).collect::<Vec<_>>())
+        };
         rows.push(Row {
             init: init.name().into(),
             lr,
             seeds: at.len(),
             reached: steps.len(),
-            steps_to_target: if steps.is_empty() {
-                (f64::NAN, f64::NAN)
-            } else {
-                mean_std(&steps)
-            },
+            steps_to_target: mean_std_pair(&steps),
             final_val: stat(&|r| final_val(r)),
             grad_cv: stat(&|r| cv(&r.grad_norms)),
             cond_init: stat(&|r| r.cond_init.0),
@@ -134,7 +125,6 @@ pub fn summary(records: &[RunRecord], target: f64) -> (String, Vec<Row>) {
             lr_grid,
         });
     }
-    let pm = |(m, s): (f64, f64), digits: usize| format!("{m:.digits$} ± {s:.digits$}");
     let mut md = format!(
         "| init | lr | steps to val ≤ {} (reached) | final val loss | grad-norm std/mean | median cond, init | median cond, end | Jacobian σmax/σmin at init |\n|---|---|---|---|---|---|---|---|\n",
         target
@@ -147,14 +137,14 @@ pub fn summary(records: &[RunRecord], target: f64) -> (String, Vec<Row>) {
             if r.reached == 0 {
                 "–".to_string() // no run reached the target: no mean
             } else {
-                pm(r.steps_to_target, 0)
+                plus_minus(r.steps_to_target, 0)
             },
             r.reached,
             r.seeds,
-            pm(r.final_val, 4),
-            pm(r.grad_cv, 3),
-            pm(r.cond_init, 1),
-            pm(r.cond_final, 1),
+            plus_minus(r.final_val, 4),
+            plus_minus(r.grad_cv, 3),
+            plus_minus(r.cond_init, 1),
+            plus_minus(r.cond_final, 1),
             r.jacobian_spread.0,
             r.jacobian_spread.1,
         );
@@ -178,6 +168,7 @@ mod tests {
     #[test]
     fn spread_and_cv() {
         assert_eq!(spread(&[4.0, 2.0, 0.5]), 8.0);
-        assert!((cv(&[1.0, 3.0]) - 0.5).abs() < 1e-15);
+        // Mean 2, sample std √2 (squared deviations 1 + 1, over n − 1 = 1).
+        assert!((cv(&[1.0, 3.0]) - 2f64.sqrt() / 2.0).abs() < 1e-15);
     }
 }

@@ -53,7 +53,14 @@ pub fn evaluate(config: &TrainConfig) -> Result<Evaluated, EvaluateError> {
         unreachable!("the main job trains SpacingMDNs")
     };
     let (dict, _) = spectral_train::checkpoint::load(&config.out.join("last.safetensors"))?;
-    let model: SpacingMdn<CpuBackend> = model_config.init(&device)?;
+    // Drawn under the seed lock, then replaced: loading reads every lazily drawn parameter,
+    // and a draw outside the lock would shift a concurrent seeded one.
+    let model: SpacingMdn<CpuBackend> =
+        spectral::device::seeded::<CpuBackend, _>(&device, 0, || {
+            model_config
+                .init(&device)
+                .map(spectral::device::materialized)
+        })?;
     let model = spectral_train::checkpoint::load_module_state(model, &dict)
         .map_err(EvaluateError::State)?;
     let data = SpacingDataset::open(

@@ -26,7 +26,6 @@ pub mod gpt_matrices;
 
 pub use gpt_matrices::{BenchGradients, GptMatrices};
 
-use crate::device::{Job, on_device};
 use burn::backend::Autodiff;
 use burn::tensor::backend::Backend;
 use burn::tensor::{ElementConversion, Tensor};
@@ -34,6 +33,7 @@ use serde::{Deserialize, Serialize};
 use spectral::optim::{Method, OptimError, OptimizerConfig, SpectralOptimizer};
 use spectral::{DeviceError, DeviceKind};
 use spectral_io::{IoError, write_json};
+use spectral_train::devices::{BackendDevices, DeviceJob, DeviceSet, on_devices};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -177,20 +177,19 @@ pub fn bench_optimizer_on(
     method: Method,
     options: &Options,
 ) -> Result<StepTiming, BenchError> {
-    on_device(device, Step { method, options })
+    on_devices(&DeviceSet::one(device)?, Step { method, options })
 }
 
-/// One [`bench_optimizer`] call as a [`Job`].
+/// One [`bench_optimizer`] call as a [`DeviceJob`].
 struct Step<'a> {
     method: Method,
     options: &'a Options,
 }
 
-impl Job for Step<'_> {
-    type Output = StepTiming;
-    type Error = BenchError;
-    fn run<B: Backend>(self, device: &B::Device) -> Result<StepTiming, BenchError> {
-        bench_optimizer::<B>(self.method, self.options, device)
+impl DeviceJob for Step<'_> {
+    type Output = Result<StepTiming, BenchError>;
+    fn run<B: Backend>(self, devices: BackendDevices<B>) -> Self::Output {
+        bench_optimizer::<B>(self.method, self.options, &devices.devices[0])
     }
 }
 
@@ -269,7 +268,7 @@ pub fn run(config: &Config) -> Result<Report, BenchError> {
 
 /// A [`Method`] as its CLI name. (`Method`'s own serde form is snake case of the variant,
 /// `adam_w` for AdamW, unlike its name `adamw`.)
-mod method_by_name {
+pub(crate) mod method_by_name {
     use super::Method;
     use serde::{Deserialize, Deserializer, Serializer};
 

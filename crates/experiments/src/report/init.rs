@@ -37,7 +37,7 @@ pub fn section(root: &Path) -> Result<Option<Section>> {
         return Ok(None);
     }
     let mut md = String::from(
-        "## Init\n\nThe table of `spectral bench init --summarize`: each init at the lr with the lowest mean final validation loss, mean ± std (population std) over its seeds.\n\n",
+        "## Init\n\nThe table of `spectral bench init --summarize`: each init at the lr with the lowest mean final validation loss, mean ± std (sample std, n − 1) over its seeds.\n\n",
     );
     for (dir, records) in &groups {
         let target = target_for(dir);

@@ -2,12 +2,12 @@
 //! JSON of `spectral eval --json RUN/eval.json` and (models with memory) `spectral slots
 //! --json RUN/slots.json` beside its checkpoints.
 
-use super::{EVAL_JSON, ReportError, Result, SLOTS_JSON, Section, pm, read_json, relative};
+use super::{EVAL_JSON, ReportError, Result, SLOTS_JSON, Section, read_json, relative};
+use crate::mean_std::mean_std;
 use spectral_train::ModelConfig;
 use spectral_train::eval::slots::SlotReport;
 use spectral_train::eval::suite::EvalReport;
 use spectral_train::runs::TrainRun;
-use spectral_train::shootout::mean_std;
 use std::path::Path;
 
 /// The largest eff% and rollout Δ% (first horizon) over the slots under one ablation.
@@ -107,7 +107,7 @@ fn cell(values: &[Option<f64>], digits: usize) -> String {
     }
     match mean_std(&present) {
         Some(v) if v.n == 1 => format!("{:.digits$}", v.mean),
-        Some(v) => pm(v, digits),
+        Some(v) => v.pm(digits),
         None => "–".into(),
     }
 }

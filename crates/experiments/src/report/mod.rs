@@ -17,6 +17,7 @@ pub mod memory;
 pub mod shootout;
 pub mod zeta;
 
+pub use crate::shootout::Targets;
 use serde::{Deserialize, Serialize};
 use spectral::plot::PlotError;
 use spectral_io::{IoError, write_atomic};
@@ -39,16 +40,6 @@ pub struct Config {
     pub out: PathBuf,
     #[serde(default)]
     pub targets: Targets,
-}
-
-/// Target validation losses of the shoot-out per model kind (`None`: the worst optimizer's).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Targets {
-    /// Of the char-GPT, nats.
-    pub gpt: Option<f64>,
-    /// Of the SpacingMDN, nats.
-    pub mdn: Option<f64>,
 }
 
 /// What can stop the report; each names the file or directory.
@@ -92,16 +83,6 @@ pub type Result<T, E = ReportError> = std::result::Result<T, E>;
 fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> ReportError {
     let path = path.display().to_string();
     move |source| ReportError::Io { what, path, source }
-}
-
-impl Targets {
-    pub fn for_kind(&self, kind: &str) -> Option<f64> {
-        match kind {
-            "gpt" => self.gpt,
-            "spacing_mdn" => self.mdn,
-            _ => None,
-        }
-    }
 }
 
 /// One section of the page: its Markdown (starting with a `## ` heading).
@@ -164,11 +145,6 @@ pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
         path: path.display().to_string(),
         source,
     })
-}
-
-/// `mean ± std` with `digits` decimals.
-pub fn pm(v: spectral_train::shootout::MeanStd, digits: usize) -> String {
-    format!("{:.digits$} ± {:.digits$}", v.mean, v.std)
 }
 
 /// Builds every section from `config.runs` and writes `OUT/RESULTS.md` with its figures

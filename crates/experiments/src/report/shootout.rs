@@ -1,11 +1,11 @@
 //! The optimizer shoot-out section: per model kind a table of the methods at their chosen lr
-//! (numbers and rules from `spectral_train::shootout`), the lr grid, validation loss against steps
+//! (numbers and rules from [`crate::shootout`]), the lr grid, validation loss against steps
 //! and against wall-clock (seed means), and the verdicts on the notes' claims.
 
-use super::{ReportError, Result, Section, Targets, pm, relative};
+use super::{ReportError, Result, Section, Targets, relative};
+use crate::shootout::{KindShootout, MethodResult, shootout, verdicts};
 use spectral::plot::{Chart, Mark, Series, write_chart_in};
 use spectral_train::runs::TrainRun;
-use spectral_train::shootout::{KindShootout, MethodResult, shootout, verdicts};
 use std::path::Path;
 
 fn kind_title(kind: &str) -> &'static str {
@@ -103,7 +103,7 @@ fn method_row(m: &MethodResult, kind: &KindShootout, equal_wall: Option<f64>) ->
             .map(|s| s.to_string())
             .collect::<Vec<_>>()
             .join(","),
-        or_dash(m.final_val.map(|v| pm(v, 4))),
+        or_dash(m.final_val.map(|v| v.pm(4))),
         or_dash(to_target.map(|t| t.0.to_string())),
         or_dash(to_target.map(|t| format!("{:.1}", t.1))),
         or_dash(
@@ -111,8 +111,8 @@ fn method_row(m: &MethodResult, kind: &KindShootout, equal_wall: Option<f64>) ->
                 .and_then(|w| m.val_at_wall(w))
                 .map(|v| format!("{v:.4}"))
         ),
-        or_dash(m.ms_per_step.map(|v| pm(v, 1))),
-        or_dash(m.optim_ms_per_step.map(|v| pm(v, 1))),
+        or_dash(m.ms_per_step.map(|v| v.pm(1))),
+        or_dash(m.optim_ms_per_step.map(|v| v.pm(1))),
     )
 }
 

@@ -343,7 +343,10 @@ mod tests {
                     .with_aux_head(true),
             ));
         }
-        config.init(&Default::default()).unwrap()
+        let device = Default::default();
+        spectral::device::seeded::<CpuBackend, _>(&device, 0, || {
+            spectral::device::materialized(config.init(&device).unwrap())
+        })
     }
 
     #[test]

@@ -70,7 +70,13 @@ pub fn load_spacing_mdn<B: Backend>(
             });
         }
     };
-    let model = model_config.init::<B>(device)?;
+    // Drawn under the seed lock, then replaced: loading reads every lazily drawn parameter,
+    // and a draw outside the lock would shift a concurrent seeded one.
+    let model = spectral::device::seeded::<B, _>(device, 0, || {
+        model_config
+            .init::<B>(device)
+            .map(spectral::device::materialized)
+    })?;
     let model = checkpoint::load_module_state(model, &dict).map_err(|message| EvalError::Load {
         path: path.display().to_string(),
         message,

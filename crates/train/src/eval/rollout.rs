@@ -219,14 +219,16 @@ mod tests {
     }
 
     fn setup() -> (SpacingMdn<CpuBackend>, SpacingDataset) {
-        let model = SpacingMdnConfig::new()
+        let config = SpacingMdnConfig::new()
             .with_n_layer(1)
             .with_n_head(2)
             .with_n_embd(8)
             .with_block_size(16)
-            .with_n_components(2)
-            .init::<CpuBackend>(&Default::default())
-            .unwrap();
+            .with_n_components(2);
+        let device = Default::default();
+        let model = spectral::device::seeded::<CpuBackend, _>(&device, 0, || {
+            spectral::device::materialized(config.init::<CpuBackend>(&device).unwrap())
+        });
         let values = spectral_zeta::stats::gue_sample::gue_spacings(2000, 3);
         (model, SpacingDataset::from_values(values, 1, 0.5).unwrap())
     }

@@ -250,15 +250,17 @@ pub(crate) mod tests {
     /// A tiny SpacingMDN with 3 memory slots and GUE data: shared by the slot and
     /// diagnostic tests.
     pub(crate) fn tiny<B: Backend>() -> (SpacingMdn<B>, SpacingDataset, EvalSettings) {
-        let model = SpacingMdnConfig::new()
+        let config = SpacingMdnConfig::new()
             .with_n_layer(1)
             .with_n_head(2)
             .with_n_embd(8)
             .with_block_size(16)
             .with_n_components(2)
-            .with_memory(Some(MemoryConfig::new().with_n_slots(3)))
-            .init::<B>(&Default::default())
-            .unwrap();
+            .with_memory(Some(MemoryConfig::new().with_n_slots(3)));
+        let device = Default::default();
+        let model = spectral::device::seeded::<B, _>(&device, 0, || {
+            spectral::device::materialized(config.init::<B>(&device).unwrap())
+        });
         let values = spectral_zeta::stats::gue_sample::gue_spacings(3000, 5);
         let data = SpacingDataset::from_values(values, 1, 0.5).unwrap();
         let settings = EvalSettings {

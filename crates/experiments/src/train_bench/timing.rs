@@ -1,25 +1,26 @@
-//! `spectral bench train`: training steps per second and peak memory of a SpacingMDN or a
-//! char-GPT — the whole step the trainer runs (forward, backward, global-norm clipping at 1.0,
-//! optimizer step, the task's post-step projection) through the trainer's [`Task`]
-//! abstraction, so both models share one timed loop. The SpacingMDN trains on synthetic GUE
-//! spacings and the GPT on the embedded Shakespeare, so the benchmark needs no files.
+//! The timed steps of `spectral bench train`: training steps per second and peak memory of a
+//! SpacingMDN or a char-GPT — the whole step the trainer runs (forward, backward, global-norm
+//! clipping at 1.0, optimizer step, the task's post-step projection) through the trainer's
+//! [`Task`] abstraction, so both models share one timed loop. The SpacingMDN trains on
+//! synthetic GUE spacings and the GPT on the embedded Shakespeare, so the benchmark needs no
+//! files.
 
-use crate::auxiliary::AuxConfig;
-use crate::data::{SpacingDataset, TextDataset};
-use crate::data_parallel::{PeerHooks, check_shares, on_peers, share_rows};
-use crate::devices::{BackendDevices, DeviceJob, DeviceSet, on_devices};
-use crate::error::TrainError;
-use crate::run_log::param_count;
-use crate::task::{Batching, ConfiguredTask, SpacingTask, Task, TaskError, TextTask};
-use crate::train_loop::{Hooks, LossValue, Plan, StepLoss, constant_schedule, fit};
 use burn::backend::Autodiff;
 use burn::module::{AutodiffModule, ModuleVisitor, Param};
-use burn::optim::GradientsParams;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ElementConversion, Tensor};
 use spectral::device::{materialized, seeded};
 use spectral::optim::{OptimizerConfig, SpectralOptimizer};
 use spectral_models::{GptConfig, SpacingMdnConfig};
+use spectral_train::TrainError;
+use spectral_train::auxiliary::AuxConfig;
+use spectral_train::data::{SpacingDataset, TextDataset};
+use spectral_train::data_parallel::{PeerHooks, check_shares, on_peers, share_rows};
+use spectral_train::devices::{BackendDevices, DeviceJob, DeviceSet, on_devices};
+use spectral_train::run_log::param_count;
+use spectral_train::task::{Batching, ConfiguredTask, SpacingTask, Task, TaskError, TextTask};
+use spectral_train::train_loop::{Plan, constant_schedule, fit};
+use spectral_train::trainer::OneDevice;
 use std::ops::Range;
 use std::time::Instant;
 
@@ -27,7 +28,7 @@ use std::time::Instant;
 pub const BENCH_GRAD_CLIP: f64 = 1.0;
 
 /// The model the train throughput bench times, by its config (the whole model; the optimizer
-/// bench's `spectral_experiments::optim_bench::GptMatrices` holds only the shaped matrices).
+/// bench's [`crate::optim_bench::GptMatrices`] holds only the shaped matrices).
 #[derive(Clone, Debug)]
 pub enum TimedModel {
     /// SpacingMDN on GUE spacings; a target is one spacing.
@@ -47,7 +48,7 @@ impl TimedModel {
 }
 
 /// What one run of the benchmark measured.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TrainBench {
     pub parameters: usize,
     pub batch_size: usize,
@@ -85,37 +86,6 @@ fn bench_plan(steps: Range<u64>) -> Plan {
     }
 }
 
-/// The loop's hooks of the timed steps on one device: the task's loss, never read back (a
-/// read waits for the device and would stall the queue being timed), the optimizer's step,
-/// the task's projection.
-struct Timed<'a, B: AutodiffBackend, T> {
-    task: &'a T,
-    device: &'a B::Device,
-    optimizer: SpectralOptimizer<B::InnerBackend>,
-}
-
-impl<B: AutodiffBackend, T: Task<B>> Hooks<B, T::Model> for Timed<'_, B, T> {
-    fn loss(&mut self, model: &T::Model, step: u64) -> Result<Option<StepLoss<B>>, TrainError> {
-        Ok(Some(StepLoss {
-            loss: self.task.train_loss(model, step, self.device)?,
-            value: LossValue::Unread,
-        }))
-    }
-
-    fn update(
-        &mut self,
-        lr_factor: f64,
-        model: T::Model,
-        grads: GradientsParams,
-    ) -> Result<T::Model, TrainError> {
-        Ok(self.optimizer.step(lr_factor, model, grads)?)
-    }
-
-    fn after_update(&mut self, model: T::Model) -> T::Model {
-        self.task.after_step(model)
-    }
-}
-
 /// Times `run.steps` training steps of `task` after `run.warmup` untimed ones. `gpu_memory`
 /// is asked once, after the timed steps have finished on the device.
 fn time_task<B: AutodiffBackend, T: Task<B>>(
@@ -128,10 +98,13 @@ fn time_task<B: AutodiffBackend, T: Task<B>>(
     let model = seeded::<B, _>(device, 0, || task.build(device).map(materialized))?;
     let optimizer = SpectralOptimizer::<B::InnerBackend>::new(optimizer.clone());
     let parameters = param_count(&optimizer.plan::<B, _>(&model)?);
-    let mut hooks = Timed {
+    // The loss is never read: a read waits for the device and would stall the queue being timed.
+    let mut hooks = OneDevice {
         task,
         device,
         optimizer,
+        read_loss: false,
+        log: None,
     };
     let (warmup, end) = (run.warmup as u64, (run.warmup + run.steps) as u64);
     let model = fit(&bench_plan(0..warmup), model, &mut hooks)?;
@@ -147,7 +120,7 @@ fn time_task<B: AutodiffBackend, T: Task<B>>(
 }
 
 /// [`time_task`] data-parallel on `devices` through burn's collective: the steps of
-/// [`crate::data_parallel`] (each device its share of the batch, loss and gradient
+/// [`spectral_train::data_parallel`] (each device its share of the batch, loss and gradient
 /// all-reduce, clipping, sharded optimizer step). The clock runs on device 0 between two
 /// all-reduces that every device reaches after its queued work is done.
 fn time_task_parallel<B: AutodiffBackend, T: Task<B> + Sync>(

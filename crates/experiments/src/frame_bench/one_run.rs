@@ -1,7 +1,7 @@
-//! Frame interpolation as an init benchmark (`spectral bench frames`): the notes'
-//! [`FrameGenerator`] trained on [`synthetic_video`](crate::data::synthetic_video) triplets
-//! `(f0, f2) → f1`, once per (init, seed), scored by PSNR and SSIM
-//! ([`image_quality`](crate::image_quality)) on held-out clips.
+//! One run of the frame benchmark: the notes' [`FrameGenerator`] trained on
+//! [`synthetic_video`](spectral_train::data::synthetic_video) triplets `(f0, f2) → f1` with one
+//! (init, seed), scored by PSNR and SSIM ([`image_quality`](crate::image_quality)) on held-out
+//! clips.
 //!
 //! What is the same for every init: the training triplets (clip seeds `0..train_clips`), the
 //! held-out triplets (clip seeds from [`HELD_OUT_SEEDS`]), the batches of a given seed
@@ -26,16 +26,17 @@ use spectral::init::{Init, apply_init};
 use spectral::optim::Schedule;
 use spectral_models::{FrameGenerator, FrameGeneratorConfig, ModelError};
 
-use crate::data::sampling::window_starts;
-use crate::data::synthetic_video::{FrameTriplets, HELD_OUT_SEEDS, VideoConfig};
-use crate::error::TrainError;
 use crate::image_quality::{psnr, ssim};
-use crate::train_loop::{Hooks, LossValue, Plan, StepLoss, StepReport, fit};
+use spectral_train::TrainError;
+use spectral_train::data::sampling::window_starts;
+use spectral_train::data::synthetic_video::{FrameTriplets, HELD_OUT_SEEDS, VideoConfig};
+use spectral_train::train_loop::{Hooks, LossValue, Plan, StepLoss, StepReport, fit};
 
 type B = Autodiff<CpuBackend>;
 
 /// Everything that sets up the benchmark except the init and the seed.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct FrameBenchOptions {
     /// Hidden channels h of the FrameGenerator.
     pub hidden: usize,
@@ -55,6 +56,26 @@ pub struct FrameBenchOptions {
     pub frames_per_clip: usize,
     /// The video's look and motion.
     pub video: VideoConfig,
+}
+
+impl Default for FrameBenchOptions {
+    /// h = 8, 150 steps of batch 4 at lr 5e-3 (15 warmup steps), 48 training and 8 held-out
+    /// clips of 8 frames at 64×64: sized so that 3 inits × 3 seeds take about 6 minutes on a
+    /// 2-core CPU (≈ 36 s a run; burn's NdArray conv2d is the cost). The notes' h is 256
+    /// (≈ 1000× the conv work).
+    fn default() -> Self {
+        Self {
+            hidden: 8,
+            steps: 150,
+            batch: 4,
+            lr: 5e-3,
+            warmup: 15,
+            train_clips: 48,
+            test_clips: 8,
+            frames_per_clip: 8,
+            video: VideoConfig::default(),
+        }
+    }
 }
 
 /// The training and held-out triplets, generated once and shared by every run.
@@ -78,7 +99,7 @@ impl FrameData {
 }
 
 /// Mean PSNR (dB) and mean SSIM over the held-out triplets.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FrameScores {
     pub psnr: f64,
     pub ssim: f64,
@@ -122,7 +143,7 @@ pub fn naive_baseline(test: &FrameTriplets) -> FrameScores {
 }
 
 /// One trained run.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FrameRun {
     pub init: String,
     pub seed: u64,

@@ -1,4 +1,4 @@
-//! The optimizer shoot-out's numbers from finished runs ([`crate::runs`]): runs grouped by
+//! The optimizer shoot-out's numbers from finished runs ([`spectral_train::runs`]): runs grouped by
 //! (model kind, optimizer method, lr, seed), each method's lr chosen on the grid, mean ± std
 //! over seeds at that lr, steps and seconds to a target validation loss, optimizer-step cost,
 //! and the verdicts on the notes' claims.
@@ -17,41 +17,87 @@
 //!   read as a difference, below that as "not shown". With 3 seeds each s is itself uncertain
 //!   by roughly ±50 %, so a ratio near 3 is weak evidence either way.
 
-use crate::runs::{TrainRun, ValPoint};
+pub mod verdicts;
+
+pub use verdicts::{Comparison, Verdict, compare, verdicts};
+
+use crate::mean_std::{MeanStd, mean_std};
+use serde::{Deserialize, Serialize};
 use spectral::optim::Method;
+use spectral_train::runs::{RunsError, TrainRun, ValPoint, run_dirs};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-/// Mean and sample standard deviation of `n` values.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct MeanStd {
-    pub mean: f64,
-    pub std: f64,
-    pub n: usize,
+/// Which runs, and the target losses.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Directory searched (recursively) for run directories of `spectral train`
+    /// (`config.toml` + `metrics.jsonl`): the grid `bench/shootout.sh` writes.
+    pub runs: PathBuf,
+    #[serde(default)]
+    pub targets: Targets,
 }
 
-/// Mean and sample std (n − 1; 0 for one value) of `values`; `None` when empty.
-pub fn mean_std(values: &[f64]) -> Option<MeanStd> {
-    let n = values.len();
-    if n == 0 {
-        return None;
+/// Target validation losses of the shoot-out per model kind (`None`: the worst optimizer's).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Targets {
+    /// Of the char-GPT, nats.
+    pub gpt: Option<f64>,
+    /// Of the SpacingMDN, nats.
+    pub mdn: Option<f64>,
+}
+
+impl Targets {
+    /// The target of model kind `kind` (`gpt` or `spacing_mdn`), when one is given.
+    pub fn for_kind(&self, kind: &str) -> Option<f64> {
+        match kind {
+            "gpt" => self.gpt,
+            "spacing_mdn" => self.mdn,
+            _ => None,
+        }
     }
-    let mean = values.iter().sum::<f64>() / n as f64;
-    let var = if n > 1 {
-        values.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64
-    } else {
-        0.0
-    };
-    Some(MeanStd {
-        mean,
-        std: var.sqrt(),
-        n,
-    })
+}
+
+/// Every model kind's shoot-out. Serialized only: an lr that diverged has a final loss of +∞,
+/// which JSON writes as `null`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    /// By model kind, sorted by its name.
+    pub kinds: Vec<KindShootout>,
+}
+
+/// What can stop the shoot-out's summary.
+#[derive(Debug, thiserror::Error)]
+pub enum ShootoutError {
+    #[error(transparent)]
+    Runs(#[from] RunsError),
+    #[error("no run directories under {0}")]
+    NoRuns(String),
+    #[error("shoot-out: {0}")]
+    Duplicate(String),
+}
+
+/// Reads every run directory under `config.runs` and summarizes them ([`shootout`]).
+pub fn run(config: &Config) -> Result<Report, ShootoutError> {
+    let runs = run_dirs(&config.runs)?
+        .iter()
+        .map(|dir| TrainRun::open(dir))
+        .collect::<Result<Vec<_>, _>>()?;
+    if runs.is_empty() {
+        return Err(ShootoutError::NoRuns(config.runs.display().to_string()));
+    }
+    let kinds =
+        shootout(&runs, |kind| config.targets.for_kind(kind)).map_err(ShootoutError::Duplicate)?;
+    Ok(Report { kinds })
 }
 
 /// One method of one model kind, at its chosen lr.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize)]
 pub struct MethodResult {
+    /// By [`Method::name`].
+    #[serde(with = "crate::optim_bench::method_by_name")]
     pub method: Method,
     pub lr: f64,
     /// Every lr tried and its selection run's final validation loss (+∞: diverged/unfinished).
@@ -102,7 +148,7 @@ pub fn steps_to_target(curve: &[ValPoint], target: f64) -> Option<(u64, f64)> {
 }
 
 /// Every method's result for one model kind, with the target used.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize)]
 pub struct KindShootout {
     /// `"gpt"` or `"spacing_mdn"`.
     pub kind: String,
@@ -256,128 +302,11 @@ pub fn mean_curve(runs: &[&TrainRun]) -> Vec<ValPoint> {
         .collect()
 }
 
-/// `A vs B` on final validation loss: d = mean_A − mean_B and d / σ_d (module doc).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Comparison {
-    pub a: MeanStd,
-    pub b: MeanStd,
-    pub difference: f64,
-    /// |d| / σ_d; `None` when σ_d = 0 (one seed each, or identical runs).
-    pub sigmas: Option<f64>,
-}
-
-pub fn compare(a: MeanStd, b: MeanStd) -> Comparison {
-    let sigma = (a.std.powi(2) / a.n as f64 + b.std.powi(2) / b.n as f64).sqrt();
-    let difference = a.mean - b.mean;
-    Comparison {
-        a,
-        b,
-        difference,
-        sigmas: (sigma > 0.0).then(|| difference.abs() / sigma),
-    }
-}
-
-/// One claim of the notes and what the runs say about it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Verdict {
-    pub claim: &'static str,
-    pub finding: String,
-}
-
-fn pm(v: MeanStd) -> String {
-    format!("{:.4} ± {:.4}", v.mean, v.std)
-}
-
-fn equal_steps(
-    shootout: &KindShootout,
-    a: Method,
-    b: Method,
-    claim: &'static str,
-) -> Option<Verdict> {
-    let (ra, rb) = (shootout.method(a)?, shootout.method(b)?);
-    let (va, vb) = (ra.final_val?, rb.final_val?);
-    let c = compare(va, vb);
-    let (lower, by) = if c.difference < 0.0 {
-        (a.name(), -c.difference)
-    } else {
-        (b.name(), c.difference)
-    };
-    let reading = match c.sigmas {
-        Some(z) if z >= 3.0 => format!("{lower} lower by {by:.4} = {z:.1} σ: a difference"),
-        Some(z) => format!("{lower} lower by {by:.4} = {z:.1} σ: not shown (< 3 σ)"),
-        None => format!("{lower} lower by {by:.4}; no spread to judge it (one seed)"),
-    };
-    Some(Verdict {
-        claim,
-        finding: format!(
-            "{} {} vs {} {} (n = {} / {} seeds, {} steps): {reading}",
-            a.name(),
-            pm(va),
-            b.name(),
-            pm(vb),
-            va.n,
-            vb.n,
-            ra.steps.max(rb.steps)
-        ),
-    })
-}
-
-fn sooner(shootout: &KindShootout) -> Option<Verdict> {
-    let (spectra, adamw) = (
-        shootout.method(Method::Spectra)?,
-        shootout.method(Method::AdamW)?,
-    );
-    let goal = adamw.final_val?.mean;
-    let (adamw_steps, _) = adamw.to_target(goal)?;
-    let finding = match spectra.to_target(goal) {
-        Some((steps, _)) => format!(
-            "AdamW's final mean loss {goal:.4}: spectra's mean curve reaches it at step {steps}, adamw's at {adamw_steps} → {:.0} % {} (evaluation steps bound the resolution)",
-            100.0 * (1.0 - steps as f64 / adamw_steps as f64).abs(),
-            if steps <= adamw_steps {
-                "sooner"
-            } else {
-                "later"
-            }
-        ),
-        None => format!(
-            "AdamW's final mean loss {goal:.4}: spectra's mean curve does not reach it in {} steps",
-            spectra.steps
-        ),
-    };
-    Some(Verdict {
-        claim: "Spectra reaches AdamW's loss about 30 % sooner",
-        finding,
-    })
-}
-
-/// The notes' four claims, each where both of its methods ran.
-pub fn verdicts(shootout: &KindShootout) -> Vec<Verdict> {
-    [
-        equal_steps(
-            shootout,
-            Method::Muon,
-            Method::AdamW,
-            "Muon beats AdamW at equal steps",
-        ),
-        equal_steps(shootout, Method::Teon, Method::Muon, "TEON beats Muon"),
-        sooner(shootout),
-        equal_steps(
-            shootout,
-            Method::SpectraTeon,
-            Method::Teon,
-            "Spectra-TEON beats TEON",
-        ),
-    ]
-    .into_iter()
-    .flatten()
-    .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{ModelConfig, TrainConfig};
-    use crate::metrics::Record;
+    use spectral_train::config::{ModelConfig, TrainConfig};
+    use spectral_train::metrics::Record;
 
     /// A finished GPT run whose val loss at eval step s (every 10 steps) is `curve(s)`, with
     /// wall 0.1 s and optimizer 0.02 s per step × `slow`.
@@ -410,16 +339,6 @@ mod tests {
             config,
             metrics,
         }
-    }
-
-    #[test]
-    fn mean_std_is_the_sample_std() {
-        let v = mean_std(&[1.0, 2.0, 4.0]).unwrap();
-        // mean 7/3; squared deviations 16/9 + 1/9 + 25/9 = 42/9; / 2 = 7/3.
-        assert!((v.mean - 7.0 / 3.0).abs() < 1e-15);
-        assert!((v.std - (7.0f64 / 3.0).sqrt()).abs() < 1e-15);
-        assert_eq!(mean_std(&[5.0]).unwrap().std, 0.0);
-        assert!(mean_std(&[]).is_none());
     }
 
     #[test]
@@ -527,6 +446,34 @@ mod tests {
             "{}",
             v[0].finding
         );
+    }
+
+    /// The committed shoot-out (`docs/results/shootout`, 60 run directories) read back: the
+    /// numbers of its committed results page, `docs/results/report/RESULTS.md`.
+    #[test]
+    fn run_summarizes_the_committed_shootout() {
+        let runs =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/results/shootout");
+        let report = super::run(&Config {
+            runs,
+            targets: Targets::default(),
+        })
+        .unwrap();
+        let kinds: Vec<&str> = report.kinds.iter().map(|k| k.kind.as_str()).collect();
+        assert_eq!(kinds, ["gpt", "spacing_mdn"]);
+        assert!(
+            report
+                .kinds
+                .iter()
+                .all(|k| k.methods.len() == Method::ALL.len())
+        );
+        // The page: "muon 0.1313 ± 0.0036 vs adamw 0.2214 ± 0.0126 (n = 3 / 3 seeds, ...)".
+        let mdn = &report.kinds[1];
+        let muon = mdn.method(Method::Muon).unwrap().final_val.unwrap();
+        let adamw = mdn.method(Method::AdamW).unwrap().final_val.unwrap();
+        assert_eq!((muon.n, adamw.n), (3, 3));
+        assert_eq!(muon.pm(4), "0.1313 ± 0.0036");
+        assert_eq!(adamw.pm(4), "0.2214 ± 0.0126");
     }
 
     #[test]

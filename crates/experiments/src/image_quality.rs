@@ -159,7 +159,8 @@ mod tests {
     fn noise(len: usize, seed: u64) -> Vec<f64> {
         (0..len as u64)
             .map(|i| {
-                let z = crate::data::sampling::splitmix64(seed.wrapping_mul(1_000_003) ^ i);
+                let z =
+                    spectral_train::data::sampling::splitmix64(seed.wrapping_mul(1_000_003) ^ i);
                 (z >> 11) as f64 / (1u64 << 52) as f64 - 1.0
             })
             .collect()
