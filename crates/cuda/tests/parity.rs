@@ -334,6 +334,81 @@ fn graph_replay_equals_eager_steps_bit_for_bit() {
     );
 }
 
+/// What a checkpoint holds (the master weights and the optimizer's moments), loaded into a
+/// second engine, continues the run bit for bit; and a forward pass alone reports the losses
+/// per target whose mean is the training step's loss.
+#[test]
+#[ignore = "needs an NVIDIA GPU"]
+fn weights_and_moments_resume_a_run_exactly() {
+    let shape = shape();
+    let (_, reference) = burn_reference(&shape, &batch(&shape, 1).0, &batch(&shape, 1).1);
+    let values: Vec<(String, Vec<f32>)> = reference
+        .iter()
+        .map(|(n, v, _)| (n.clone(), v.clone()))
+        .collect();
+    let new_engine = || {
+        let mut engine =
+            Engine::new(gpu(), EngineModel::Gpt(shape), DType::BF16, adamw(), 1.0).unwrap();
+        engine.capture().unwrap();
+        engine
+    };
+    let train = |engine: &Engine, steps: std::ops::RangeInclusive<i32>| {
+        for step in steps {
+            let (idx, targets) = batch(&shape, 10 + step as u64);
+            let batch = Batch::Tokens {
+                idx: &idx,
+                targets: &targets,
+            };
+            let values = StepValues {
+                matrix_lr: 0.02,
+                other_lr: 1e-3,
+                step,
+            };
+            engine.set_step(batch, values).unwrap();
+            engine.step().unwrap();
+        }
+    };
+    let mut first = new_engine();
+    first.set_params(&values).unwrap();
+    train(&first, 1..=2);
+    let (params, moments) = (first.params().unwrap(), first.moments().unwrap());
+    assert!(moments.iter().all(|m| m.second.iter().all(|&x| x >= 0.0)));
+    assert!(moments.iter().any(|m| m.first.iter().any(|&x| x != 0.0)));
+    let mut second = new_engine();
+    second.set_params(&params).unwrap();
+    second.set_moments(&moments).unwrap();
+    train(&first, 3..=4);
+    train(&second, 3..=4);
+    for ((name, a), (_, b)) in first
+        .params()
+        .unwrap()
+        .iter()
+        .zip(&second.params().unwrap())
+    {
+        assert!(
+            a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()),
+            "{name} differs after the resumed steps"
+        );
+    }
+
+    let (idx, targets) = batch(&shape, 99);
+    let batch = Batch::Tokens {
+        idx: &idx,
+        targets: &targets,
+    };
+    let rows = first.row_losses(batch).unwrap();
+    assert_eq!(rows.len(), shape.rows());
+    first.set_step(batch, FROZEN).unwrap();
+    first.forward_backward().unwrap();
+    let mean = rows.iter().map(|&x| x as f64).sum::<f64>() / rows.len() as f64;
+    let loss = first.loss().unwrap() as f64;
+    assert!(
+        (mean - loss).abs() <= 1e-6 * loss,
+        "row mean {mean} vs loss {loss}"
+    );
+    assert!(rows.iter().all(|&x| x.is_finite() && x >= 0.0));
+}
+
 /// No update: the parity tests compare one forward and backward pass.
 const FROZEN: StepValues = StepValues {
     matrix_lr: 0.0,

@@ -28,7 +28,7 @@ pub enum CheckpointError {
 }
 
 /// Prefixes of the two parts of a checkpoint.
-const MODEL: &str = "model/";
+pub const MODEL: &str = "model/";
 const OPTIM: &str = "optim/";
 
 /// Every float parameter of `module` under `model/<dotted path>`.
@@ -147,6 +147,18 @@ pub fn save<B: Backend, M: Module<B>>(
 ) -> Result<(), CheckpointError> {
     let mut dict = StateDict::default();
     module_state(model, &mut dict);
+    save_state(path, dict, checkpoint)
+}
+
+/// Writes a model's parameters (`model`: `model/<path>` entries, as [`module_state`] makes
+/// them) and `checkpoint` to `path` atomically: [`save`] for a model that is not a burn
+/// module (the CUDA engine's).
+pub fn save_state(
+    path: &Path,
+    model: StateDict,
+    checkpoint: &Checkpoint,
+) -> Result<(), CheckpointError> {
+    let mut dict = model;
     for (name, tensor) in &checkpoint.optimizer.tensors {
         dict.tensors
             .insert(format!("{OPTIM}{name}"), tensor.clone());

@@ -102,6 +102,47 @@ impl Default for DataConfig {
     }
 }
 
+/// What trains a run on a CUDA device: the CUDA engine (`spectral-cuda`: bf16 with f32
+/// master weights, the whole step as one CUDA graph) or burn's generic CUDA backend. CPU runs
+/// are always burn's. The run's `config.toml` records the one that ran.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EngineChoice {
+    /// The engine where it supports the config (model, optimizer, objective, one GPU), burn's
+    /// CUDA backend otherwise, with a line saying why.
+    #[default]
+    Auto,
+    /// The engine, or an error saying in one line what it does not support.
+    Engine,
+    /// burn's backend.
+    Burn,
+}
+
+impl EngineChoice {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Engine => "engine",
+            Self::Burn => "burn",
+        }
+    }
+}
+
+impl std::str::FromStr for EngineChoice {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "engine" => Ok(Self::Engine),
+            "burn" => Ok(Self::Burn),
+            other => Err(format!(
+                "unknown engine {other:?}; expected auto, engine or burn"
+            )),
+        }
+    }
+}
+
 /// One training run.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -134,6 +175,9 @@ pub struct TrainConfig {
     /// Data-parallel devices (`["cpu:0", "cpu:1"]`, `["cuda:0", "cuda:1"]`), one peer each;
     /// when not empty they replace `device` and the batch is split evenly among them.
     pub devices: Vec<String>,
+    /// What trains the run on a CUDA device ([`EngineChoice`]); not part of the trajectory: a
+    /// checkpoint of either resumes on the other.
+    pub engine: EngineChoice,
     /// Output directory: config.toml, metrics.jsonl, last.safetensors, best.safetensors.
     pub out: PathBuf,
     /// Auxiliary losses and regularizers of the SpacingMDN (all off by default).
@@ -161,6 +205,7 @@ impl Default for TrainConfig {
             seed: 1337,
             device: "cpu".into(),
             devices: Vec::new(),
+            engine: EngineChoice::Auto,
             out: PathBuf::from("runs/train"),
             aux: AuxConfig::default(),
             init: ModelInit::default(),

@@ -314,6 +314,7 @@ impl<B: AutodiffBackend, T: Task<B>> Hooks<B, T::Model> for PeerHooks<'_, B, T> 
         self.abandon();
         TrainError::NonFinite {
             step,
+            what: "loss",
             loss,
             last_checkpoint: self
                 .lead

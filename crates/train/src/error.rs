@@ -24,10 +24,12 @@ pub enum TrainError {
         source: std::io::Error,
     },
     #[error(
-        "loss is {loss} at step {step}; stopped before updating the weights (last good checkpoint: {last_checkpoint})"
+        "{what} is {loss} at step {step}; stopped before the step's weights were kept (last good checkpoint: {last_checkpoint})"
     )]
     NonFinite {
         step: u64,
+        /// What is not finite: "loss", or "gradient norm" (the engine checks both).
+        what: &'static str,
         loss: f64,
         last_checkpoint: String,
     },
@@ -37,6 +39,8 @@ pub enum TrainError {
     Device(#[from] spectral::DeviceError),
     #[error(transparent)]
     Collective(#[from] CollectiveFailure),
+    #[error("CUDA engine: {0}")]
+    Engine(#[from] spectral_cuda::EngineError),
 }
 
 impl From<ModelError> for TrainError {

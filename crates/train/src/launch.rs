@@ -1,19 +1,36 @@
-//! A configured run on the devices its config names: one device ([`crate::trainer`]) or,
-//! when `devices` lists any, data-parallel on them ([`crate::data_parallel`]).
+//! A configured run on the devices its config names: the CUDA engine on a GPU where it runs
+//! the config ([`crate::engine`]); otherwise burn on one device ([`crate::trainer`]) or, when
+//! `devices` lists any, data-parallel on them ([`crate::data_parallel`]).
 
-use crate::config::TrainConfig;
+use crate::config::{EngineChoice, TrainConfig};
 use crate::data_parallel::train_parallel;
 use crate::devices::{BackendDevices, DeviceJob, DeviceSet, on_devices};
+use crate::engine::{Choice, choose, train_on_engine};
 use crate::error::TrainError;
 use crate::run_log::TrainSummary;
 use crate::trainer::train;
 use burn::backend::Autodiff;
 use burn::tensor::backend::Backend;
 
-/// [`train`] on the device the config names (`cpu`, `cuda`, `cuda:N`), or data-parallel on
-/// its `devices` when it lists any, after checking all of them and that the batch divides
-/// among them.
+/// The run of `config` on the device it names (`cpu`, `cuda`, `cuda:N`), or data-parallel on
+/// its `devices` when it lists any: on the CUDA engine where [`choose`] picks it, on burn
+/// otherwise (after checking every device, and that the batch divides among them). The
+/// run's `config.toml` records which trained it.
 pub fn train_on_device(config: &TrainConfig, resume: bool) -> Result<TrainSummary, TrainError> {
+    let mut config = config.clone();
+    match choose(&config)? {
+        Choice::Engine { plan, ordinal } => {
+            config.engine = EngineChoice::Engine;
+            return train_on_engine(&config, &plan, ordinal, resume);
+        }
+        Choice::Burn { why } => {
+            if let Some(why) = why {
+                eprintln!("{why}: training on burn's backend");
+            }
+            config.engine = EngineChoice::Burn;
+        }
+    }
+    let config = &config;
     let devices = if config.devices.is_empty() {
         DeviceSet::one(config.device.parse()?)?
     } else {

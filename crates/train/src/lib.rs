@@ -8,6 +8,7 @@
 //! | [`compress`] | SVD compression of a checkpoint (`spectral compress`), its file, its loader |
 //! | [`data_parallel`] | training on several devices: batch shares, gradient all-reduce, sharded optimizer |
 //! | [`devices`] | the devices a run names, checked, and the one dispatch onto their backend |
+//! | [`engine`] | training on the CUDA engine (`spectral-cuda`): what it supports, checkpoints both ways, its loop |
 //! | [`data`] | spacing and text datasets, leak-free splits, stateless window sampling |
 //! | [`config`] | a run's TOML config |
 //! | [`model_init`] | a config's `init`: the model's own, or a `spectral::init` redraw |
@@ -33,6 +34,7 @@ pub mod config;
 pub mod data;
 pub mod data_parallel;
 pub mod devices;
+pub mod engine;
 pub mod error;
 pub mod eval;
 pub mod launch;
@@ -46,7 +48,7 @@ pub mod task;
 pub mod train_loop;
 pub mod trainer;
 
-pub use config::{DataConfig, ModelConfig, TrainConfig};
+pub use config::{DataConfig, EngineChoice, ModelConfig, TrainConfig};
 pub use error::TrainError;
 pub use launch::train_on_device;
 pub use run_log::TrainSummary;

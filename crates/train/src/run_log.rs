@@ -10,8 +10,9 @@ use crate::metrics::{MetricsLog, Record};
 use crate::run_start::{StartState, last_path};
 use crate::train_loop::{StepReport, read_norm};
 use burn::module::AutodiffModule;
-use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::backend::AutodiffBackend;
 use indicatif::{ProgressBar, ProgressStyle};
+use spectral::optim::state::StateDict;
 use spectral::optim::{ParamSlot, Role, SpectralOptimizer};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -51,6 +52,23 @@ pub fn param_count(slots: &[ParamSlot]) -> usize {
         .iter()
         .map(|s| s.shape.iter().product::<usize>())
         .sum()
+}
+
+/// A step as the books see it.
+#[derive(Clone, Copy, Debug)]
+pub struct LoggedStep {
+    /// Steps completed (1-based).
+    pub done: u64,
+    /// The step's training loss (nats per target); NaN when not read.
+    pub loss: f64,
+    /// The schedule's learning-rate factor of the step.
+    pub lr_factor: f64,
+    /// Global L2 norm of the gradient before clipping; NaN when not read.
+    pub grad_norm: f64,
+    /// Seconds of host time in the optimizer step.
+    pub optim_s: f64,
+    /// The validation loss on an evaluation step.
+    pub val_loss: Option<f64>,
 }
 
 /// The books of one run: metrics, checkpoints, progress, from [`RunLog::open`] to
@@ -133,41 +151,74 @@ impl RunLog {
         self.bar.abandon();
     }
 
-    /// The books after a step: the best checkpoint when the step's validation loss is the
-    /// lowest so far, the last checkpoint on its cadence, the metrics line on the log cadence
-    /// or an evaluation step, the progress bar.
+    /// The books after a step of a burn model: [`RunLog::record`], with the gradient norm read
+    /// from the device only when the metrics line is written.
     pub fn on_step<B: AutodiffBackend, M: AutodiffModule<B>>(
         &mut self,
         model: &M,
         optimizer: &SpectralOptimizer<B::InnerBackend>,
         report: StepReport<B::InnerBackend>,
     ) -> Result<(), TrainError> {
+        let logged = self.writes_metrics(report.done, report.val_loss.is_some());
+        let step = LoggedStep {
+            done: report.done,
+            loss: report.loss,
+            lr_factor: report.lr_factor,
+            grad_norm: if logged {
+                read_norm(report.grad_norm)
+            } else {
+                f64::NAN
+            },
+            optim_s: report.optim_s,
+            val_loss: report.val_loss,
+        };
+        self.record(step, || {
+            let mut dict = StateDict::default();
+            checkpoint::module_state(model, &mut dict);
+            Ok((dict, optimizer.state_dict()))
+        })
+    }
+
+    /// Whether step `done` writes a metrics line (the log cadence, or an evaluation step).
+    pub fn writes_metrics(&self, done: u64, evaluated: bool) -> bool {
+        done.is_multiple_of(self.config.log_interval) || evaluated
+    }
+
+    /// The books after a step: the best checkpoint when the step's validation loss is the
+    /// lowest so far, the last checkpoint on its cadence, the metrics line on the log cadence
+    /// or an evaluation step, the progress bar. `state` gives the model's parameters
+    /// (`model/<path>`) and the optimizer's state dict; it is called only when a checkpoint
+    /// is written.
+    pub fn record(
+        &mut self,
+        step: LoggedStep,
+        state: impl Fn() -> Result<(StateDict, StateDict), TrainError>,
+    ) -> Result<(), TrainError> {
         let config = &self.config;
-        let done = report.done;
-        self.last_train = report.loss;
-        self.optim_s += report.optim_s;
-        if let Some(val) = report.val_loss {
+        let done = step.done;
+        self.last_train = step.loss;
+        self.optim_s += step.optim_s;
+        if let Some(val) = step.val_loss {
             self.last_val = val;
             if val < self.best_val {
                 self.best_val = val;
-                self.save::<B, _>(model, done, optimizer, false)?;
+                self.save(&state, done, false)?;
             }
         }
         if done.is_multiple_of(config.checkpoint_interval) || done == config.steps {
-            self.save::<B, _>(model, done, optimizer, true)?;
+            self.save(&state, done, true)?;
         }
-        let evaluated = report.val_loss.is_some();
-        if done.is_multiple_of(config.log_interval) || evaluated {
-            self.write_metrics(report)?;
+        if self.writes_metrics(done, step.val_loss.is_some()) {
+            self.write_metrics(step)?;
         }
         self.bar.inc(1);
         Ok(())
     }
 
-    /// The metrics line and the progress message of step `report.done`.
-    fn write_metrics<IB: Backend>(&mut self, report: StepReport<IB>) -> Result<(), TrainError> {
+    /// The metrics line and the progress message of step `step.done`.
+    fn write_metrics(&mut self, step: LoggedStep) -> Result<(), TrainError> {
         let config = &self.config;
-        let done = report.done;
+        let done = step.done;
         let steps_in_interval = if done.is_multiple_of(config.log_interval) {
             config.log_interval
         } else {
@@ -179,10 +230,10 @@ impl RunLog {
         self.interval_start = Instant::now();
         let record = Record {
             step: done,
-            train_loss: report.loss,
-            val_loss: report.val_loss,
-            lr: config.optimizer.lr * report.lr_factor,
-            grad_norm: read_norm(report.grad_norm),
+            train_loss: step.loss,
+            val_loss: step.val_loss,
+            lr: config.optimizer.lr * step.lr_factor,
+            grad_norm: step.grad_norm,
             tokens_per_s,
             wall_s: self.started.elapsed().as_secs_f64(),
             optim_s: self.optim_s,
@@ -192,9 +243,8 @@ impl RunLog {
             .map_err(io_error(self.metrics.path()))?;
         self.bar.set_message(format!(
             "loss {:.4}{} lr {:.2e} {tokens_per_s:.0} tok/s",
-            report.loss,
-            report
-                .val_loss
+            step.loss,
+            step.val_loss
                 .map(|v| format!(" val {v:.4}"))
                 .unwrap_or_default(),
             record.lr
@@ -202,27 +252,27 @@ impl RunLog {
         Ok(())
     }
 
-    /// `last.safetensors` (`last`) or `best.safetensors`: the model, the optimizer state,
-    /// the step, the best loss and the config.
-    fn save<B: AutodiffBackend, M: AutodiffModule<B>>(
+    /// `last.safetensors` (`last`) or `best.safetensors`: the model and optimizer state from
+    /// `state`, the step, the best loss and the config.
+    fn save(
         &self,
-        model: &M,
+        state: &impl Fn() -> Result<(StateDict, StateDict), TrainError>,
         step: u64,
-        optimizer: &SpectralOptimizer<B::InnerBackend>,
         last: bool,
     ) -> Result<(), TrainError> {
-        let state = Checkpoint {
+        let (model, optimizer) = state()?;
+        let checkpoint = Checkpoint {
             step,
             best_val_loss: self.best_val.is_finite().then_some(self.best_val),
             config_toml: self.config.to_toml(),
-            optimizer: optimizer.state_dict(),
+            optimizer,
         };
         let path = if last {
             &self.last_path
         } else {
             &self.best_path
         };
-        Ok(checkpoint::save(path, model, &state)?)
+        Ok(checkpoint::save_state(path, model, &checkpoint)?)
     }
 
     /// Finishes the bar; what the run reports.

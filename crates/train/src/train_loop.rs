@@ -50,7 +50,7 @@ pub struct Plan {
 
 impl Plan {
     /// Whether [`Hooks::on_eval`] runs after step `done` (1-based).
-    fn evaluates(&self, done: u64) -> bool {
+    pub fn evaluates(&self, done: u64) -> bool {
         done == self.steps.end
             || (self.eval_interval > 0 && done.is_multiple_of(self.eval_interval))
     }
@@ -147,6 +147,7 @@ pub trait Hooks<B: AutodiffBackend, M: AutodiffModule<B>> {
     fn non_finite(&mut self, step: u64, loss: f64) -> TrainError {
         TrainError::NonFinite {
             step,
+            what: "loss",
             loss,
             last_checkpoint: "none yet".into(),
         }

@@ -142,6 +142,7 @@ impl<B: AutodiffBackend, T: Task<B>> Hooks<B, T::Model> for OneDevice<'_, B, T> 
         };
         TrainError::NonFinite {
             step,
+            what: "loss",
             loss,
             last_checkpoint,
         }

@@ -103,6 +103,16 @@ pub enum Batch<'a> {
     Spacings { x: &'a [f32], y: &'a [f32] },
 }
 
+/// One parameter's optimizer state, each in the parameter's layout (burn's).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Moments {
+    pub name: String,
+    /// AdamW's first moment m; for Muon's matrices the momentum buffer.
+    pub first: Vec<f32>,
+    /// AdamW's second moment v; zeros for Muon's matrices.
+    pub second: Vec<f32>,
+}
+
 /// How the engine updates the parameters.
 #[derive(Clone, Debug, PartialEq)]
 pub enum EngineOptimizer {
@@ -431,6 +441,56 @@ impl Engine {
         self.read_flat(self.flat.grads)
     }
 
+    /// The optimizer's state of every parameter, in the parameter table's order.
+    pub fn moments(&self) -> Result<Vec<Moments>, EngineError> {
+        let m = self.read_flat(self.flat.m)?;
+        let v = self.read_flat(self.flat.v)?;
+        Ok(m.into_iter()
+            .zip(v)
+            .map(|((name, first), (_, second))| Moments {
+                name,
+                first,
+                second,
+            })
+            .collect())
+    }
+
+    /// Loads the optimizer's state as [`Engine::moments`] returns it; a parameter not listed
+    /// starts from zero moments (a fresh optimizer's). Names an unknown or mis-sized entry.
+    pub fn set_moments(&mut self, moments: &[Moments]) -> Result<(), EngineError> {
+        let len = self.table.len();
+        let (mut m, mut v) = (vec![0f32; len], vec![0f32; len]);
+        for Moments {
+            name,
+            first,
+            second,
+        } in moments
+        {
+            let param = self
+                .table
+                .params()
+                .iter()
+                .find(|p| &p.name == name)
+                .ok_or_else(|| {
+                    EngineError::Unsupported(format!(
+                        "optimizer state of an unknown parameter {name}"
+                    ))
+                })?;
+            if first.len() != param.len() || second.len() != param.len() {
+                return Err(EngineError::Unsupported(format!(
+                    "optimizer state of {name}: {} and {} values for shape {:?}",
+                    first.len(),
+                    second.len(),
+                    param.shape
+                )));
+            }
+            m[param.offset..param.offset + param.len()].copy_from_slice(first);
+            v[param.offset..param.offset + param.len()].copy_from_slice(second);
+        }
+        self.gpu.upload(self.arena.ptr(self.flat.m), &m)?;
+        self.gpu.upload(self.arena.ptr(self.flat.v), &v)
+    }
+
     fn read_flat(&self, slot: Slot) -> Result<Vec<(String, Vec<f32>)>, EngineError> {
         let mut flat = vec![0f32; self.table.len()];
         self.gpu.download(self.arena.ptr(slot), &mut flat)?;
@@ -444,6 +504,29 @@ impl Engine {
 
     /// Writes the batch and the step's values to the device, after the work enqueued so far.
     pub fn set_step(&self, batch: Batch<'_>, values: StepValues) -> Result<(), EngineError> {
+        self.set_batch(batch)?;
+        self.gpu.upload(
+            self.arena.ptr(self.flat.lrs),
+            &[values.matrix_lr, values.other_lr],
+        )?;
+        self.gpu
+            .upload(self.arena.ptr(self.flat.step), &[values.step])
+    }
+
+    /// The loss of each target of `batch` under the current weights, from a forward pass
+    /// alone (validation): f32 `[B·T]` nats, row-major `[B, T]`. Waits for it.
+    pub fn row_losses(&self, batch: Batch<'_>) -> Result<Vec<f32>, EngineError> {
+        self.set_batch(batch)?;
+        self.forward()?;
+        let mut losses = vec![0f32; self.model.data_rows()];
+        self.gpu
+            .download(self.ptr(self.acts.row_loss), &mut losses)?;
+        Ok(losses)
+    }
+
+    /// Writes a batch (its kind and size checked against the model) to the device, after the
+    /// work enqueued so far.
+    fn set_batch(&self, batch: Batch<'_>) -> Result<(), EngineError> {
         let n = self.model.data_rows();
         let (inputs, targets) = (self.ptr(self.acts.inputs), self.ptr(self.acts.targets));
         match (batch, self.model) {
@@ -490,12 +573,7 @@ impl Engine {
                 ));
             }
         }
-        self.gpu.upload(
-            self.arena.ptr(self.flat.lrs),
-            &[values.matrix_lr, values.other_lr],
-        )?;
-        self.gpu
-            .upload(self.arena.ptr(self.flat.step), &[values.step])
+        Ok(())
     }
 
     /// The mean loss of the last forward pass (waits for it).

@@ -1,0 +1,348 @@
+//! Which configs the CUDA engine runs, and which of engine and burn trains a run.
+//!
+//! The engine runs the char-GPT (biases, learned positions, tied head, no dropout) and the
+//! SpacingMDN (RoPE, biases, a memory bank of slots and slot IDs without readouts, no
+//! dropout) on one GPU, with NLL or cross-entropy as the whole objective, under AdamW or
+//! Muon (quintic Newton–Schulz, Keller Jordan's scaling) with the default parameter groups.
+//! Everything else (the memory readouts, auxiliary losses and regularizers, the other four
+//! optimizers, several devices) trains on burn.
+
+use crate::config::{EngineChoice, ModelConfig, TrainConfig};
+use crate::error::TrainError;
+use spectral::DeviceKind;
+use spectral::linalg::MsignMethod;
+use spectral::optim::muon::MuonScaling;
+use spectral::optim::{Method, OptimizerConfig, transformer_rules};
+use spectral_cuda::models::engine::{EngineModel, EngineOptimizer};
+use spectral_cuda::models::gpt::GptShape;
+use spectral_cuda::models::spacing_mdn::MdnShape;
+use spectral_cuda::ops::adamw::Hyper;
+use spectral_cuda::optim::muon::MuonSettings;
+
+/// A config as the engine runs it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EnginePlan {
+    /// The model and its static batch shape (`batch_size` × `seq_len`).
+    pub model: EngineModel,
+    pub optimizer: EngineOptimizer,
+    /// `grad_clip` (0: no clipping).
+    pub max_grad_norm: f32,
+    /// Peak learning rate of the hidden matrices (Muon's, or AdamW's `optimizer.lr`).
+    pub matrix_lr: f64,
+    /// Peak learning rate of every other tensor (`optimizer.adamw.lr`).
+    pub other_lr: f64,
+}
+
+impl EnginePlan {
+    /// The engine's run of `config`, or one line saying what the engine does not support.
+    pub fn of(config: &TrainConfig) -> Result<Self, String> {
+        let (batch, seq) = (config.batch_size, config.seq_len);
+        let model = match &config.model {
+            ModelConfig::Gpt(m) => {
+                let unsupported = [
+                    (!m.bias, "a GPT without biases"),
+                    (m.dropout != 0.0, "dropout"),
+                    (m.rope, "a GPT with RoPE"),
+                    (!m.tie_weights, "a GPT with an untied lm_head"),
+                ];
+                refuse(&unsupported)?;
+                EngineModel::Gpt(GptShape {
+                    vocab: m.vocab_size,
+                    layers: m.n_layer,
+                    heads: m.n_head,
+                    width: m.n_embd,
+                    block_size: m.block_size,
+                    batch,
+                    seq,
+                })
+            }
+            ModelConfig::SpacingMdn(m) => {
+                let memory = m.memory.as_ref();
+                let readouts = memory.is_some_and(|b| b.film || b.gate || b.summary_to_head);
+                let unsupported = [
+                    (!m.bias, "a SpacingMDN without biases"),
+                    (m.dropout != 0.0, "dropout"),
+                    (
+                        !m.rope,
+                        "a SpacingMDN with a learned pos_emb (the engine runs RoPE)",
+                    ),
+                    (
+                        readouts,
+                        "the memory bank's readouts (film, gate, summary_to_head)",
+                    ),
+                    (
+                        memory.is_some_and(|b| b.aux_head),
+                        "the memory bank's aux_head",
+                    ),
+                ];
+                refuse(&unsupported)?;
+                EngineModel::SpacingMdn(MdnShape {
+                    layers: m.n_layer,
+                    heads: m.n_head,
+                    width: m.n_embd,
+                    slots: memory.map_or(0, |b| b.n_slots),
+                    slot_id: memory.is_some_and(|b| b.slot_id),
+                    components: m.n_components,
+                    sigma_floor: m.sigma_floor as f32,
+                    batch,
+                    seq,
+                })
+            }
+        };
+        let aux = &config.aux;
+        refuse(&[
+            (aux.window_stats_weight > 0.0, "the window-statistics loss"),
+            (aux.drift.weight > 0.0, "the drift loss"),
+            (aux.regularizers.is_some(), "the memory regularizers"),
+        ])?;
+        model.validate().map_err(|e| e.to_string())?;
+        Ok(Self {
+            model,
+            optimizer: optimizer(&config.optimizer)?,
+            max_grad_norm: config.grad_clip as f32,
+            matrix_lr: config.optimizer.lr,
+            other_lr: config.optimizer.adamw.lr,
+        })
+    }
+}
+
+/// The first feature of `features` that is on, as "the engine does not run …".
+fn refuse(features: &[(bool, &str)]) -> Result<(), String> {
+    match features.iter().find(|(on, _)| *on) {
+        Some((_, what)) => Err(format!("the CUDA engine does not run {what}")),
+        None => Ok(()),
+    }
+}
+
+/// The engine's optimizer for `config`: AdamW, or Muon with AdamW on the rest, with the
+/// default parameter groups (`spectral::optim::transformer_rules`, no per-role overrides).
+fn optimizer(config: &OptimizerConfig) -> Result<EngineOptimizer, String> {
+    refuse(&[
+        (
+            config.rules != transformer_rules(),
+            "custom optimizer.rules",
+        ),
+        (!config.roles.is_empty(), "per-role optimizer overrides"),
+    ])?;
+    let a = &config.adamw;
+    let adamw = Hyper {
+        beta1: a.beta1 as f32,
+        beta2: a.beta2 as f32,
+        eps: a.eps as f32,
+        weight_decay: a.weight_decay as f32,
+    };
+    match config.method {
+        Method::AdamW => Ok(EngineOptimizer::AdamW(adamw)),
+        Method::Muon => {
+            let m = &config.muon;
+            refuse(&[
+                (
+                    matches!(m.msign, MsignMethod::PolarExpress { .. }),
+                    "Muon with Polar Express (it runs the quintic Newton–Schulz)",
+                ),
+                (
+                    m.scaling != MuonScaling::KellerJordan,
+                    "Muon's Moonlight scaling",
+                ),
+            ])?;
+            let coefficients = m
+                .msign
+                .coefficients()
+                .into_iter()
+                .map(|(a, b, c)| (a as f32, b as f32, c as f32))
+                .collect();
+            Ok(EngineOptimizer::Muon {
+                muon: MuonSettings {
+                    momentum: m.momentum as f32,
+                    nesterov: m.nesterov,
+                    weight_decay: m.weight_decay as f32,
+                    coefficients,
+                },
+                adamw,
+            })
+        }
+        other => Err(format!(
+            "the CUDA engine does not run the {} optimizer (it runs adamw and muon)",
+            other.name()
+        )),
+    }
+}
+
+/// What trains a run.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Choice {
+    /// The engine on CUDA device `ordinal`.
+    Engine { plan: EnginePlan, ordinal: usize },
+    /// burn, on the config's device or devices; `why` says why not the engine where the
+    /// config asked for `auto` on a GPU.
+    Burn { why: Option<String> },
+}
+
+/// Engine or burn for `config` (its `engine` field, its device, what the engine supports).
+/// `engine = "engine"` on a config the engine does not run is an error saying why.
+pub fn choose(config: &TrainConfig) -> Result<Choice, TrainError> {
+    let forced = |why: String| -> Result<Choice, TrainError> {
+        match config.engine {
+            EngineChoice::Engine => Err(crate::config::ConfigError::Invalid(format!(
+                "engine = \"engine\": {why}"
+            ))
+            .into()),
+            _ => Ok(Choice::Burn { why: Some(why) }),
+        }
+    };
+    if config.engine == EngineChoice::Burn {
+        return Ok(Choice::Burn { why: None });
+    }
+    if !config.devices.is_empty() {
+        return forced(format!(
+            "the CUDA engine trains on one GPU; devices lists {}",
+            config.devices.len()
+        ));
+    }
+    let ordinal = match config.device.parse::<DeviceKind>()? {
+        DeviceKind::Cuda(ordinal) => ordinal,
+        DeviceKind::Cpu if config.engine == EngineChoice::Engine => {
+            return forced("the CUDA engine runs on a CUDA device, and device = \"cpu\"".into());
+        }
+        DeviceKind::Cpu => return Ok(Choice::Burn { why: None }),
+    };
+    match EnginePlan::of(config) {
+        Ok(plan) => Ok(Choice::Engine { plan, ordinal }),
+        Err(why) => forced(why),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use spectral_models::{GptConfig, MemoryConfig, SpacingMdnConfig};
+
+    fn mdn(memory: Option<MemoryConfig>) -> TrainConfig {
+        let mut model = SpacingMdnConfig::new();
+        model.memory = memory;
+        TrainConfig {
+            model: ModelConfig::SpacingMdn(model),
+            device: "cuda".into(),
+            ..TrainConfig::default()
+        }
+    }
+
+    fn gpt() -> TrainConfig {
+        TrainConfig {
+            model: ModelConfig::Gpt(GptConfig::new()),
+            device: "cuda:1".into(),
+            ..TrainConfig::default()
+        }
+    }
+
+    #[test]
+    fn the_default_models_run_on_the_engine_with_the_config_s_numbers() {
+        let config = gpt();
+        let Choice::Engine { plan, ordinal } = choose(&config).unwrap() else {
+            panic!("the default GPT runs on the engine");
+        };
+        assert_eq!(ordinal, 1);
+        let EngineModel::Gpt(shape) = plan.model else {
+            panic!("a GPT")
+        };
+        assert_eq!(
+            (
+                shape.layers,
+                shape.heads,
+                shape.width,
+                shape.batch,
+                shape.seq
+            ),
+            (6, 6, 384, 32, 256)
+        );
+        let EngineOptimizer::Muon { muon, adamw } = &plan.optimizer else {
+            panic!("the default optimizer is Muon")
+        };
+        assert_eq!(muon.coefficients, vec![(3.4445, -4.7750, 2.0315); 5]);
+        assert!(muon.nesterov && muon.momentum == 0.95);
+        assert_eq!((adamw.beta2, adamw.weight_decay), (0.95, 0.1));
+        assert_eq!(
+            (plan.matrix_lr, plan.other_lr, plan.max_grad_norm),
+            (0.02, 1e-3, 1.0)
+        );
+
+        let memory = MemoryConfig::new().with_n_slots(8).with_slot_id(true);
+        let Choice::Engine { plan, .. } = choose(&mdn(Some(memory))).unwrap() else {
+            panic!("the SpacingMDN with slots runs on the engine");
+        };
+        let EngineModel::SpacingMdn(shape) = plan.model else {
+            panic!("a SpacingMDN")
+        };
+        assert_eq!(
+            (shape.slots, shape.slot_id, shape.positions()),
+            (8, true, 264)
+        );
+    }
+
+    #[test]
+    fn what_the_engine_does_not_run_falls_back_to_burn_or_is_named() {
+        let mut readout = mdn(Some(MemoryConfig::new().with_film(true)));
+        let Choice::Burn { why: Some(why) } = choose(&readout).unwrap() else {
+            panic!("auto falls back to burn")
+        };
+        assert!(why.contains("readouts") && !why.contains('\n'), "{why}");
+        readout.engine = EngineChoice::Engine;
+        let error = choose(&readout).unwrap_err().to_string();
+        assert!(error.contains("readouts"), "{error}");
+
+        let mut teon = gpt();
+        teon.optimizer.method = Method::Teon;
+        let Choice::Burn { why: Some(why) } = choose(&teon).unwrap() else {
+            panic!("auto falls back to burn")
+        };
+        assert!(why.contains("teon"), "{why}");
+
+        let mut heads = gpt();
+        if let ModelConfig::Gpt(m) = &mut heads.model {
+            m.n_head = 24; // head width 16
+        }
+        let Choice::Burn { why: Some(why) } = choose(&heads).unwrap() else {
+            panic!("auto falls back to burn")
+        };
+        assert!(why.contains("head width 16"), "{why}");
+
+        let mut parallel = gpt();
+        parallel.devices = vec!["cuda:0".into(), "cuda:1".into()];
+        assert!(matches!(
+            choose(&parallel).unwrap(),
+            Choice::Burn { why: Some(_) }
+        ));
+
+        let mut polar = gpt();
+        polar.optimizer.muon.msign = MsignMethod::PolarExpress { steps: 8 };
+        assert!(matches!(
+            choose(&polar).unwrap(),
+            Choice::Burn { why: Some(_) }
+        ));
+    }
+
+    #[test]
+    fn cpu_runs_and_burn_runs_stay_on_burn() {
+        let mut cpu = gpt();
+        cpu.device = "cpu".into();
+        assert_eq!(choose(&cpu).unwrap(), Choice::Burn { why: None });
+        cpu.engine = EngineChoice::Engine;
+        assert!(choose(&cpu).unwrap_err().to_string().contains("cpu"));
+        let mut burn = gpt();
+        burn.engine = EngineChoice::Burn;
+        assert_eq!(choose(&burn).unwrap(), Choice::Burn { why: None });
+    }
+
+    #[test]
+    fn the_engine_choice_reads_and_writes_as_toml() {
+        let config = TrainConfig::from_toml("engine = \"burn\"\n", "test").unwrap();
+        assert_eq!(config.engine, EngineChoice::Burn);
+        assert!(config.to_toml().contains("engine = \"burn\""));
+        assert_eq!(
+            TrainConfig::from_toml("", "test").unwrap().engine,
+            EngineChoice::Auto
+        );
+        assert!(TrainConfig::from_toml("engine = \"fast\"\n", "test").is_err());
+        assert_eq!("engine".parse::<EngineChoice>(), Ok(EngineChoice::Engine));
+    }
+}
