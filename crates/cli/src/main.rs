@@ -68,6 +68,8 @@ enum Command {
     Spectrum(commands::spectrum::Args),
     /// The results page (RESULTS.md, tables, plots) from run directories and result files.
     Report(commands::report::Args),
+    /// Loss curves (train and validation) of run directories in one chart, SVG and PNG.
+    Plot(commands::plot::Args),
 }
 
 fn main() {
@@ -85,6 +87,7 @@ fn main() {
         Command::Compress(args) => commands::compress::run(args),
         Command::Spectrum(args) => commands::spectrum::run(args),
         Command::Report(args) => commands::report::run(args),
+        Command::Plot(args) => commands::plot::run(args),
     });
     if let Err(error) = result {
         eprintln!("error: {error:#}");

@@ -4,6 +4,7 @@
 //!
 //! | module | experiment |
 //! |---|---|
+//! | [`curves`] | loss curves of run directories in one chart (`spectral plot`) |
 //! | [`frame_bench`] | frame interpolation with each init: PSNR and SSIM on held-out clips (`spectral bench frames`) |
 //! | [`init_bench`] | inits on a deep char-GPT: Jacobian spread, condition numbers, training (`spectral bench init`) |
 //! | [`main_job`] | zeros → spacings → GUE statistics → SpacingMDN with memory vs baseline → `report.md` (`spectral run`) |
@@ -19,6 +20,7 @@
 //! through spectral-train's one dispatch, `spectral_train::devices::on_devices`. Result files
 //! are written atomically by `spectral_io`.
 
+pub mod curves;
 pub mod device;
 pub mod frame_bench;
 pub mod image_quality;

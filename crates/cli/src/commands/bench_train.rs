@@ -6,6 +6,7 @@ use spectral::DeviceKind;
 use spectral::device::Precision;
 use spectral::optim::Method;
 use spectral_experiments::train_bench::{self, Config, ModelKind};
+use spectral_train::EngineChoice;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -14,7 +15,8 @@ pub struct TrainArgs {
     /// of GPT-2 small's shape, 12 × 768).
     #[arg(long, default_value = "mdn")]
     pub model: ModelKind,
-    /// `cpu`, or `cuda[:N]` in a binary built with `--features cuda`.
+    /// `cpu`, or `cuda[:N]` (the CUDA engine in any build; burn's CUDA backend in a binary
+    /// built with `--features cuda`).
     #[arg(long, default_value = "cpu")]
     pub device: DeviceKind,
     /// Data-parallel through burn's collective on these devices, comma-separated
@@ -38,10 +40,15 @@ pub struct TrainArgs {
     /// Optimizer of the matrices.
     #[arg(long, default_value = "muon")]
     pub optimizer: Method,
-    /// Float type of the run's tensors on the device: `f32`, or `bf16` (cuda only; weights,
-    /// activations, gradients and optimizer state all in bf16: burn has no autocast).
+    /// Float type on the device: `f32`, or `bf16` (cuda only). On the CUDA engine the
+    /// activations' type (bf16 with f32 master weights, as autocast; f32 with TF32 off); on
+    /// burn every tensor's (weights, activations, gradients, optimizer state: no autocast).
     #[arg(long, default_value = "f32")]
     pub precision: Precision,
+    /// What runs the steps on a CUDA device: `auto` (the CUDA engine where it runs the model
+    /// and optimizer, burn otherwise), `engine`, `burn`.
+    #[arg(long, default_value = "auto")]
+    pub engine: EngineChoice,
     /// Leave the memory bank out (mdn only; the default model has 8 slots).
     #[arg(long)]
     pub no_memory: bool,
@@ -62,6 +69,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
         optimizer: args.optimizer,
         precision: args.precision,
         memory: !args.no_memory,
+        engine: args.engine,
         json: args.json,
     })?;
     println!("{}", report.table());

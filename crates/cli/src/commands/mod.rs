@@ -5,6 +5,7 @@ pub mod bench_train;
 pub mod compress;
 pub mod diagnose;
 pub mod eval;
+pub mod plot;
 pub mod report;
 pub mod run;
 pub mod slots;

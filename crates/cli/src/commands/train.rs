@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use spectral::optim::Method;
-use spectral_train::TrainConfig;
+use spectral_train::{EngineChoice, TrainConfig};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -23,6 +23,10 @@ pub struct Args {
     /// the batch is split among them; replaces `--device`.
     #[arg(long, value_delimiter = ',')]
     pub devices: Option<Vec<String>>,
+    /// What trains on a CUDA device: `auto` (the CUDA engine where it runs the config, burn
+    /// otherwise, saying why), `engine` (or an error saying why not), `burn`.
+    #[arg(long)]
+    pub engine: Option<EngineChoice>,
     /// Output directory.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -57,6 +61,9 @@ pub fn run(args: Args) -> Result<()> {
     }
     if let Some(devices) = args.devices {
         config.devices = devices;
+    }
+    if let Some(engine) = args.engine {
+        config.engine = engine;
     }
     if let Some(out) = args.out {
         config.out = out;

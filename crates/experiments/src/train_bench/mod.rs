@@ -3,6 +3,7 @@
 //! [`timing`]; [`run`] picks the model a [`Config`] names, times it and returns the [`Report`]
 //! that `spectral bench train --json` writes.
 
+pub mod engine;
 pub mod timing;
 
 pub use timing::{
@@ -14,9 +15,12 @@ use serde::{Deserialize, Serialize};
 use spectral::device::Precision;
 use spectral::optim::{Method, OptimizerConfig};
 use spectral::{DeviceError, DeviceKind};
+use spectral_cuda::DType;
 use spectral_io::{IoError, write_json};
 use spectral_models::{GptConfig, MemoryConfig, SpacingMdnConfig};
 use spectral_train::TrainError;
+use spectral_train::config::EngineChoice;
+use spectral_train::engine::Choice;
 use std::path::PathBuf;
 
 /// The model `spectral bench train` times.
@@ -109,6 +113,10 @@ pub struct Config {
     pub precision: Precision,
     /// The SpacingMDN's memory bank (mdn only; `false` leaves it out).
     pub memory: bool,
+    /// What runs the steps on a CUDA device: `auto` (the CUDA engine where it runs the model
+    /// and optimizer, burn otherwise), `engine` or `burn`. On the engine, `precision` is the
+    /// activations' type (bf16 with f32 master weights, or all f32 with TF32 off).
+    pub engine: EngineChoice,
     /// Where the [`Report`] is written as JSON; `None`: nowhere.
     pub json: Option<PathBuf>,
 }
@@ -126,6 +134,7 @@ impl Default for Config {
             optimizer: Method::Muon,
             precision: Precision::F32,
             memory: true,
+            engine: EngineChoice::Auto,
             json: None,
         }
     }
@@ -140,6 +149,9 @@ pub struct Report {
     /// By [`Method::name`].
     pub optimizer: String,
     pub precision: String,
+    /// `engine` (the CUDA engine) or `burn`.
+    #[serde(default = "burn_name")]
+    pub engine: String,
     /// Where the models' matmuls and msign's matmuls ran (`--matmul-gemm`, `--msign-gemm`).
     pub matmul_gemm: String,
     pub msign_gemm: String,
@@ -169,6 +181,10 @@ impl Report {
     }
 }
 
+fn burn_name() -> String {
+    "burn".into()
+}
+
 /// What can stop the benchmark.
 #[derive(Debug, thiserror::Error)]
 pub enum TrainBenchError {
@@ -182,11 +198,10 @@ pub enum TrainBenchError {
     Output(#[from] IoError),
 }
 
-/// Sets the precision, checks the device, times the configured model (one progress line on
-/// stderr first) and writes the report to `config.json`.
+/// Times the configured model (one progress line on stderr first) on the CUDA engine where
+/// [`engine::engine_choice`] picks it, on burn otherwise (precision set, device checked), and
+/// writes the report to `config.json`.
 pub fn run(config: &Config) -> Result<Report, TrainBenchError> {
-    config.device.set_precision(config.precision)?;
-    let device = config.device.check_built()?;
     if !config.memory && config.model != ModelKind::Mdn {
         return Err(TrainBenchError::Config(
             "leaving the memory bank out applies to the mdn model only".into(),
@@ -204,34 +219,77 @@ pub fn run(config: &Config) -> Result<Report, TrainBenchError> {
         method: config.optimizer,
         ..Default::default()
     };
+    let choice = match &config.devices {
+        Some(devices) if config.engine == EngineChoice::Engine => {
+            return Err(TrainBenchError::Config(format!(
+                "the CUDA engine runs on one GPU; --devices lists {}",
+                devices.len()
+            )));
+        }
+        Some(_) => Choice::Burn { why: None },
+        None => engine::engine_choice(
+            &model,
+            &optimizer,
+            run,
+            &config.device.to_string(),
+            config.engine,
+        )?,
+    };
+    let engine_name = match choice {
+        Choice::Engine { .. } => "the CUDA engine",
+        Choice::Burn { .. } => "burn",
+    };
+    if let Choice::Burn { why: Some(why) } = &choice {
+        eprintln!("{why}: timing burn's backend");
+    }
     eprintln!(
-        "bench train: {} ({} parameters) on {device} in {}, batch {} × T {}, {} warmup + {} timed steps ...",
+        "bench train: {} ({} parameters) on {} with {engine_name} in {}, batch {} × T {}, {} warmup + {} timed steps ...",
         config.model.name(),
         model.param_count(),
+        config.device,
         config.precision,
         run.batch_size,
         run.seq_len,
         run.warmup,
         run.steps
     );
-    let (result, device) = match &config.devices {
-        Some(devices) => {
+    let (result, device) = match (&choice, &config.devices) {
+        (Choice::Engine { plan, ordinal }, _) => {
+            let act = match config.precision {
+                Precision::Bf16 => DType::BF16,
+                Precision::F32 => DType::F32,
+            };
+            (
+                engine::bench_engine(&model, plan, *ordinal, act, run)?,
+                config.device.to_string(),
+            )
+        }
+        (Choice::Burn { .. }, Some(devices)) => {
+            config.device.set_precision(config.precision)?;
             eprintln!("data-parallel on {}", devices.join(","));
             (
                 bench_train_parallel_on(devices, &model, &optimizer, run)?,
                 format!("parallel:{}", devices.join(",")),
             )
         }
-        None => (
-            bench_train_on(device, &model, &optimizer, run)?,
-            device.to_string(),
-        ),
+        (Choice::Burn { .. }, None) => {
+            config.device.set_precision(config.precision)?;
+            let device = config.device.check_built()?;
+            (
+                bench_train_on(device, &model, &optimizer, run)?,
+                device.to_string(),
+            )
+        }
     };
     let report = Report {
         device,
         model: config.model,
         optimizer: config.optimizer.name().to_string(),
         precision: config.precision.to_string(),
+        engine: match choice {
+            Choice::Engine { .. } => "engine".into(),
+            Choice::Burn { .. } => "burn".into(),
+        },
         matmul_gemm: spectral::linalg::matmul_gemm().to_string(),
         msign_gemm: spectral::linalg::msign_gemm().to_string(),
         result,

@@ -69,10 +69,10 @@ pub struct TrainBench {
 }
 
 /// What [`time_task`] measured: the model's size and the wall time of the timed steps.
-struct Timing {
-    parameters: usize,
-    seconds: f64,
-    gpu_memory_reserved_mib: Option<f64>,
+pub(super) struct Timing {
+    pub(super) parameters: usize,
+    pub(super) seconds: f64,
+    pub(super) gpu_memory_reserved_mib: Option<f64>,
 }
 
 /// The loop's plan of benchmark steps `steps`: clipping at [`BENCH_GRAD_CLIP`], the peak
@@ -212,7 +212,7 @@ pub fn bench_train_parallel<B: AutodiffBackend>(
 }
 
 /// The task of the benchmark: GUE spacings for the SpacingMDN, the embedded text for the GPT.
-fn bench_task(model: &TimedModel, run: BenchRun) -> Result<ConfiguredTask, TaskError> {
+pub(super) fn bench_task(model: &TimedModel, run: BenchRun) -> Result<ConfiguredTask, TaskError> {
     let batching = Batching {
         batch_size: run.batch_size,
         seq_len: run.seq_len,
@@ -239,7 +239,7 @@ fn bench_task(model: &TimedModel, run: BenchRun) -> Result<ConfiguredTask, TaskE
 }
 
 /// Rates of the timed steps.
-fn rates(run: BenchRun, timing: Timing) -> TrainBench {
+pub(super) fn rates(run: BenchRun, timing: Timing) -> TrainBench {
     let BenchRun {
         batch_size,
         seq_len,
@@ -339,7 +339,7 @@ fn wait_for_device<B: AutodiffBackend, M: AutodiffModule<B>>(model: &M) {
 }
 
 /// `VmHWM` of this process in MiB (Linux), the peak resident set size.
-fn peak_rss_mib() -> Option<f64> {
+pub(super) fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;

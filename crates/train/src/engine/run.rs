@@ -151,13 +151,14 @@ fn start<T: Task<Start>>(
 }
 
 /// One batch on the host, in the engine's layout (row-major `[B, T]`).
-enum HostBatch {
+pub enum HostBatch {
     Tokens { idx: Vec<i32>, targets: Vec<i32> },
     Spacings { x: Vec<f32>, y: Vec<f32> },
 }
 
 impl HostBatch {
-    fn view(&self) -> Batch<'_> {
+    /// The batch as [`Engine::set_step`] takes it.
+    pub fn view(&self) -> Batch<'_> {
         match self {
             Self::Tokens { idx, targets } => Batch::Tokens { idx, targets },
             Self::Spacings { x, y } => Batch::Spacings { x, y },
@@ -167,7 +168,7 @@ impl HostBatch {
 
 /// The task's training and validation windows, as the burn tasks draw them
 /// (`Split::train_starts`, `Split::val_starts`), on the host.
-struct Windows<'a> {
+pub struct Windows<'a> {
     data: Data<'a>,
     batching: Batching,
 }
@@ -178,7 +179,7 @@ enum Data<'a> {
 }
 
 impl<'a> Windows<'a> {
-    fn of(task: &'a ConfiguredTask) -> Self {
+    pub fn of(task: &'a ConfiguredTask) -> Self {
         match task {
             ConfiguredTask::Text(t) => Self {
                 data: Data::Text(&t.data),
@@ -191,7 +192,8 @@ impl<'a> Windows<'a> {
         }
     }
 
-    fn targets_per_step(&self) -> usize {
+    /// Training targets per step: batch × T.
+    pub fn targets_per_step(&self) -> usize {
         self.batching.batch_size * self.batching.seq_len
     }
 
@@ -222,7 +224,7 @@ impl<'a> Windows<'a> {
     }
 
     /// The training batch of step `s` (0-based).
-    fn train(&self, s: u64) -> Result<HostBatch, TrainError> {
+    pub fn train(&self, s: u64) -> Result<HostBatch, TrainError> {
         let b = &self.batching;
         let starts = self
             .split()
