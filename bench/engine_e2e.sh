@@ -1,18 +1,25 @@
 #!/usr/bin/env bash
-# End to end: the CUDA engine (bf16, one graph per step) against burn's CUDA path (f32) on the
-# same configs, seeds and data: configs/gpu/engine_{mdn,gpt}.toml, 2000 steps each. Each run
-# is `spectral train --engine engine|burn`; its metrics.jsonl and checkpoints land in
-# $OUT/<model>_<engine>/, and a summary line per run in $OUT/summary.jsonl.
+# End to end: the CUDA engine (bf16, one graph per step) against burn's CUDA path (f32 tensors)
+# on the same configs, seeds and data: configs/gpu/engine_{mdn,gpt}.toml, 2000 steps each. Each
+# run is `spectral train --engine engine|burn` into runs/engine_e2e/<model>_<engine>/
+# (checkpoints stay there); its config.toml, metrics.jsonl and log are copied to
+# $OUT/<model>_<engine>/, with a summary line per run in $OUT/summary.jsonl.
 #
-#   BIN=target/release/spectral OUT=runs/engine_e2e bench/engine_e2e.sh mdn:engine gpt:engine mdn:burn gpt:burn
+#   BIN=target/release/spectral OUT=docs/results/gpu/DATE-engine-e2e \
+#       bench/engine_e2e.sh mdn:engine gpt:engine mdn:burn gpt:burn
 #
-# With no arguments it runs all four. The spacings of the first 2M zeros are made once
-# (runs/spacings_2m.f64, as the MDN config names).
+# With no arguments it runs all four. burn runs take $BURN_FLAGS (default: cuBLAS products in
+# TF32 and the fused f32 attention, LayerNorm and GELU kernels, burn's fastest f32 setting).
+# The spacings of the first 2M zeros are made once (runs/spacings_2m.f64, as the MDN config
+# names). $LIMIT (seconds, default none) bounds each run; a run cut short keeps its curve.
 set -uo pipefail
 BIN=${BIN:-target/release/spectral}
 OUT=${OUT:-runs/engine_e2e}
 STEPS=${STEPS:-}
-mkdir -p "$OUT" runs
+LIMIT=${LIMIT:-0}
+BURN_FLAGS=${BURN_FLAGS:---matmul-gemm cublas-tf32 --attention fused --layer-norm fused --gelu fused}
+RUNS_DIR=runs/engine_e2e
+mkdir -p "$OUT" "$RUNS_DIR"
 RUNS=("$@")
 [ ${#RUNS[@]} -eq 0 ] && RUNS=(mdn:engine gpt:engine mdn:burn gpt:burn)
 
@@ -28,21 +35,29 @@ status=0
 for run in "${RUNS[@]}"; do
     model=${run%%:*}
     engine=${run##*:}
-    dir="$OUT/${model}_${engine}"
+    dir="$RUNS_DIR/${model}_${engine}"
+    keep="$OUT/${model}_${engine}"
+    mkdir -p "$keep"
     extra=()
     [ -n "$STEPS" ] && extra=(--steps "$STEPS")
+    # shellcheck disable=SC2206
+    [ "$engine" = burn ] && extra+=($BURN_FLAGS)
     start=$(date +%s.%N)
-    "$BIN" train --config "configs/gpu/engine_${model}.toml" --engine "$engine" --out "$dir" \
-        "${extra[@]}" 2> "$dir.log" > "$dir.out"
+    timeout "$LIMIT" "$BIN" train --config "configs/gpu/engine_${model}.toml" --engine "$engine" \
+        --out "$dir" "${extra[@]}" 2> "$keep/train.log" > "$keep/train.out"
     rc=$?
     end=$(date +%s.%N)
-    tail -c 2000 "$dir.log" | tr '\r' '\n' | tail -3
-    cat "$dir.out"
+    cp "$dir/config.toml" "$dir/metrics.jsonl" "$keep/" 2> /dev/null
+    tail -c 3000 "$keep/train.log" | tr '\r' '\n' | grep -v '^$' | tail -4
+    cat "$keep/train.out"
     [ $rc -ne 0 ] && status=1
     python3 - "$dir" "$model" "$engine" "$rc" "$start" "$end" >> "$OUT/summary.jsonl" <<'PY'
 import json, sys
 d, model, engine, rc, start, end = sys.argv[1:]
-lines = [json.loads(l) for l in open(f"{d}/metrics.jsonl")] if rc == "0" else []
+try:
+    lines = [json.loads(l) for l in open(f"{d}/metrics.jsonl")]
+except OSError:
+    lines = []
 vals = [l for l in lines if l.get("val_loss") is not None]
 print(json.dumps({
     "model": model, "engine": engine, "exit": int(rc),
