@@ -361,3 +361,31 @@ fn kernel_flags_are_checked_before_work() {
         }
     }
 }
+
+#[test]
+fn engine_choices_and_plots_of_nothing_are_one_line_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("gpt.toml"),
+        "device = \"cpu\"\nout = \"run\"\n[model]\nkind = \"gpt\"\n",
+    )
+    .unwrap();
+    let train = |engine: &str| {
+        spectral(
+            &["train", "--config", "gpt.toml", "--engine", engine],
+            dir.path(),
+        )
+    };
+    let line = error_line(train("engine"));
+    assert!(
+        line.contains("engine") && line.contains("CUDA device"),
+        "{line}"
+    );
+    assert!(!dir.path().join("run").exists(), "nothing was written");
+    let output = train("fast");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("auto, engine or burn"));
+
+    let line = error_line(spectral(&["plot", "no-such-run"], dir.path()));
+    assert!(line.contains("no-such-run"), "{line}");
+}

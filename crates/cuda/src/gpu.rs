@@ -83,6 +83,7 @@ impl Gpu {
     /// Opens device `ordinal`: its primary context, a new stream, cuBLAS on that stream.
     /// Kernels compile into `cache` (see [`KernelCache::default_dir`]).
     pub fn open(ordinal: usize, cache: KernelCache) -> Result<Self, EngineError> {
+        check_libraries()?;
         let ctx = CudaContext::new(ordinal).doing(|| format!("open device cuda:{ordinal}"))?;
         // One stream, raw addresses into one arena: cudarc's per-allocation event tracking
         // would only add events to every launch.
@@ -335,6 +336,29 @@ impl Gpu {
         self.ctx
             .mem_get_info()
             .doing(|| "read the memory info".into())
+    }
+}
+
+/// The three libraries the engine loads at run time, each found or named with a hint (cudarc
+/// panics on a missing one; this asks first).
+fn check_libraries() -> Result<(), EngineError> {
+    // SAFETY: each probe only opens (and closes) a shared library by name.
+    let present = unsafe {
+        [
+            ("the CUDA driver (libcuda.so)", sys::is_culib_present()),
+            ("cuBLAS (libcublas.so)", blas_sys::is_culib_present()),
+            (
+                "NVRTC (libnvrtc.so)",
+                cudarc::nvrtc::sys::is_culib_present(),
+            ),
+        ]
+    };
+    match present.iter().find(|(_, found)| !found) {
+        None => Ok(()),
+        Some((name, _)) => Err(EngineError::Unsupported(format!(
+            "{name} is not on this machine: the CUDA engine needs an NVIDIA driver, and \
+             cuBLAS and NVRTC on LD_LIBRARY_PATH (e.g. /usr/local/cuda/lib64)"
+        ))),
     }
 }
 
