@@ -143,6 +143,19 @@ impl std::str::FromStr for EngineChoice {
     }
 }
 
+/// The CUDA engine's activation type. Master weights, gradients and optimizer state are f32
+/// either way.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EnginePrecision {
+    /// bf16 activations, products on tensor cores with f32 accumulation (autocast's semantics).
+    #[default]
+    Bf16,
+    /// Every tensor f32, products in true f32 (TF32 off): slower, for precision-bound models
+    /// and the parity tests.
+    F32,
+}
+
 /// One training run.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -178,6 +191,8 @@ pub struct TrainConfig {
     /// What trains the run on a CUDA device ([`EngineChoice`]); not part of the trajectory: a
     /// checkpoint of either resumes on the other.
     pub engine: EngineChoice,
+    /// The activation type of a run on the CUDA engine ([`EnginePrecision`]); burn ignores it.
+    pub engine_precision: EnginePrecision,
     /// Output directory: config.toml, metrics.jsonl, last.safetensors, best.safetensors.
     pub out: PathBuf,
     /// Auxiliary losses and regularizers of the SpacingMDN (all off by default).
@@ -206,6 +221,7 @@ impl Default for TrainConfig {
             device: "cpu".into(),
             devices: Vec::new(),
             engine: EngineChoice::Auto,
+            engine_precision: EnginePrecision::Bf16,
             out: PathBuf::from("runs/train"),
             aux: AuxConfig::default(),
             init: ModelInit::default(),

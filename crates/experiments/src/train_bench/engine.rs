@@ -94,7 +94,7 @@ pub fn bench_engine(
     Ok(rates(
         run,
         Timing {
-            parameters: engine.table().len(),
+            parameters: engine.table().count(),
             seconds,
             gpu_memory_reserved_mib: Some((total - free) as f64 / (1024.0 * 1024.0)),
         },

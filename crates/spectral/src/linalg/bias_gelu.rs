@@ -2,15 +2,15 @@
 //! on burn's CUDA backend, forward and backward.
 //!
 //! burn fuses the bias add and its `gelu` into its own element-wise kernels; this is one
-//! kernel each way on a GPU, and its backward pass is the exact derivative
-//! `Φ(u) + u φ(u)` of the exact (erf) GELU, as PyTorch's is. (burn 0.21's `gelu` backward is
-//! the derivative of the tanh approximation: about 5e-4 relative off the exact gradient.) One
+//! kernel each way on a GPU. Both paths differentiate the exact (erf) GELU exactly,
+//! `Φ(u) + u φ(u)`, as PyTorch does: burn's path is [`gelu_exact`] of the layer's output, the
+//! GELU written as burn's element-wise ops, because burn 0.21's own `gelu` backward is the
+//! derivative of the tanh approximation (about 5e-4 relative off per element). One
 //! process-wide switch, [`set_gelu_kernel`] (`--gelu`), chooses the fused kernel; the default,
-//! and the only choice on a CPU, is burn's `gelu(linear(x))`.
+//! and the only choice on a CPU, is burn's ops.
 
 use super::switch::{Switch, switch_enum};
 use burn::nn::Linear;
-use burn::tensor::activation::gelu;
 use burn::tensor::backend::Backend;
 use burn::tensor::{DType, Tensor};
 
@@ -47,7 +47,7 @@ pub fn gelu_kernel() -> GeluKernel {
 pub fn linear_gelu<B: Backend>(layer: &Linear<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
     let d_out = layer.weight.dims()[1];
     if !fuses::<B>(x.dtype(), d_out) {
-        return gelu(super::linear(layer, x));
+        return gelu_exact(super::linear(layer, x));
     }
     let z = super::matmul(x, layer.weight.val().unsqueeze::<3>()); // [batch, tokens, d_out]
     let bias = match &layer.bias {
@@ -62,6 +62,19 @@ pub fn linear_gelu<B: Backend>(layer: &Linear<B>, x: Tensor<B, 3>) -> Tensor<B, 
 
 /// Whether the fused kernel runs for `dtype` tensors of width `d_out` on backend `B` (always
 /// no without the `cuda` feature, where `B` goes unused).
+/// The exact GELU `½·u·(1 + erf(u/√2))` as burn's element-wise ops, in the order of burn's
+/// `gelu` (the same values), so that autodiff differentiates it exactly: `Φ(u) + u φ(u)`
+/// through erf's derivative `2/√π·e^(−x²)`. burn 0.21's `gelu` has this forward but the tanh
+/// approximation's derivative in its backward.
+pub fn gelu_exact<B: Backend, const D: usize>(u: Tensor<B, D>) -> Tensor<B, D> {
+    let cdf = u
+        .clone()
+        .div_scalar(std::f64::consts::SQRT_2)
+        .erf()
+        .add_scalar(1.0);
+    u.mul(cdf).div_scalar(2.0)
+}
+
 #[cfg_attr(not(feature = "cuda"), allow(clippy::extra_unused_type_parameters))]
 fn fuses<B: Backend>(dtype: DType, d_out: usize) -> bool {
     #[cfg(feature = "cuda")]
@@ -78,6 +91,7 @@ mod tests {
     use crate::device::CpuBackend as B;
     use burn::nn::LinearConfig;
     use burn::tensor::Distribution;
+    use burn::tensor::activation::gelu;
 
     /// Names round-trip; the process starts on burn's; and on the CPU, even with `fused`
     /// chosen, `linear_gelu` is burn's `gelu(linear(x))` to the bit.
@@ -96,5 +110,45 @@ mod tests {
         set_gelu_kernel(GeluKernel::Burn);
         ours.into_data()
             .assert_eq(&gelu(layer.forward(x)).into_data(), true);
+    }
+
+    /// `gelu_exact`'s values are burn's `gelu`'s, and its gradient is the exact derivative
+    /// (central differences in f64, error ~1e-10), where burn's own gelu gradient is off.
+    #[test]
+    fn gelu_exact_has_the_exact_gradient() {
+        use burn::backend::{Autodiff, NdArray};
+        type A = Autodiff<NdArray<f64>>;
+        let device = Default::default();
+        let points: Vec<f64> = (0..81).map(|i| -4.0 + 0.1 * i as f64).collect();
+        let u = || Tensor::<A, 1>::from_floats(points.as_slice(), &device).require_grad();
+        let exact = u();
+        gelu_exact(exact.clone())
+            .into_data()
+            .assert_eq(&gelu(u()).into_data(), true);
+        let grad = |x: Tensor<A, 1>, y: Tensor<A, 1>| -> Vec<f64> {
+            let grads = y.sum().backward();
+            x.grad(&grads).unwrap().into_data().to_vec().unwrap()
+        };
+        let ours = grad(exact.clone(), gelu_exact(exact));
+        let theirs = {
+            let x = u();
+            grad(x.clone(), gelu(x))
+        };
+        let g = |x: f64| {
+            let t = Tensor::<NdArray<f64>, 1>::from_floats([x], &Default::default());
+            let y: f64 = gelu_exact(t).into_scalar();
+            y
+        };
+        let h = 1e-5;
+        let mut burn_worst = 0.0f64;
+        for ((&x, ours), theirs) in points.iter().zip(ours).zip(theirs) {
+            let want = (g(x + h) - g(x - h)) / (2.0 * h);
+            assert!((ours - want).abs() < 1e-9, "at {x}: {ours} vs {want}");
+            burn_worst = burn_worst.max((theirs - want).abs());
+        }
+        assert!(
+            burn_worst > 1e-5,
+            "burn's gelu gradient is the tanh form's: {burn_worst}"
+        );
     }
 }

@@ -7,12 +7,13 @@
 //! Everything else (the memory readouts, auxiliary losses and regularizers, the other four
 //! optimizers, several devices) trains on burn.
 
-use crate::config::{EngineChoice, ModelConfig, TrainConfig};
+use crate::config::{EngineChoice, EnginePrecision, ModelConfig, TrainConfig};
 use crate::error::TrainError;
 use spectral::DeviceKind;
 use spectral::linalg::MsignMethod;
 use spectral::optim::muon::MuonScaling;
 use spectral::optim::{Method, OptimizerConfig, transformer_rules};
+use spectral_cuda::DType;
 use spectral_cuda::models::engine::{EngineModel, EngineOptimizer};
 use spectral_cuda::models::gpt::GptShape;
 use spectral_cuda::models::spacing_mdn::MdnShape;
@@ -31,6 +32,8 @@ pub struct EnginePlan {
     pub matrix_lr: f64,
     /// Peak learning rate of every other tensor (`optimizer.adamw.lr`).
     pub other_lr: f64,
+    /// The activations' type (`engine_precision`).
+    pub act: DType,
 }
 
 impl EnginePlan {
@@ -102,6 +105,10 @@ impl EnginePlan {
             max_grad_norm: config.grad_clip as f32,
             matrix_lr: config.optimizer.lr,
             other_lr: config.optimizer.adamw.lr,
+            act: match config.engine_precision {
+                EnginePrecision::Bf16 => DType::BF16,
+                EnginePrecision::F32 => DType::F32,
+            },
         })
     }
 }
@@ -344,5 +351,10 @@ mod tests {
         );
         assert!(TrainConfig::from_toml("engine = \"fast\"\n", "test").is_err());
         assert_eq!("engine".parse::<EngineChoice>(), Ok(EngineChoice::Engine));
+        let f32 = TrainConfig::from_toml("engine_precision = \"f32\"\n", "test").unwrap();
+        assert_eq!(f32.engine_precision, EnginePrecision::F32);
+        let mut config = gpt();
+        config.engine_precision = EnginePrecision::F32;
+        assert_eq!(EnginePlan::of(&config).unwrap().act, DType::F32);
     }
 }

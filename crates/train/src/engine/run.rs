@@ -52,7 +52,7 @@ pub fn train_on_engine(
     let mut engine = Engine::new(
         gpu,
         plan.model,
-        DType::BF16,
+        plan.act,
         plan.optimizer.clone(),
         plan.max_grad_norm,
     )?;
@@ -65,9 +65,13 @@ pub fn train_on_engine(
     engine.capture()?;
 
     let banner = format!(
-        "{groups}; optimizer {} on the matrices; on the CUDA engine (cuda:{ordinal}, bf16 \
+        "{groups}; optimizer {} on the matrices; on the CUDA engine (cuda:{ordinal}, {} \
          activations, f32 master weights, one CUDA graph per step); {} from step {}",
         config.optimizer.method.name(),
+        match plan.act {
+            DType::BF16 => "bf16",
+            _ => "f32",
+        },
         if state.resumed {
             "resuming"
         } else {
@@ -75,7 +79,7 @@ pub fn train_on_engine(
         },
         state.step,
     );
-    let params = engine.table().len();
+    let params = engine.table().count();
     let mut log = RunLog::open(config, &state, params, windows.targets_per_step(), &banner)?;
     let steps = state.plan(config);
     for s in steps.steps.clone() {
