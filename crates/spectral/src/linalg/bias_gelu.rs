@@ -91,6 +91,7 @@ mod tests {
     use crate::device::CpuBackend as B;
     use burn::nn::LinearConfig;
     use burn::tensor::Distribution;
+    use burn::tensor::TensorData;
     use burn::tensor::activation::gelu;
 
     /// Names round-trip; the process starts on burn's; and on the CPU, even with `fused`
@@ -113,21 +114,26 @@ mod tests {
     }
 
     /// `gelu_exact`'s values are burn's `gelu`'s, and its gradient is the exact derivative
-    /// (central differences in f64, error ~1e-10), where burn's own gelu gradient is off.
+    /// (central differences in f64), where burn's own gelu gradient is off by more than 1e-5.
     #[test]
     fn gelu_exact_has_the_exact_gradient() {
         use burn::backend::{Autodiff, NdArray};
         type A = Autodiff<NdArray<f64>>;
         let device = Default::default();
         let points: Vec<f64> = (0..81).map(|i| -4.0 + 0.1 * i as f64).collect();
-        let u = || Tensor::<A, 1>::from_floats(points.as_slice(), &device).require_grad();
+        let u = || {
+            let data = TensorData::new(points.clone(), [points.len()]); // f64 elements
+            Tensor::<A, 1>::from_data(data, &device).require_grad()
+        };
         let exact = u();
         gelu_exact(exact.clone())
             .into_data()
             .assert_eq(&gelu(u()).into_data(), true);
+        let values =
+            |t: Tensor<A, 1>| -> Vec<f64> { t.into_data().convert::<f64>().to_vec().unwrap() };
         let grad = |x: Tensor<A, 1>, y: Tensor<A, 1>| -> Vec<f64> {
             let grads = y.sum().backward();
-            x.grad(&grads).unwrap().into_data().to_vec().unwrap()
+            values(Tensor::from_inner(x.grad(&grads).unwrap()))
         };
         let ours = grad(exact.clone(), gelu_exact(exact));
         let theirs = {
@@ -135,15 +141,16 @@ mod tests {
             grad(x.clone(), gelu(x))
         };
         let g = |x: f64| {
-            let t = Tensor::<NdArray<f64>, 1>::from_floats([x], &Default::default());
-            let y: f64 = gelu_exact(t).into_scalar();
-            y
+            let t = Tensor::<A, 1>::from_data(TensorData::new(vec![x], [1]), &device);
+            values(gelu_exact(t))[0]
         };
         let h = 1e-5;
         let mut burn_worst = 0.0f64;
         for ((&x, ours), theirs) in points.iter().zip(ours).zip(theirs) {
             let want = (g(x + h) - g(x - h)) / (2.0 * h);
-            assert!((ours - want).abs() < 1e-9, "at {x}: {ours} vs {want}");
+            // 1e-7: burn-autodiff's erf derivative multiplies by its constants (2, √π) as f32
+            // scalars, ~3e-8 relative; the central difference itself is good to ~1e-10.
+            assert!((ours - want).abs() < 1e-7, "at {x}: {ours} vs {want}");
             burn_worst = burn_worst.max((theirs - want).abs());
         }
         assert!(
