@@ -156,6 +156,20 @@ pub enum EnginePrecision {
     F32,
 }
 
+impl std::str::FromStr for EnginePrecision {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "bf16" => Ok(Self::Bf16),
+            "f32" => Ok(Self::F32),
+            other => Err(format!(
+                "unknown engine precision {other:?}; expected bf16 or f32"
+            )),
+        }
+    }
+}
+
 /// One training run.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

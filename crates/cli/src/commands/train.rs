@@ -2,6 +2,7 @@
 
 use anyhow::Result;
 use spectral::optim::Method;
+use spectral_train::config::EnginePrecision;
 use spectral_train::{EngineChoice, TrainConfig};
 use std::path::PathBuf;
 
@@ -27,6 +28,10 @@ pub struct Args {
     /// otherwise, saying why), `engine` (or an error saying why not), `burn`.
     #[arg(long)]
     pub engine: Option<EngineChoice>,
+    /// The CUDA engine's activation type: `bf16` (the default; f32 master weights) or `f32`
+    /// (every tensor f32, TF32 off: slower, for precision-bound models).
+    #[arg(long)]
+    pub engine_precision: Option<EnginePrecision>,
     /// Output directory.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -64,6 +69,9 @@ pub fn run(args: Args) -> Result<()> {
     }
     if let Some(engine) = args.engine {
         config.engine = engine;
+    }
+    if let Some(precision) = args.engine_precision {
+        config.engine_precision = precision;
     }
     if let Some(out) = args.out {
         config.out = out;

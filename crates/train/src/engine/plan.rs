@@ -351,6 +351,8 @@ mod tests {
         );
         assert!(TrainConfig::from_toml("engine = \"fast\"\n", "test").is_err());
         assert_eq!("engine".parse::<EngineChoice>(), Ok(EngineChoice::Engine));
+        assert_eq!("f32".parse::<EnginePrecision>(), Ok(EnginePrecision::F32));
+        assert!("fp8".parse::<EnginePrecision>().is_err());
         let f32 = TrainConfig::from_toml("engine_precision = \"f32\"\n", "test").unwrap();
         assert_eq!(f32.engine_precision, EnginePrecision::F32);
         let mut config = gpt();
