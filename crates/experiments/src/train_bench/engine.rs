@@ -9,23 +9,23 @@ use spectral::CpuBackend;
 use spectral::device::{materialized, seeded};
 use spectral::optim::OptimizerConfig;
 use spectral::optim::state::StateDict;
-use spectral_cuda::models::engine::{Engine, StepValues};
-use spectral_cuda::{DType, Gpu, KernelCache};
+use spectral_cuda::models::engine::StepValues;
 use spectral_train::TrainError;
 use spectral_train::checkpoint::module_state;
-use spectral_train::config::{EngineChoice, ModelConfig, TrainConfig};
-use spectral_train::engine::{Choice, EnginePlan, HostBatch, Windows, choose, state};
+use spectral_train::config::{EngineChoice, EnginePrecision, ModelConfig, TrainConfig};
+use spectral_train::engine::{Choice, EnginePlan, HostBatch, Windows, choose, open_engine};
 use spectral_train::task::{ConfiguredTask, Task};
 use std::time::Instant;
 
-/// The engine's plan and device for the benchmark of `model` on `device` (`cuda[:N]`), or
-/// `None` where the engine does not run it (`Choice::Burn`, with the reason for `auto`).
+/// The engine's plan (activations of type `precision`) and device for the benchmark of `model`
+/// on `device` (`cuda[:N]`), or `Choice::Burn` where the engine does not run it (with the
+/// reason for `auto`).
 pub fn engine_choice(
     model: &TimedModel,
     optimizer: &OptimizerConfig,
     run: BenchRun,
     device: &str,
-    engine: EngineChoice,
+    (engine, precision): (EngineChoice, EnginePrecision),
 ) -> Result<Choice, TrainError> {
     let config = TrainConfig {
         model: match model {
@@ -38,18 +38,18 @@ pub fn engine_choice(
         grad_clip: BENCH_GRAD_CLIP,
         device: device.into(),
         engine,
+        engine_precision: precision,
         ..TrainConfig::default()
     };
     choose(&config)
 }
 
 /// Times `run.steps` engine steps of `model` after `run.warmup` untimed ones (kernel
-/// compilation, capture), with activations of type `act` (bf16, or f32 with TF32 off).
+/// compilation, capture).
 pub fn bench_engine(
     model: &TimedModel,
     plan: &EnginePlan,
     ordinal: usize,
-    act: DType,
     run: BenchRun,
 ) -> Result<TrainBench, TrainError> {
     let task = bench_task(model, run)?;
@@ -57,15 +57,7 @@ pub fn bench_engine(
         ConfiguredTask::Spacing(task) => initial_weights(task)?,
         ConfiguredTask::Text(task) => initial_weights(task)?,
     };
-    let gpu = Gpu::open(ordinal, KernelCache::default_dir())?;
-    let mut engine = Engine::new(
-        gpu,
-        plan.model,
-        act,
-        plan.optimizer.clone(),
-        plan.max_grad_norm,
-    )?;
-    engine.set_params(&state::model_values(&start))?;
+    let mut engine = open_engine(plan, ordinal, &start)?;
     engine.capture()?;
     let windows = Windows::of(&task);
     let batches = (0..(run.warmup + run.steps) as u64)
@@ -131,7 +123,8 @@ mod tests {
                 steps: 1,
             };
             let model = kind.timed_model(seq_len, true);
-            let choice = engine_choice(&model, &optimizer, run, "cuda:0", EngineChoice::Auto);
+            let auto = (EngineChoice::Auto, EnginePrecision::Bf16);
+            let choice = engine_choice(&model, &optimizer, run, "cuda:0", auto);
             let Ok(Choice::Engine { plan, ordinal: 0 }) = choice else {
                 panic!("{kind:?}: {choice:?}");
             };
@@ -141,8 +134,8 @@ mod tests {
             };
             assert_eq!(positions, if kind == ModelKind::Mdn { 263 } else { 256 });
             for (device, engine) in [("cuda:0", EngineChoice::Burn), ("cpu", EngineChoice::Auto)] {
-                let choice = engine_choice(&model, &optimizer, run, device, engine).unwrap();
-                assert_eq!(choice, Choice::Burn { why: None });
+                let choice = engine_choice(&model, &optimizer, run, device, (engine, auto.1));
+                assert_eq!(choice.unwrap(), Choice::Burn { why: None });
             }
         }
     }

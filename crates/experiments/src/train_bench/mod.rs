@@ -15,11 +15,10 @@ use serde::{Deserialize, Serialize};
 use spectral::device::Precision;
 use spectral::optim::{Method, OptimizerConfig};
 use spectral::{DeviceError, DeviceKind};
-use spectral_cuda::DType;
 use spectral_io::{IoError, write_json};
 use spectral_models::{GptConfig, MemoryConfig, SpacingMdnConfig};
 use spectral_train::TrainError;
-use spectral_train::config::EngineChoice;
+use spectral_train::config::{EngineChoice, EnginePrecision};
 use spectral_train::engine::Choice;
 use std::path::PathBuf;
 
@@ -219,6 +218,11 @@ pub fn run(config: &Config) -> Result<Report, TrainBenchError> {
         method: config.optimizer,
         ..Default::default()
     };
+    // On the engine, the precision is the activations' type.
+    let engine_precision = match config.precision {
+        Precision::Bf16 => EnginePrecision::Bf16,
+        Precision::F32 => EnginePrecision::F32,
+    };
     let choice = match &config.devices {
         Some(devices) if config.engine == EngineChoice::Engine => {
             return Err(TrainBenchError::Config(format!(
@@ -232,13 +236,11 @@ pub fn run(config: &Config) -> Result<Report, TrainBenchError> {
             &optimizer,
             run,
             &config.device.to_string(),
-            config.engine,
+            (config.engine, engine_precision),
         )?,
     };
-    let engine_name = match choice {
-        Choice::Engine { .. } => "the CUDA engine",
-        Choice::Burn { .. } => "burn",
-    };
+    let on_engine = matches!(choice, Choice::Engine { .. });
+    let engine_name = if on_engine { "the CUDA engine" } else { "burn" };
     if let Choice::Burn { why: Some(why) } = &choice {
         eprintln!("{why}: timing burn's backend");
     }
@@ -254,16 +256,10 @@ pub fn run(config: &Config) -> Result<Report, TrainBenchError> {
         run.steps
     );
     let (result, device) = match (&choice, &config.devices) {
-        (Choice::Engine { plan, ordinal }, _) => {
-            let act = match config.precision {
-                Precision::Bf16 => DType::BF16,
-                Precision::F32 => DType::F32,
-            };
-            (
-                engine::bench_engine(&model, plan, *ordinal, act, run)?,
-                config.device.to_string(),
-            )
-        }
+        (Choice::Engine { plan, ordinal }, _) => (
+            engine::bench_engine(&model, plan, *ordinal, run)?,
+            config.device.to_string(),
+        ),
         (Choice::Burn { .. }, Some(devices)) => {
             config.device.set_precision(config.precision)?;
             eprintln!("data-parallel on {}", devices.join(","));
@@ -286,10 +282,7 @@ pub fn run(config: &Config) -> Result<Report, TrainBenchError> {
         model: config.model,
         optimizer: config.optimizer.name().to_string(),
         precision: config.precision.to_string(),
-        engine: match choice {
-            Choice::Engine { .. } => "engine".into(),
-            Choice::Burn { .. } => "burn".into(),
-        },
+        engine: if on_engine { "engine" } else { "burn" }.into(),
         matmul_gemm: spectral::linalg::matmul_gemm().to_string(),
         msign_gemm: spectral::linalg::msign_gemm().to_string(),
         result,

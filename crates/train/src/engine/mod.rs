@@ -13,4 +13,4 @@ pub mod run;
 pub mod state;
 
 pub use plan::{Choice, EnginePlan, choose};
-pub use run::{HostBatch, Windows, train_on_engine};
+pub use run::{HostBatch, Windows, open_engine, train_on_engine};

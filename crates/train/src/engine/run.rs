@@ -48,15 +48,7 @@ pub fn train_on_engine(
     };
     let windows = Windows::of(&task);
 
-    let gpu = Gpu::open(ordinal, KernelCache::default_dir())?;
-    let mut engine = Engine::new(
-        gpu,
-        plan.model,
-        plan.act,
-        plan.optimizer.clone(),
-        plan.max_grad_norm,
-    )?;
-    engine.set_params(&state::model_values(&start))?;
+    let mut engine = open_engine(plan, ordinal, &start)?;
     if let Some(saved) = &state.optimizer {
         let moments = state::moments(saved, engine.table(), &plan.optimizer, state.step)
             .map_err(TrainError::Resume)?;
@@ -131,6 +123,26 @@ pub fn train_on_engine(
         })?;
     }
     Ok(log.finish())
+}
+
+/// The engine of `plan` on CUDA device `ordinal` (kernels compiled or read from the cache,
+/// everything allocated), its weights the `model/…` entries of `weights`; its optimizer state
+/// zero and no step captured yet.
+pub fn open_engine(
+    plan: &EnginePlan,
+    ordinal: usize,
+    weights: &StateDict,
+) -> Result<Engine, TrainError> {
+    let gpu = Gpu::open(ordinal, KernelCache::default_dir())?;
+    let mut engine = Engine::new(
+        gpu,
+        plan.model,
+        plan.act,
+        plan.optimizer.clone(),
+        plan.max_grad_norm,
+    )?;
+    engine.set_params(&state::model_values(weights))?;
+    Ok(engine)
 }
 
 /// The run's start as the burn trainer makes it ([`RunStart`], on the CPU): the model's

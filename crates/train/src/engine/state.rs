@@ -10,6 +10,7 @@
 //! ```
 
 use crate::checkpoint::MODEL;
+use spectral::optim::Method;
 use spectral::optim::state::StateDict;
 use spectral_cuda::models::engine::{EngineOptimizer, Moments};
 use spectral_cuda::params::{Group, ParamTable};
@@ -43,12 +44,13 @@ fn muon_trained(optimizer: &EngineOptimizer, group: Group) -> bool {
     matches!(optimizer, EngineOptimizer::Muon { .. }) && group == Group::Matrix
 }
 
-/// The name of `optimizer` in checkpoints (`Method::name`).
+/// The name of `optimizer`'s method in checkpoints.
 fn method_name(optimizer: &EngineOptimizer) -> &'static str {
     match optimizer {
-        EngineOptimizer::AdamW(_) => "adamw",
-        EngineOptimizer::Muon { .. } => "muon",
+        EngineOptimizer::AdamW(_) => Method::AdamW,
+        EngineOptimizer::Muon { .. } => Method::Muon,
     }
+    .name()
 }
 
 /// The engine's moments after `step` steps as the optimizer state dict burn's
@@ -149,7 +151,7 @@ mod tests {
     use burn::optim::GradientsParams;
     use burn::tensor::{Int, Tensor, TensorData};
     use spectral::device::{CpuBackend, materialized, seeded};
-    use spectral::optim::{Method, SpectralOptimizer};
+    use spectral::optim::SpectralOptimizer;
     use spectral_models::{Gpt, GptConfig, MemoryConfig, SpacingMdn, SpacingMdnConfig};
 
     type B = Autodiff<CpuBackend>;
