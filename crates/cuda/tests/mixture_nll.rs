@@ -207,14 +207,20 @@ fn mixture_nll_matches_the_host() {
                     }
                 })
                 .collect();
-            let raw = as_act(&raw, act);
+            let bias = uniform(3 * k, 0.5, 54);
+            // The kernel's inputs, raw + bias, summed in f32 as on the device.
+            let biased: Vec<f32> = raw
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| v + bias[i % (3 * k)])
+                .collect();
             let y = uniform(n, 2.0, 53);
             let scale = 1.0 / n as f32;
             let (mut want_nll, mut nll_bound) = (vec![0.0; n], vec![0.0; n]);
             let (mut want_grad, mut grad_bound) = (vec![0.0; n * 3 * k], vec![0.0; n * 3 * k]);
             for r in 0..n {
                 let cols = r * 3 * k..(r + 1) * 3 * k;
-                let row: Vec<f64> = raw[cols.clone()].iter().map(|&v| v as f64).collect();
+                let row: Vec<f64> = biased[cols.clone()].iter().map(|&v| v as f64).collect();
                 let (yr, fl) = (y[r] as f64, floor as f64);
                 want_nll[r] = row_f64(&row, yr, fl).nll;
                 let (nll_err, grad_err) = bounds(&row, yr, fl);
@@ -232,20 +238,27 @@ fn mixture_nll_matches_the_host() {
                 }
             }
             let mut layout = Layout::new();
-            let raw_s = layout.push("raw", n * 3 * k, act);
+            let raw_s = layout.push("raw", n * 3 * k, DType::F32);
+            let bias_s = layout.push("bias", 3 * k, DType::F32);
             let y_s = layout.push("y", n, DType::F32);
             let nll_s = layout.push("nll", n, DType::F32);
             let draw_s = layout.push("draw", n * 3 * k, act);
             let arena = gpu.arena(&layout).unwrap();
             let at = |slot| arena.ptr(slot);
             gpu.upload(at(y_s), &y).unwrap();
-            for (in_place, with_grad) in [(false, true), (true, true), (false, false)] {
+            gpu.upload(at(bias_s), &bias).unwrap();
+            // In place only where the gradient has raw's type.
+            let cases: &[(bool, bool)] = match act {
+                DType::F32 => &[(false, true), (true, true), (false, false)],
+                _ => &[(false, true), (false, false)],
+            };
+            for &(in_place, with_grad) in cases {
                 let what = |name: &str| {
                     what(&format!(
                         "in place {in_place}, gradient {with_grad}: {name}"
                     ))
                 };
-                upload_act(&gpu, at(raw_s), &raw, act);
+                gpu.upload(at(raw_s), &raw).unwrap();
                 gpu.zero(at(nll_s), 4 * n).unwrap();
                 let draw = match (in_place, with_grad) {
                     (_, false) => 0,
@@ -255,6 +268,7 @@ fn mixture_nll_matches_the_host() {
                 op.forward_backward(
                     &gpu,
                     at(raw_s),
+                    at(bias_s),
                     at(y_s),
                     at(nll_s),
                     draw,
@@ -270,7 +284,7 @@ fn mixture_nll_matches_the_host() {
                     let got = download_act(&gpu, draw, n * 3 * k, act);
                     assert_within(&what("draw"), &got, &want_grad, &grad_bound);
                 } else {
-                    let got = download_act(&gpu, at(raw_s), n * 3 * k, act);
+                    let got = download_f32(&gpu, at(raw_s), n * 3 * k);
                     assert_eq!(got, raw, "{}", what("raw untouched"));
                 }
             }

@@ -1,5 +1,6 @@
 // The SpacingMDN head's loss (crates/models/src/mdn.rs), its value and gradient in one pass:
-// raw = [a | m | r] per row, K components,
+// raw + bias = [a | m | r] per row, K components (the head's product before its bias, in f32:
+// a mean rounded to bf16 is off by up to 2⁻⁸ of itself, a sizeable part of a sharp σ),
 //
 //   log π = log_softmax(a),  μ = m,  σ = softplus(r) + σ_floor,  z = (y − μ)/σ
 //   t_k   = log π_k − ½ z_k² − ln σ_k − ln √(2π)
@@ -10,8 +11,9 @@
 //   ∂nll/∂a_k = π_k − w_k,  ∂nll/∂m_k = −w_k z_k/σ_k,  ∂nll/∂r_k = −w_k (z_k² − 1)/σ_k · sigmoid(r_k)
 //
 // softplus(x) = max(x, 0) + ln(1 + e^{−|x|}), whose derivative is sigmoid(x).
-// raw ACT [N, 3K] (columns 0..K logits, K..2K means, 2K..3K raw scales), y f32 [N], nll f32 [N],
-// draw ACT [N, 3K] (may be raw, overwritten; null: loss only). K ≤ 32.
+// raw f32 [N, 3K] (columns 0..K logits, K..2K means, 2K..3K raw scales), bias f32 [3K] (null:
+// none), y f32 [N], nll f32 [N], draw ACT [N, 3K] (may be raw when ACT is f32, overwritten;
+// null: loss only). K ≤ 32.
 //
 // A row per group of G lanes (G the power of two ≥ K), 32/G rows per warp, lane k of a group
 // taking component k; the log-sum-exps are shuffles within the group. Blocks of 256 threads.
@@ -29,8 +31,8 @@ __device__ __forceinline__ float group_sum(float x, int width) {
 }
 
 extern "C" __global__ void __launch_bounds__(256)
-    mixture_nll(const ACT* raw, const float* __restrict__ y, float* __restrict__ nll, ACT* draw, int n, int K,
-                float sigma_floor, float scale) {
+    mixture_nll(const float* raw, const float* __restrict__ bias, const float* __restrict__ y,
+                float* __restrict__ nll, ACT* draw, int n, int K, float sigma_floor, float scale) {
     const float neg_inf = -__int_as_float(0x7f800000);
     const int width = K <= 1 ? 1 : 1 << (32 - __clz(K - 1));
     const int lane = threadIdx.x % 32, k = lane % width;
@@ -40,9 +42,14 @@ extern "C" __global__ void __launch_bounds__(256)
     const long long base = row * 3 * K;
     float a = neg_inf, m = 0.0f, r = 0.0f, target = 0.0f;
     if (active) {
-        a = to_float(raw[base + k]);
-        m = to_float(raw[base + K + k]);
-        r = to_float(raw[base + 2 * K + k]);
+        a = raw[base + k];
+        m = raw[base + K + k];
+        r = raw[base + 2 * K + k];
+        if (bias) {
+            a += bias[k];
+            m += bias[K + k];
+            r += bias[2 * K + k];
+        }
         target = y[row];
     }
     const float a_max = group_max(a, width);

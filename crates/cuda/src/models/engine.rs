@@ -833,7 +833,7 @@ impl Engine {
                 )?;
             }
             EngineModel::SpacingMdn(s) => {
-                // raw = h_f[:, M:] W_head + b_head: one gemm per sequence over its data rows.
+                // raw = h_f[:, M:] W_head in f32: one gemm per sequence over its data rows.
                 let k3 = 3 * s.components;
                 let data_rows = self.data_rows_of(a.normed[2 * layers]);
                 let dims = Dims {
@@ -842,7 +842,7 @@ impl Engine {
                     k: c,
                     batch: s.batch,
                 };
-                let out = self.act_op(a.head_out).strided(s.seq * k3);
+                let out = Operand::new(self.ptr(a.head_out), DType::F32).strided(s.seq * k3);
                 gemm(
                     gpu,
                     dims,
@@ -852,17 +852,15 @@ impl Engine {
                     1.0,
                     0.0,
                 )?;
-                let raw = self.ptr(a.head_out);
-                self.ops
-                    .gelu
-                    .bias_add(gpu, raw, self.master("mdn_head.linear.bias"), data, k3)?;
+                // The loss adds b_head (f32, the master) and writes ∂raw in ACT.
                 let scale = 1.0 / data as f32;
                 self.ops.mixture.forward_backward(
                     gpu,
-                    raw,
+                    self.ptr(a.head_out),
+                    self.master("mdn_head.linear.bias"),
                     self.ptr(a.targets),
                     rows,
-                    raw,
+                    self.ptr(a.head_grad),
                     data,
                     s.components,
                     s.sigma_floor,
@@ -1006,7 +1004,7 @@ impl Engine {
             EngineModel::SpacingMdn(s) => {
                 let k3 = 3 * s.components;
                 let data = self.model.data_rows();
-                let draw = self.act_op(a.head_out).strided(s.seq * k3);
+                let draw = self.act_op(a.head_grad).strided(s.seq * k3);
                 self.ops.gelu.column_sum(
                     gpu,
                     draw.ptr,

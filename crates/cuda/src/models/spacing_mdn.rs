@@ -5,8 +5,8 @@
 //! ```text
 //! x [B, T] spacings → r₀ = [slots + slot_id ; x W_in + b_in]          f32 [B, S, C], S = M + T
 //! blocks (the GPT's, with RoPE over the S positions)
-//! h_f = LN_f(r) → raw = h_f[:, M:] W_head + b_head                   ACT [B, T, 3K]
-//! loss = mean mixture NLL(raw, y)                                     f32 [1]
+//! h_f = LN_f(r) → raw = h_f[:, M:] W_head                            f32 [B, T, 3K]
+//! loss = mean mixture NLL(raw + b_head, y)                            f32 [1]
 //! ```
 
 use crate::error::EngineError;

@@ -53,8 +53,10 @@ impl TrunkShape {
 pub enum HeadShape {
     /// A language-model head over a vocabulary: ids and targets i32 [N], logits ACT [N, V].
     Tokens { vocab: usize },
-    /// A mixture head: spacings x and targets y f32 [B·T], its output ACT [B·T, 3K], and the
-    /// per-sequence weight-gradient partials f32 [B, C, 3K].
+    /// A mixture head: spacings x and targets y f32 [B·T], its output f32 [B·T, 3K] (the
+    /// mixture's parameters keep f32's digits: a bf16 mean would be off by up to 2⁻⁸ of
+    /// itself), that output's gradient ACT [B·T, 3K], and the per-sequence weight-gradient
+    /// partials f32 [B, C, 3K].
     Mixture { seq: usize, components: usize },
 }
 
@@ -83,9 +85,12 @@ pub struct Activations {
     pub fc_act: Slot,
     /// A branch output before its residual add (o-projection or MLP projection), ACT [N, C].
     pub branch: Slot,
-    /// The head's output (logits, or the mixture's raw parameters); overwritten by its
-    /// gradient in the loss kernel.
+    /// The head's output: logits ACT, overwritten by their gradient in the loss kernel; or the
+    /// mixture's parameters before the head's bias, f32.
     pub head_out: Slot,
+    /// The mixture head's output gradient, ACT (empty for the GPT, whose gradient overwrites
+    /// its logits).
+    pub head_grad: Slot,
     /// The head's weight-gradient partials (the mixture head's; empty for the GPT).
     pub head_partials: Slot,
     /// Per-row losses f32 and the mean loss f32 [1].
@@ -118,11 +123,12 @@ impl Activations {
                 .map(|i| layout.push(format!("{what}.{i}"), len, dtype))
                 .collect()
         };
-        let (inputs, targets, head_out, head_partials, data_rows) = match head {
+        let (inputs, targets, head_out, head_grad, head_partials, data_rows) = match head {
             HeadShape::Tokens { vocab } => (
                 layout.push("idx", n, DType::I32),
                 layout.push("targets", n, DType::I32),
                 layout.push("logits", n * vocab, act),
+                layout.push("mixture_grad", 0, act),
                 layout.push("head_partials", 0, DType::F32),
                 n,
             ),
@@ -131,7 +137,8 @@ impl Activations {
                 (
                     layout.push("x", data, DType::F32),
                     layout.push("y", data, DType::F32),
-                    layout.push("mixture", data * 3 * components, act),
+                    layout.push("mixture", data * 3 * components, DType::F32),
+                    layout.push("mixture_grad", data * 3 * components, act),
                     layout.push(
                         "head_partials",
                         trunk.batch * c * 3 * components,
@@ -154,6 +161,7 @@ impl Activations {
             fc_act: layout.push("fc_act", n * f, act),
             branch: layout.push("branch", n * c, act),
             head_out,
+            head_grad,
             head_partials,
             row_loss: layout.push("row_loss", data_rows, DType::F32),
             loss: layout.push("loss", 1, DType::F32),
@@ -188,6 +196,7 @@ mod tests {
         );
         assert_eq!(gpt.residual.len(), 5);
         assert_eq!(gpt.head_out.len, 3 * 58 * 256);
+        assert_eq!(gpt.head_grad.len, 0);
         assert_eq!(
             (gpt.inputs.dtype, gpt.residual[0].dtype, gpt.normed[0].dtype),
             (DType::I32, DType::F32, DType::BF16)
@@ -204,6 +213,10 @@ mod tests {
         assert_eq!(mdn.inputs.len, 150);
         assert_eq!(mdn.row_loss.len, 150);
         assert_eq!(mdn.head_out.len, 150 * 24);
+        assert_eq!(
+            (mdn.head_out.dtype, mdn.head_grad.dtype, mdn.head_grad.len),
+            (DType::F32, DType::BF16, 150 * 24)
+        );
         assert_eq!(mdn.head_partials.len, 3 * 128 * 24);
         assert_eq!(mdn.fc_pre[1].len, 3 * 58 * 512);
     }

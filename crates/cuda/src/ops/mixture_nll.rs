@@ -1,5 +1,6 @@
 //! The SpacingMDN head's loss (`kernels/mixture_nll.cu`; the model's form is
-//! `spectral_models::mdn`): per row, raw head outputs `[a | m | r]` of K components give
+//! `spectral_models::mdn`): per row, the head's outputs `raw + bias = [a | m | r]` of K
+//! components (f32 in both activation types) give
 //!
 //! ```text
 //! log π = log_softmax(a),  μ = m,  σ = softplus(r) + σ_floor
@@ -32,15 +33,17 @@ impl MixtureNll {
         Ok(Self { kernel })
     }
 
-    /// `raw` ACT `[n, 3k]` (columns `0..k` logits, `k..2k` means, `2k..3k` raw scales), `y`
-    /// f32 `[n]` (targets, in mean-spacing units) → `nll` f32 `[n]` and `draw` ACT `[n, 3k]`
-    /// (module doc). `draw` may equal `raw` (overwritten) or be 0 (loss only). `k` in
-    /// `1..=MAX_COMPONENTS`; `sigma_floor > 0`.
+    /// `raw` f32 `[n, 3k]` (columns `0..k` logits, `k..2k` means, `2k..3k` raw scales) plus
+    /// `bias` f32 `[3k]` (0: none), `y` f32 `[n]` (targets, in mean-spacing units) → `nll` f32
+    /// `[n]` and `draw` ACT `[n, 3k]`, the gradient with respect to `raw` and to each row's
+    /// bias (module doc). `draw` may be 0 (loss only), or equal `raw` (overwritten) when ACT
+    /// is f32. `k` in `1..=MAX_COMPONENTS`; `sigma_floor > 0`.
     #[allow(clippy::too_many_arguments)]
     pub fn forward_backward(
         &self,
         gpu: &Gpu,
         raw: u64,
+        bias: u64,
         y: u64,
         nll: u64,
         draw: u64,
@@ -61,8 +64,8 @@ impl MixtureNll {
         let rows_per_block = THREADS / k.next_power_of_two();
         let grid = u32::try_from(n.div_ceil(rows_per_block))
             .map_err(|_| EngineError::Unsupported(format!("a mixture loss of {n} rows")))?;
-        // SAFETY: raw and draw hold n × 3k ACT elements, y and nll n f32s (the caller's
-        // contract); draw may be null.
+        // SAFETY: raw holds n × 3k f32s and draw n × 3k ACT elements, bias 3k f32s, y and nll
+        // n f32s (the caller's contract); bias and draw may be null.
         unsafe {
             gpu.launch(
                 &self.kernel,
@@ -71,6 +74,7 @@ impl MixtureNll {
                 0,
                 &[
                     Arg::Ptr(raw),
+                    Arg::Ptr(bias),
                     Arg::Ptr(y),
                     Arg::Ptr(nll),
                     Arg::Ptr(draw),
