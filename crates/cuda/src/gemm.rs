@@ -13,6 +13,20 @@ use crate::arena::DType;
 use crate::error::{DriverContext, EngineError};
 use crate::gpu::Gpu;
 
+/// How a product of f32 operands is computed. bf16 operands always compute on tensor cores with
+/// f32 accumulation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum F32Products {
+    /// True f32 (cuBLAS's pedantic f32: no TF32, no reduced-precision shortcuts): the engine's
+    /// parity mode.
+    #[default]
+    Exact,
+    /// TF32 tensor cores: each operand rounded to a 10-bit significand (relative error ≤ 2⁻¹¹),
+    /// products accumulated in f32. What PyTorch's `set_float32_matmul_precision("high")` and
+    /// burn's cuBLAS TF32 gemm do.
+    Tf32,
+}
+
 /// One operand of a product, as stored.
 #[derive(Clone, Copy, Debug)]
 pub struct Operand {
@@ -61,7 +75,7 @@ pub struct Dims {
 
 /// `C = alpha op(A) op(B) + beta C` with C row-major `[m, n]` (each batch item
 /// `c.batch_stride` elements after the last). bf16 operands compute in f32 on tensor cores;
-/// f32 operands compute in true f32 (no TF32: the engine's parity mode). C may be f32 or
+/// f32 operands as [`Gpu::f32_products`] says (true f32 unless set to TF32). C may be f32 or
 /// bf16 either way.
 pub fn gemm(
     gpu: &Gpu,
@@ -89,9 +103,10 @@ pub fn gemm(
     // Column-major view (see the module doc): cuBLAS computes Cᵀ[n, m] = op(B)ᵀ op(A)ᵀ.
     let ldb = if b.transposed { k } else { n };
     let lda = if a.transposed { m } else { k };
-    let compute = match a.dtype {
-        DType::BF16 => sys::cublasComputeType_t::CUBLAS_COMPUTE_32F,
-        _ => sys::cublasComputeType_t::CUBLAS_COMPUTE_32F_PEDANTIC,
+    let compute = match (a.dtype, gpu.f32_products()) {
+        (DType::BF16, _) => sys::cublasComputeType_t::CUBLAS_COMPUTE_32F,
+        (_, F32Products::Tf32) => sys::cublasComputeType_t::CUBLAS_COMPUTE_32F_FAST_TF32,
+        (_, F32Products::Exact) => sys::cublasComputeType_t::CUBLAS_COMPUTE_32F_PEDANTIC,
     };
     let int = |x: usize| i32::try_from(x).expect("a gemm dimension below 2^31");
     // SAFETY: the caller's operands are live device buffers of the stated shapes and types;

@@ -11,6 +11,7 @@ use cudarc::driver::{CudaContext, CudaModule, CudaSlice, CudaStream, DevicePtr, 
 
 use crate::arena::{Layout, Slot};
 use crate::error::{DriverContext, EngineError};
+use crate::gemm::F32Products;
 use crate::nvrtc::{self, KernelCache};
 
 /// cuBLAS's workspace: 32 MiB, what cuBLAS itself recommends on Hopper.
@@ -25,6 +26,7 @@ pub struct Gpu {
     arch: (i32, i32),
     cache: KernelCache,
     modules: HashMap<String, Arc<CudaModule>>,
+    f32_products: F32Products,
 }
 
 /// One kernel argument, passed by value: a device address, an integer or a float.
@@ -118,6 +120,7 @@ impl Gpu {
             arch,
             cache,
             modules: HashMap::new(),
+            f32_products: F32Products::Exact,
         })
     }
 
@@ -127,6 +130,17 @@ impl Gpu {
 
     pub(crate) fn blas(&self) -> blas_sys::cublasHandle_t {
         self.blas
+    }
+
+    /// How the gemms on this device multiply f32 operands ([`F32Products::Exact`] unless set).
+    pub fn f32_products(&self) -> F32Products {
+        self.f32_products
+    }
+
+    /// Sets how the gemms enqueued from now on multiply f32 operands; a graph captured
+    /// before keeps the products it was captured with.
+    pub fn set_f32_products(&mut self, products: F32Products) {
+        self.f32_products = products;
     }
 
     /// Compute capability (major, minor).

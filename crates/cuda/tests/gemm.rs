@@ -1,10 +1,11 @@
 //! Row-major cuBLAS products against an f64 product on the host, in every transpose
-//! combination, batched and shared, f32 and bf16; and a captured CUDA graph replaying them.
+//! combination, batched and shared, f32 and bf16; f32 operands on TF32 tensor cores; and a
+//! captured CUDA graph replaying them.
 
 mod common;
 
 use common::*;
-use spectral_cuda::gemm::{Dims, Operand, gemm};
+use spectral_cuda::gemm::{Dims, F32Products, Operand, gemm};
 use spectral_cuda::{DType, Layout};
 
 /// `op(A) op(B)` in f64, row-major, one batch item.
@@ -89,6 +90,46 @@ fn products_match_the_host_in_every_layout() {
             }
         }
     }
+}
+
+#[test]
+#[ignore = "needs an NVIDIA GPU"]
+fn tf32_products_round_the_operands_and_only_when_asked() {
+    let mut gpu = gpu();
+    let dims = Dims {
+        m: 64,
+        n: 80,
+        k: 256,
+        batch: 1,
+    };
+    let a_host = uniform(dims.m * dims.k, 1.0, 30);
+    let b_host = uniform(dims.k * dims.n, 1.0, 31);
+    let want = product(&a_host, &b_host, dims, false, false);
+    let mut layout = Layout::new();
+    let a = layout.push("a", a_host.len(), DType::F32);
+    let b = layout.push("b", b_host.len(), DType::F32);
+    let c = layout.push("c", dims.m * dims.n, DType::F32);
+    let arena = gpu.arena(&layout).unwrap();
+    gpu.upload(arena.ptr(a), &a_host).unwrap();
+    gpu.upload(arena.ptr(b), &b_host).unwrap();
+    let mut error = |products| {
+        gpu.set_f32_products(products);
+        let ops = [a, b, c].map(|slot| Operand::new(arena.ptr(slot), DType::F32));
+        gemm(&gpu, dims, ops[0], ops[1], ops[2], 1.0, 0.0).unwrap();
+        let mut got = vec![0f32; dims.m * dims.n];
+        gpu.download(arena.ptr(c), &mut got).unwrap();
+        relative_error(&got, &want)
+    };
+    let exact = error(F32Products::Exact);
+    let tf32 = error(F32Products::Tf32);
+    // True f32: accumulation error only. TF32: each operand keeps 10 significand bits (2⁻¹¹
+    // relative), well above f32's roundoff and within a few times 2⁻¹¹ of the exact product.
+    assert!(exact < 1e-6, "exact f32 products: {exact:.2e}");
+    assert!(
+        tf32 > 1e-5 && tf32 < 4.0 / 2048.0,
+        "TF32 products: {tf32:.2e} (exact: {exact:.2e})"
+    );
+    assert!(error(F32Products::Exact) < 1e-6, "back to exact products");
 }
 
 #[test]

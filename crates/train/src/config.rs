@@ -143,17 +143,48 @@ impl std::str::FromStr for EngineChoice {
     }
 }
 
-/// The CUDA engine's activation type. Master weights, gradients and optimizer state are f32
-/// either way.
+/// The CUDA engine's activation type and how it multiplies f32 operands. Master weights,
+/// gradients and optimizer state are f32 in every mode.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EnginePrecision {
     /// bf16 activations, products on tensor cores with f32 accumulation (autocast's semantics).
     #[default]
     Bf16,
-    /// Every tensor f32, products in true f32 (TF32 off): slower, for precision-bound models
-    /// and the parity tests.
+    /// Every tensor f32, products on TF32 tensor cores (operands rounded to 10-bit
+    /// significands, f32 accumulation), as burn's cuBLAS TF32 gemm and PyTorch's "high"
+    /// matmul precision: for precision-bound models such as the SpacingMDN.
+    Tf32,
+    /// Every tensor f32, products in true f32 (TF32 off): the slowest, for the parity tests.
     F32,
+}
+
+impl EnginePrecision {
+    /// As the config and the flag spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Bf16 => "bf16",
+            Self::Tf32 => "tf32",
+            Self::F32 => "f32",
+        }
+    }
+
+    /// The engine's activation type.
+    pub fn dtype(self) -> spectral_cuda::DType {
+        match self {
+            Self::Bf16 => spectral_cuda::DType::BF16,
+            Self::Tf32 | Self::F32 => spectral_cuda::DType::F32,
+        }
+    }
+
+    /// How the engine's gemms multiply f32 operands (the f32 master weights' products in the
+    /// optimizer too).
+    pub fn f32_products(self) -> spectral_cuda::gemm::F32Products {
+        match self {
+            Self::Tf32 => spectral_cuda::gemm::F32Products::Tf32,
+            Self::Bf16 | Self::F32 => spectral_cuda::gemm::F32Products::Exact,
+        }
+    }
 }
 
 impl std::str::FromStr for EnginePrecision {
@@ -162,9 +193,10 @@ impl std::str::FromStr for EnginePrecision {
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
             "bf16" => Ok(Self::Bf16),
+            "tf32" => Ok(Self::Tf32),
             "f32" => Ok(Self::F32),
             other => Err(format!(
-                "unknown engine precision {other:?}; expected bf16 or f32"
+                "unknown engine precision {other:?}; expected bf16, tf32 or f32"
             )),
         }
     }

@@ -28,8 +28,9 @@ pub struct Args {
     /// otherwise, saying why), `engine` (or an error saying why not), `burn`.
     #[arg(long)]
     pub engine: Option<EngineChoice>,
-    /// The CUDA engine's activation type: `bf16` (the default; f32 master weights) or `f32`
-    /// (every tensor f32, TF32 off: slower, for precision-bound models).
+    /// The CUDA engine's precision: `bf16` activations (the default; f32 master weights),
+    /// `tf32` (every tensor f32, products on TF32 tensor cores: for precision-bound models such
+    /// as the SpacingMDN) or `f32` (TF32 off too: the slowest, for parity checks).
     #[arg(long)]
     pub engine_precision: Option<EnginePrecision>,
     /// Output directory.

@@ -7,13 +7,14 @@
 //! Everything else (the memory readouts, auxiliary losses and regularizers, the other four
 //! optimizers, several devices) trains on burn.
 
-use crate::config::{EngineChoice, EnginePrecision, ModelConfig, TrainConfig};
+use crate::config::{EngineChoice, ModelConfig, TrainConfig};
 use crate::error::TrainError;
 use spectral::DeviceKind;
 use spectral::linalg::MsignMethod;
 use spectral::optim::muon::MuonScaling;
 use spectral::optim::{Method, OptimizerConfig, transformer_rules};
 use spectral_cuda::DType;
+use spectral_cuda::gemm::F32Products;
 use spectral_cuda::models::engine::{EngineModel, EngineOptimizer};
 use spectral_cuda::models::gpt::GptShape;
 use spectral_cuda::models::spacing_mdn::MdnShape;
@@ -34,6 +35,8 @@ pub struct EnginePlan {
     pub other_lr: f64,
     /// The activations' type (`engine_precision`).
     pub act: DType,
+    /// How the gemms multiply f32 operands (`engine_precision`).
+    pub f32_products: F32Products,
 }
 
 impl EnginePlan {
@@ -105,10 +108,8 @@ impl EnginePlan {
             max_grad_norm: config.grad_clip as f32,
             matrix_lr: config.optimizer.lr,
             other_lr: config.optimizer.adamw.lr,
-            act: match config.engine_precision {
-                EnginePrecision::Bf16 => DType::BF16,
-                EnginePrecision::F32 => DType::F32,
-            },
+            act: config.engine_precision.dtype(),
+            f32_products: config.engine_precision.f32_products(),
         })
     }
 }
@@ -222,6 +223,7 @@ pub fn choose(config: &TrainConfig) -> Result<Choice, TrainError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::EnginePrecision;
     use spectral_models::{GptConfig, MemoryConfig, SpacingMdnConfig};
 
     fn mdn(memory: Option<MemoryConfig>) -> TrainConfig {
@@ -357,6 +359,17 @@ mod tests {
         assert_eq!(f32.engine_precision, EnginePrecision::F32);
         let mut config = gpt();
         config.engine_precision = EnginePrecision::F32;
-        assert_eq!(EnginePlan::of(&config).unwrap().act, DType::F32);
+        let plan = EnginePlan::of(&config).unwrap();
+        assert_eq!(
+            (plan.act, plan.f32_products),
+            (DType::F32, F32Products::Exact)
+        );
+        config.engine_precision = "tf32".parse().unwrap();
+        let plan = EnginePlan::of(&config).unwrap();
+        assert_eq!(
+            (plan.act, plan.f32_products),
+            (DType::F32, F32Products::Tf32)
+        );
+        assert_eq!(EnginePlan::of(&gpt()).unwrap().act, DType::BF16);
     }
 }

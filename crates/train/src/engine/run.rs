@@ -25,7 +25,7 @@ use spectral::CpuBackend;
 use spectral::optim::SpectralOptimizer;
 use spectral::optim::state::StateDict;
 use spectral_cuda::models::engine::{Batch, Engine, StepValues};
-use spectral_cuda::{DType, Gpu, KernelCache};
+use spectral_cuda::{Gpu, KernelCache};
 use std::time::Instant;
 
 /// burn's backend for the start: the model is drawn (or read) on the CPU, then uploaded.
@@ -60,10 +60,7 @@ pub fn train_on_engine(
         "{groups}; optimizer {} on the matrices; on the CUDA engine (cuda:{ordinal}, {} \
          activations, f32 master weights, one CUDA graph per step); {} from step {}",
         config.optimizer.method.name(),
-        match plan.act {
-            DType::BF16 => "bf16",
-            _ => "f32",
-        },
+        config.engine_precision.name(),
         if state.resumed {
             "resuming"
         } else {
@@ -133,7 +130,8 @@ pub fn open_engine(
     ordinal: usize,
     weights: &StateDict,
 ) -> Result<Engine, TrainError> {
-    let gpu = Gpu::open(ordinal, KernelCache::default_dir())?;
+    let mut gpu = Gpu::open(ordinal, KernelCache::default_dir())?;
+    gpu.set_f32_products(plan.f32_products);
     let mut engine = Engine::new(
         gpu,
         plan.model,
