@@ -4,6 +4,7 @@ use anyhow::Result;
 use spectral::DeviceKind;
 use spectral::optim::Method;
 use spectral_experiments::optim_bench::{self, Options};
+use spectral_train::config::EnginePrecision;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -44,9 +45,16 @@ pub struct OptimArgs {
     /// Untimed steps first (compilation, autotuning, cold starts).
     #[arg(long, default_value_t = Options::default().warmup)]
     pub warmup: usize,
-    /// Optimizers to time, comma-separated (default: all).
-    #[arg(long, value_delimiter = ',', default_values_t = Method::ALL.map(|m| m.name().to_string()))]
+    /// Optimizers to time, comma-separated (default: all six; with `--engine`, adamw and
+    /// muon).
+    #[arg(long, value_delimiter = ',')]
     pub methods: Vec<String>,
+    /// Time the CUDA engine's optimizer kernels (one captured graph per step, Newton–Schulz
+    /// iterates and compute copy in bf16, or f32 with TF32 or true f32 products) instead of
+    /// burn's optimizer; needs
+    /// `--device cuda`.
+    #[arg(long, value_name = "bf16|tf32|f32")]
+    pub engine: Option<EnginePrecision>,
     /// Also write the results as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -62,13 +70,19 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 fn optim(args: OptimArgs) -> Result<()> {
-    let config = optim_bench::Config {
-        device: args.device,
-        methods: args
+    let methods = match (args.methods.is_empty(), args.engine) {
+        (false, _) => args
             .methods
             .iter()
             .map(|m| m.parse::<Method>().map_err(anyhow::Error::msg))
             .collect::<Result<_>>()?,
+        (true, None) => Method::ALL.to_vec(),
+        (true, Some(_)) => vec![Method::AdamW, Method::Muon],
+    };
+    let config = optim_bench::Config {
+        device: args.device,
+        methods,
+        engine: args.engine,
         options: Options {
             layers: args.layers,
             width: args.width,

@@ -119,6 +119,20 @@ impl<B: Backend> BenchGradients<B> {
         Self { grads }
     }
 
+    /// The gradients on the host, row-major, matrix after matrix in path order (the
+    /// engine benchmark's flat buffer).
+    pub fn host(&self) -> Vec<f32> {
+        self.grads
+            .iter()
+            .flat_map(|(_, g)| {
+                g.to_data()
+                    .convert::<f32>()
+                    .to_vec::<f32>()
+                    .expect("f32 values")
+            })
+            .collect()
+    }
+
     /// A fresh [`GradientsParams`] holding clones of the gradients.
     pub fn params(&self) -> GradientsParams {
         let mut params = GradientsParams::new();

@@ -22,6 +22,7 @@
 //! backend. [`run`] times each method of a [`Config`] in turn and returns the [`Report`] that
 //! `spectral bench optim --json` writes.
 
+pub mod engine;
 pub mod gpt_matrices;
 
 pub use gpt_matrices::{BenchGradients, GptMatrices};
@@ -33,6 +34,7 @@ use serde::{Deserialize, Serialize};
 use spectral::optim::{Method, OptimError, OptimizerConfig, SpectralOptimizer};
 use spectral::{DeviceError, DeviceKind};
 use spectral_io::{IoError, write_json};
+use spectral_train::config::EnginePrecision;
 use spectral_train::devices::{BackendDevices, DeviceJob, DeviceSet, on_devices};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -204,6 +206,9 @@ pub struct Config {
     #[serde(with = "methods_by_name")]
     pub methods: Vec<Method>,
     pub options: Options,
+    /// Time the CUDA engine's optimizer kernels ([`engine`]) with iterates of this type
+    /// instead of burn's optimizer; `None`: burn.
+    pub engine: Option<EnginePrecision>,
     /// Where the [`Report`] is (re)written after every method, so a run cut short keeps the
     /// methods it finished; `None`: nowhere.
     pub json: Option<PathBuf>,
@@ -215,13 +220,15 @@ impl Default for Config {
             device: DeviceKind::Cpu,
             methods: Method::ALL.to_vec(),
             options: Options::default(),
+            engine: None,
             json: None,
         }
     }
 }
 
 /// What `spectral bench optim --json` writes: the device, where msign's matmuls ran
-/// (`--msign-gemm`), the options and one timing per finished method.
+/// (`--msign-gemm` for burn; `engine bf16` or `engine f32` for the CUDA engine's kernels),
+/// the options and one timing per finished method.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     pub device: String,
@@ -235,9 +242,21 @@ pub struct Report {
 pub fn run(config: &Config) -> Result<Report, BenchError> {
     let device = config.device.check_built()?;
     let options = &config.options;
+    let engine = match (config.engine, device) {
+        (None, _) => None,
+        (Some(precision), DeviceKind::Cuda(ordinal)) => Some((precision, ordinal)),
+        (Some(_), DeviceKind::Cpu) => {
+            return Err(BenchError::Options(
+                "the CUDA engine's optimizers run on a CUDA device (--device cuda)".into(),
+            ));
+        }
+    };
     let mut report = Report {
         device: device.to_string(),
-        msign_gemm: spectral::linalg::msign_gemm().to_string(),
+        msign_gemm: match engine {
+            Some((precision, _)) => format!("engine {}", precision.name()),
+            None => spectral::linalg::msign_gemm().to_string(),
+        },
         options: *options,
         results: Vec::with_capacity(config.methods.len()),
     };
@@ -248,11 +267,16 @@ pub fn run(config: &Config) -> Result<Report, BenchError> {
             options.warmup,
             options.steps
         );
-        let timing =
-            bench_optimizer_on(device, method, options).map_err(|source| BenchError::Method {
-                method: method.name(),
-                source: Box::new(source),
-            })?;
+        let timing = match engine {
+            Some((precision, ordinal)) => {
+                engine::bench_engine_optimizer(method, options, ordinal, precision)
+            }
+            None => bench_optimizer_on(device, method, options),
+        }
+        .map_err(|source| BenchError::Method {
+            method: method.name(),
+            source: Box::new(source),
+        })?;
         eprintln!(
             "bench optim: {} median {:.2} ms/step",
             method.name(),
@@ -351,6 +375,31 @@ mod tests {
                 t.weight_change
             );
         }
+    }
+
+    #[test]
+    fn the_engine_times_adamw_and_muon_on_a_cuda_device() {
+        let on_cpu = Config {
+            engine: Some(EnginePrecision::Bf16),
+            methods: vec![Method::Muon],
+            ..Config::default()
+        };
+        assert!(
+            matches!(run(&on_cpu), Err(BenchError::Options(m)) if m.contains("CUDA device")),
+            "{:?}",
+            run(&on_cpu)
+        );
+        // Refused before any device is opened.
+        let spectra = engine::bench_engine_optimizer(
+            Method::Spectra,
+            &Options::default(),
+            0,
+            EnginePrecision::Bf16,
+        );
+        assert!(
+            matches!(&spectra, Err(BenchError::Options(m)) if m.contains("not spectra")),
+            "{spectra:?}"
+        );
     }
 
     #[test]
