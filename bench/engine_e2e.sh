@@ -8,6 +8,10 @@
 #   BIN=target/release/spectral OUT=docs/results/gpu/DATE-engine-e2e \
 #       bench/engine_e2e.sh mdn:engine gpt:engine mdn:burn gpt:burn
 #
+# A run `model:engine:f32` (or `:tf32`, `:bf16`) sets `--engine-precision` (directory
+# <model>_engine_f32); $SEED (default: the config's) sets `--seed` of every run (directories
+# <model>_<engine>_seed<SEED>).
+#
 # With no arguments it runs all four. burn runs take $BURN_FLAGS (default: cuBLAS products in
 # TF32 and the fused f32 attention, LayerNorm and GELU kernels, burn's fastest f32 setting).
 # The spacings of the first 2M zeros are made once (runs/spacings_2m.f64, as the MDN config
@@ -16,6 +20,7 @@ set -uo pipefail
 BIN=${BIN:-target/release/spectral}
 OUT=${OUT:-runs/engine_e2e}
 STEPS=${STEPS:-}
+SEED=${SEED:-}
 LIMIT=${LIMIT:-0}
 BURN_FLAGS=${BURN_FLAGS:---matmul-gemm cublas-tf32 --attention fused --layer-norm fused --gelu fused}
 RUNS_DIR=runs/engine_e2e
@@ -33,13 +38,15 @@ done
 
 status=0
 for run in "${RUNS[@]}"; do
-    model=${run%%:*}
-    engine=${run##*:}
-    dir="$RUNS_DIR/${model}_${engine}"
-    keep="$OUT/${model}_${engine}"
+    IFS=: read -r model engine precision <<< "$run"
+    name="${model}_${engine}${precision:+_$precision}${SEED:+_seed$SEED}"
+    dir="$RUNS_DIR/$name"
+    keep="$OUT/$name"
     mkdir -p "$keep"
     extra=()
-    [ -n "$STEPS" ] && extra=(--steps "$STEPS")
+    [ -n "$STEPS" ] && extra+=(--steps "$STEPS")
+    [ -n "$SEED" ] && extra+=(--seed "$SEED")
+    [ -n "$precision" ] && extra+=(--engine-precision "$precision")
     # shellcheck disable=SC2206
     [ "$engine" = burn ] && extra+=($BURN_FLAGS)
     start=$(date +%s.%N)
@@ -51,16 +58,16 @@ for run in "${RUNS[@]}"; do
     tail -c 3000 "$keep/train.log" | tr '\r' '\n' | grep -v '^$' | tail -4
     cat "$keep/train.out"
     [ $rc -ne 0 ] && status=1
-    python3 - "$dir" "$model" "$engine" "$rc" "$start" "$end" >> "$OUT/summary.jsonl" <<'PY'
+    python3 - "$dir" "$name" "$model" "$engine" "$rc" "$start" "$end" >> "$OUT/summary.jsonl" <<'PY'
 import json, sys
-d, model, engine, rc, start, end = sys.argv[1:]
+d, name, model, engine, rc, start, end = sys.argv[1:]
 try:
     lines = [json.loads(l) for l in open(f"{d}/metrics.jsonl")]
 except OSError:
     lines = []
 vals = [l for l in lines if l.get("val_loss") is not None]
 print(json.dumps({
-    "model": model, "engine": engine, "exit": int(rc),
+    "run": name, "model": model, "engine": engine, "exit": int(rc),
     "wall_s": round(float(end) - float(start), 1),
     "steps": lines[-1]["step"] if lines else None,
     "final_val_loss": vals[-1]["val_loss"] if vals else None,
