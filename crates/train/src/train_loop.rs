@@ -1,6 +1,10 @@
-//! The training loop. Every trainer and benchmark of the workspace runs its steps through
+//! The training loop. Every burn trainer and benchmark of the workspace runs its steps through
 //! [`fit`]; what differs between them (where the loss comes from, how gradients are shared
-//! between devices, which optimizer steps, what is logged) is a [`Hooks`] implementation.
+//! between devices, which optimizer steps, what is logged) is a [`Hooks`] implementation. The
+//! one other step loop is the CUDA engine's ([`crate::engine::train_on_engine`]): its whole
+//! step (clipping and the optimizer included) is one captured CUDA graph, so it cannot call
+//! back into hooks between the stages below; it keeps the same schedule, evaluation cadence,
+//! checkpoints and metrics lines.
 //!
 //! Step `s` (0-based; `done = s + 1` steps are complete after it):
 //!

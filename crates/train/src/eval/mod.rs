@@ -1,4 +1,4 @@
-//! The SpacingMDN evaluation suite (design notes 002, issue 7): scoring rules, rollouts,
+//! The SpacingMDN evaluation suite (design notes 002): scoring rules, rollouts,
 //! memory attention, slot ablations and the six memory diagnostics.
 //!
 //! | module | idea |
