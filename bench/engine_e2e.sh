@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# End to end: the CUDA engine (bf16, one graph per step) against burn's CUDA path (f32 tensors)
+# End to end: the CUDA engine (one graph per step, in the config's engine_precision: bf16 for the GPT,
+# tf32 for the SpacingMDN) against burn's CUDA path (f32 tensors)
 # on the same configs, seeds and data: configs/gpu/engine_{mdn,gpt}.toml, 2000 steps each. Each
 # run is `spectral train --engine engine|burn` into runs/engine_e2e/<model>_<engine>/
 # (checkpoints stay there); its config.toml, metrics.jsonl and log are copied to
