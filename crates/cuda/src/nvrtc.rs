@@ -88,17 +88,11 @@ impl KernelCache {
     }
 }
 
-fn write_cache(file: &Path, ptx: &str) -> std::io::Result<()> {
+fn write_cache(file: &Path, ptx: &str) -> Result<(), spectral_io::IoError> {
     let dir = file.parent().expect("a cache file has a directory");
-    std::fs::create_dir_all(dir)?;
-    // A unique temporary name, then rename: concurrent starts never read half a file.
-    let tmp = dir.join(format!(
-        ".{}.{}",
-        std::process::id(),
-        file.file_name().unwrap().to_string_lossy()
-    ));
-    std::fs::write(&tmp, ptx)?;
-    std::fs::rename(&tmp, file)
+    std::fs::create_dir_all(dir).map_err(|e| spectral_io::IoError::new(dir, e))?;
+    // Atomic: concurrent starts never read half a file.
+    spectral_io::write_atomic(file, ptx.as_bytes())
 }
 
 /// FNV-1a over everything the PTX depends on: prelude, source, defines, architecture.

@@ -21,7 +21,7 @@ pub struct Config {
 }
 
 /// The files written.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     /// The SVG and the PNG.
     pub files: [PathBuf; 2],

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 /// What a finished run reports.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct TrainSummary {
     pub steps: u64,
     pub final_train_loss: f64,
@@ -194,10 +194,15 @@ impl RunLog {
         step: LoggedStep,
         state: impl Fn() -> Result<(StateDict, StateDict), TrainError>,
     ) -> Result<(), TrainError> {
-        let config = &self.config;
+        let (checkpoint_interval, steps) = (self.config.checkpoint_interval, self.config.steps);
         let done = step.done;
         self.last_train = step.loss;
         self.optim_s += step.optim_s;
+        // The metrics line before the checkpoints: a checkpoint at step `done` always has its
+        // line in the log, so a resume from it finds no gap.
+        if self.writes_metrics(done, step.val_loss.is_some()) {
+            self.write_metrics(step)?;
+        }
         if let Some(val) = step.val_loss {
             self.last_val = val;
             if val < self.best_val {
@@ -205,12 +210,10 @@ impl RunLog {
                 self.save(&state, done, false)?;
             }
         }
-        if done.is_multiple_of(config.checkpoint_interval) || done == config.steps {
+        if done.is_multiple_of(checkpoint_interval) || done == steps {
             self.save(&state, done, true)?;
         }
-        if self.writes_metrics(done, step.val_loss.is_some()) {
-            self.write_metrics(step)?;
-        }
+        spectral_io::fault::point(|| format!("step:{done}"));
         self.bar.inc(1);
         Ok(())
     }

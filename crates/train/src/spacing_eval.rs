@@ -11,7 +11,7 @@ use burn::tensor::backend::Backend;
 use spectral_models::{MemoryEdit, SpacingMdn};
 
 /// Validation metrics of a SpacingMDN.
-#[derive(Clone, Copy, Debug, serde::Serialize)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 pub struct SpacingMetrics {
     /// Mean negative log-likelihood of the next spacing (nats).
     pub nll: f64,

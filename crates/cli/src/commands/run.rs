@@ -23,7 +23,7 @@ pub fn run(args: Args) -> Result<()> {
         count: args.count,
         steps: args.steps,
     };
-    let report = main_job::run(&config, |stage| match stage {
+    let report = main_job::run_with_progress(&config, |stage| match stage {
         Progress::Zeros(z) => {
             println!("verified: {}", z.verified);
             println!(

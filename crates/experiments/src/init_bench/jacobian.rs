@@ -1,7 +1,7 @@
 //! The input–output Jacobian of a GPT's block stack at init, and its singular values (the
 //! "Jacobian spread" σ_max/σ_min of the init benchmark).
 
-use super::InitBenchError;
+use super::config::InitBenchError;
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 use spectral::CpuBackend;

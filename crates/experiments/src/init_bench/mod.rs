@@ -11,125 +11,28 @@
 //! final validation loss over seeds, and writes `OUT/summary.md` and `OUT/summary.json`
 //! (mean ± std over seeds).
 
+pub mod config;
 pub mod jacobian;
 pub mod one_run;
 pub mod qr_cost;
 pub mod summary;
 
+pub use config::{Config, InitBenchError};
 pub use one_run::RunRecord;
-pub use summary::{Row, read_records, summary};
+pub use summary::{Row, Summary, read_records, summary};
 
 use one_run::OneRun;
 use serde::{Deserialize, Serialize};
-use spectral::init::Init;
-use spectral::{DeviceError, DeviceKind};
-use spectral_io::{IoError, write_atomic, write_json};
-use spectral_train::data::{DataError, TextDataset};
+use spectral_io::{write_atomic, write_json};
+use spectral_train::data::TextDataset;
 use spectral_train::devices::{DeviceSet, on_devices};
-use std::path::PathBuf;
 
-/// The benchmark's grid, model and schedule (written into `summary.json` as `args`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Config {
-    /// Inits to run (default: all of [`Init::ALL`]).
-    pub inits: Vec<Init>,
-    /// Seeds (model init and training windows).
-    pub seeds: Vec<u64>,
-    /// Peak learning rates of the per-init grid.
-    pub lrs: Vec<f64>,
-    /// Transformer blocks: deep, so that an init's effect on signal propagation shows.
-    pub layers: usize,
-    /// Residual width C.
-    pub width: usize,
-    /// Attention heads.
-    pub heads: usize,
-    /// Context (= training window) length T.
-    pub seq_len: usize,
-    /// Sequences per step.
-    pub batch: usize,
-    /// Optimizer steps per run.
-    pub steps: u64,
-    /// Linear warmup steps (then cosine to 0.1 of the peak at the last step).
-    pub warmup: u64,
-    /// Evaluate every this many steps (and at the end).
-    pub eval_every: u64,
-    /// Fixed validation windows per evaluation.
-    pub eval_windows: usize,
-    /// Positions of the window whose Jacobian is measured at init.
-    pub jacobian_len: usize,
-    /// Validation loss (nats) that defines "steps to target" in the summary.
-    pub target: f64,
-    /// Output directory: `OUT/runs/*.json`, `OUT/summary.{md,json}`.
-    pub out: PathBuf,
-    /// Where training and validation run (the Jacobian's and weights' SVDs stay on the host,
-    /// in f64). Not part of `summary.json`: the numbers do not depend on it.
-    #[serde(skip, default = "crate::device::cpu")]
-    pub device: DeviceKind,
-    /// Only summarize the runs already in `OUT/runs`.
-    pub summarize: bool,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            inits: Init::ALL.to_vec(),
-            seeds: vec![0, 1, 2],
-            lrs: vec![1e-3, 3e-3, 1e-2],
-            layers: 24,
-            width: 64,
-            heads: 4,
-            seq_len: 64,
-            batch: 16,
-            steps: 300,
-            warmup: 30,
-            eval_every: 25,
-            eval_windows: 64,
-            jacobian_len: 16,
-            target: 2.5,
-            out: PathBuf::from("runs/bench_init"),
-            device: DeviceKind::Cpu,
-            summarize: false,
-        }
-    }
-}
-
-/// The summary of every run record in `OUT/runs`.
-#[derive(Debug)]
+/// The summary of every run record in `OUT/runs`: the table and what `OUT/summary.json` holds.
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Report {
     /// The table (Markdown), as written to `OUT/summary.md`.
     pub markdown: String,
-    pub rows: Vec<Row>,
-}
-
-/// What can stop the init benchmark.
-#[derive(Debug, thiserror::Error)]
-pub enum InitBenchError {
-    #[error(transparent)]
-    Device(#[from] DeviceError),
-    #[error(transparent)]
-    Model(#[from] spectral_models::ModelError),
-    #[error(transparent)]
-    Data(#[from] DataError),
-    #[error(transparent)]
-    Linalg(#[from] spectral::linalg::LinalgError),
-    #[error(transparent)]
-    Output(#[from] IoError),
-    #[error(transparent)]
-    Train(#[from] spectral_train::TrainError),
-    #[error("{what} {path}")]
-    Io {
-        what: &'static str,
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("{path}")]
-    Record {
-        path: String,
-        source: serde_json::Error,
-    },
-    #[error("no runs in {0}")]
-    NoRuns(String),
+    pub summary: Summary,
 }
 
 /// Runs every (init, lr, seed) of `config` whose record is not in `OUT/runs` yet (unless
@@ -176,17 +79,20 @@ pub fn run(config: &Config) -> Result<Report, InitBenchError> {
     }
     let records = read_records(&runs)?;
     let (markdown, rows) = summary(&records, config.target);
+    let summary = Summary {
+        args: config.clone(),
+        rows,
+    };
     write_atomic(config.out.join("summary.md"), markdown.as_bytes())?;
-    write_json(
-        config.out.join("summary.json"),
-        &serde_json::json!({ "args": config, "rows": rows }),
-    )?;
-    Ok(Report { markdown, rows })
+    write_json(config.out.join("summary.json"), &summary)?;
+    Ok(Report { markdown, summary })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use spectral::DeviceKind;
+    use spectral::init::Init;
     use std::path::Path;
 
     pub(super) fn tiny(out: &Path) -> Config {
@@ -248,11 +154,11 @@ mod tests {
         assert_eq!(m23.jacobian_sv.len(), 16); // [C, T·C] with C = 16
         assert!(m23.jacobian_sv.windows(2).all(|w| w[0] >= w[1]));
         let text = std::fs::read_to_string(dir.path().join("summary.json")).unwrap();
-        let summary: serde_json::Value = serde_json::from_str(&text).unwrap();
-        let rows = summary["rows"].as_array().unwrap();
-        assert_eq!(rows.len(), 2);
+        let summary: Summary = serde_json::from_str(&text).unwrap();
+        assert_eq!(summary.args, tiny(dir.path()));
+        assert_eq!(summary.rows.len(), 2);
         // A target above the step-0 loss is reached at the first evaluation.
-        assert_eq!(rows[0]["steps_to_target"][0].as_f64(), Some(0.0));
+        assert_eq!(summary.rows[0].steps_to_target.0, 0.0);
         // One no run reaches is a dash in the table, not a mean of nothing.
         run(&Config {
             summarize: true,

@@ -1,7 +1,7 @@
 //! One run of the init benchmark: (init, lr, seed) → a [`RunRecord`].
 
+use super::config::{Config, InitBenchError};
 use super::jacobian::jacobian_singular_values;
-use super::{Config, InitBenchError};
 use burn::backend::Autodiff;
 use burn::module::AutodiffModule;
 use burn::optim::{AdamWConfig, GradientsParams, Optimizer};

@@ -2,30 +2,60 @@
 //! loss, mean ± std (sample std, [`crate::mean_std`]) over its seeds, as rows and a Markdown
 //! table.
 
-use super::InitBenchError;
+use super::config::{Config, InitBenchError};
 use super::one_run::RunRecord;
 use crate::mean_std::{mean_std_pair, plus_minus};
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
 use spectral::init::Init;
 use std::path::Path;
 
+/// What `OUT/summary.json` holds: the benchmark's configuration and its rows.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Summary {
+    pub args: Config,
+    pub rows: Vec<Row>,
+}
+
 /// One init's row of the summary (at its chosen lr). Pairs are (mean, sample std) over the
-/// seeds.
-#[derive(Debug, Serialize)]
+/// seeds. JSON writes a non-finite number (no run reached the target; an lr that diverged)
+/// as `null`, which reads back as NaN.
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Row {
     pub init: String,
     pub lr: f64,
     pub seeds: usize,
     /// Runs that reached the target, and their steps to it (first evaluation at or below).
     pub reached: usize,
+    #[serde(deserialize_with = "pair_or_nan")]
     pub steps_to_target: (f64, f64),
+    #[serde(deserialize_with = "pair_or_nan")]
     pub final_val: (f64, f64),
+    #[serde(deserialize_with = "pair_or_nan")]
     pub grad_cv: (f64, f64),
+    #[serde(deserialize_with = "pair_or_nan")]
     pub cond_init: (f64, f64),
+    #[serde(deserialize_with = "pair_or_nan")]
     pub cond_final: (f64, f64),
+    #[serde(deserialize_with = "pair_or_nan")]
     pub jacobian_spread: (f64, f64),
-    /// Mean final validation loss at every lr tried.
+    /// Mean final validation loss at every lr tried (+∞ for one that diverged).
+    #[serde(deserialize_with = "pairs_or_nan")]
     pub lr_grid: Vec<(f64, f64)>,
+}
+
+/// A pair of numbers of which either may be JSON's `null` (read as NaN).
+fn pair_or_nan<'de, D: Deserializer<'de>>(d: D) -> Result<(f64, f64), D::Error> {
+    let (a, b) = <(Option<f64>, Option<f64>)>::deserialize(d)?;
+    Ok((a.unwrap_or(f64::NAN), b.unwrap_or(f64::NAN)))
+}
+
+/// [`pair_or_nan`] for a list of pairs.
+fn pairs_or_nan<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(f64, f64)>, D::Error> {
+    let pairs = <Vec<(Option<f64>, Option<f64>)>>::deserialize(d)?;
+    Ok(pairs
+        .into_iter()
+        .map(|(a, b)| (a.unwrap_or(f64::NAN), b.unwrap_or(f64::NAN)))
+        .collect())
 }
 
 /// The coefficient of variation std/mean (sample std).

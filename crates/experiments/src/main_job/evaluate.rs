@@ -14,6 +14,7 @@ pub const ROLLOUTS: usize = 64;
 pub const ROLLOUT_HORIZON: usize = 100;
 
 /// What one arm measured.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Evaluated {
     pub metrics: SpacingMetrics,
     /// The spacings of [`ROLLOUTS`] free-running rollouts of [`ROLLOUT_HORIZON`] steps.

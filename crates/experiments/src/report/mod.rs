@@ -4,7 +4,7 @@
 //! | found under DIR | section | module |
 //! |---|---|---|
 //! | run directories of `spectral train` (`config.toml` + `metrics.jsonl`) without `eval.json` | Optimizer shoot-out | [`shootout`] |
-//! | records of `spectral bench init` (`<init>_lr<lr>_s<seed>.json`) | Init | [`init`] |
+//! | records of `spectral bench init` (`<init>_lr<lr>_s<seed>.json`) | Init | [`init_bench`] |
 //! | run directories with `eval.json` (`spectral eval --json`) and optionally `slots.json` (`spectral slots --json`) | Memory bank | [`memory`] |
 //! | `sweep.json` of `bench/compress_sweep.py` | Compression | [`compress`] |
 //! | `stats.json` of `spectral stats` | Zeta statistics | [`zeta`] |
@@ -12,7 +12,7 @@
 //! A section appears only when its files are there; nothing found is an error.
 
 pub mod compress;
-pub mod init;
+pub mod init_bench;
 pub mod memory;
 pub mod shootout;
 pub mod zeta;
@@ -92,9 +92,11 @@ pub struct Section {
 }
 
 /// What was written.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Written {
     pub page: PathBuf,
-    pub sections: Vec<&'static str>,
+    /// The sections' titles, in the page's order.
+    pub sections: Vec<String>,
     pub figures: usize,
 }
 
@@ -169,7 +171,7 @@ pub fn run(config: &Config) -> Result<Written> {
         sections.push(section);
         figures += n;
     }
-    if let Some(section) = init::section(runs)? {
+    if let Some(section) = init_bench::section(runs)? {
         sections.push(section);
     }
     if !memory_runs.is_empty() {
@@ -205,7 +207,7 @@ pub fn run(config: &Config) -> Result<Written> {
     write_atomic(&path, page.as_bytes())?;
     Ok(Written {
         page: path,
-        sections: sections.iter().map(|s| s.title).collect(),
+        sections: sections.iter().map(|s| s.title.to_string()).collect(),
         figures,
     })
 }

@@ -36,7 +36,7 @@ fn default_height_blocks() -> usize {
 }
 
 /// The statistics and the files written.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Report {
     pub stats: StatsReport,
     /// `OUT/stats.json`.

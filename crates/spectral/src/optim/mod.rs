@@ -27,6 +27,9 @@
 //! 2. In [`method`], a variant of [`Method`] with its name, and one line of the registry
 //!    [`matrix_method`](registry::matrix_method) that builds the type from its config.
 //! 3. The config as a field of [`OptimizerConfig`] (its `[optimizer.<name>]` TOML table).
+//! 4. A learning rate wherever one is chosen per method: those `match`es are exhaustive, so
+//!    the compiler names each (the optimizer benchmark's `bench_config` in
+//!    `spectral-experiments`, and the tests that train every method).
 //!
 //! The router, the batching, sharding and checkpoints need no change.
 

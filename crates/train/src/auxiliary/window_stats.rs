@@ -67,7 +67,10 @@ pub fn quantile(x: &[f64], q: f64) -> f64 {
     sorted[low] + frac * (sorted[high] - sorted[low])
 }
 
-fn mean_std(x: &[f64]) -> (f64, f64) {
+/// The mean and the population standard deviation (over n) of one half window: a feature of
+/// the window the targets define, not a summary over runs or seeds (those use the sample std
+/// of `spectral_experiments::mean_std`).
+fn window_moments(x: &[f64]) -> (f64, f64) {
     let n = x.len() as f64;
     let mean = x.iter().sum::<f64>() / n;
     let var = x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
@@ -76,8 +79,8 @@ fn mean_std(x: &[f64]) -> (f64, f64) {
 
 fn half_window_divergence(x: &[f64]) -> f64 {
     let (first, second) = x.split_at(x.len() / 2);
-    let (m1, s1) = mean_std(first);
-    let (m2, s2) = mean_std(second);
+    let (m1, s1) = window_moments(first);
+    let (m2, s2) = window_moments(second);
     (m1 - m2).abs() + (s1 - s2).abs()
 }
 

@@ -2,21 +2,22 @@
 //! [`crate::init_bench::summary`]) for every directory of bench-init run records.
 
 use super::{Result, Section, all_files, read_json, relative};
-use crate::init_bench::{Config, RunRecord, summary};
+use crate::init_bench::{Config, RunRecord, Summary, summary};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// The `target` a `summary.json` in `dir` or its parent was made with (the benchmark's
-/// default when there is none).
-fn target_for(dir: &Path) -> f64 {
-    [Some(dir), dir.parent()]
+/// The `target` of the `summary.json` in `dir` or its parent (the benchmark's default when
+/// there is none); a `summary.json` that is not one of [`Summary`] is an error naming it.
+fn target_for(dir: &Path) -> Result<f64> {
+    match [Some(dir), dir.parent()]
         .into_iter()
         .flatten()
         .map(|d| d.join("summary.json"))
         .find(|p| p.is_file())
-        .and_then(|p| read_json::<serde_json::Value>(&p).ok())
-        .and_then(|v| v["args"]["target"].as_f64())
-        .unwrap_or(Config::default().target)
+    {
+        Some(path) => Ok(read_json::<Summary>(&path)?.args.target),
+        None => Ok(Config::default().target),
+    }
 }
 
 /// One block per directory holding bench-init records (`*.json` that parse as one);
@@ -40,7 +41,7 @@ pub fn section(root: &Path) -> Result<Option<Section>> {
         "## Init\n\nThe table of `spectral bench init --summarize`: each init at the lr with the lowest mean final validation loss, mean ± std (sample std, n − 1) over its seeds.\n\n",
     );
     for (dir, records) in &groups {
-        let target = target_for(dir);
+        let target = target_for(dir)?;
         let (table, _) = summary(records, target);
         md += &format!(
             "From {} records in `{}` (target {target}):\n\n{table}\n",
