@@ -74,6 +74,9 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
+    if let Err(e) = spectral_io::clean_up_on_signals() {
+        eprintln!("warning: no clean-up on Ctrl-C (partial outputs may stay): {e}");
+    }
     let result = use_kernels(&cli).and_then(|()| match cli.command {
         Command::Run(args) => commands::run::run(args),
         Command::Zeros(args) => commands::zeros::run(args),

@@ -3,6 +3,8 @@
 //! - [`AtomicFile`]: bytes go to a temporary file beside the destination, renamed over it on
 //!   [`commit`](AtomicFile::commit); an uncommitted file is removed when dropped.
 //! - [`write_atomic`], [`write_json`], [`read_json`]: whole files in one call.
+//! - [`clean_up_on_signals`]: SIGINT and SIGTERM remove the temporary files, then exit.
+//! - [`fault`]: the kill points of the fault tests.
 //!
 //! Every error names the file it concerns ([`IoError`]).
 //!
@@ -19,6 +21,7 @@
 //! ```
 
 pub mod atomic_file;
+pub mod fault;
 
 pub use atomic_file::{AtomicFile, available_space};
 
@@ -63,4 +66,28 @@ pub fn read_json<T: DeserializeOwned>(path: impl AsRef<Path>) -> Result<T, IoErr
     let path = path.as_ref();
     let text = std::fs::read_to_string(path).map_err(|e| IoError::new(path, e))?;
     serde_json::from_str(&text).map_err(|e| IoError::new(path, std::io::Error::other(e)))
+}
+
+/// From now on SIGINT (Ctrl-C) and SIGTERM remove every temporary file of the process
+/// ([`atomic_file::remove_temporaries`]), say so on stderr and exit with 128 + the signal's
+/// number, as the shell reports a process killed by it. Outputs already committed stay;
+/// a partial one never appears. Call once, at the start of `main`.
+pub fn clean_up_on_signals() -> std::io::Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                let removed = atomic_file::remove_temporaries();
+                let name = if signal == SIGINT {
+                    "SIGINT"
+                } else {
+                    "SIGTERM"
+                };
+                eprintln!("interrupted ({name}); removed {removed} unfinished output file(s)");
+                std::process::exit(128 + signal);
+            }
+        })?;
+    Ok(())
 }

@@ -13,6 +13,8 @@ static FONT: &[u8] = include_bytes!("../../../data/fonts/DejaVuSans.ttf");
 pub enum PlotError {
     #[error("{path}: {message}")]
     Draw { path: PathBuf, message: String },
+    #[error(transparent)]
+    Write(#[from] spectral_io::IoError),
 }
 
 /// How a series is drawn.
@@ -146,7 +148,11 @@ where
     root.present().map_err(|e| e.to_string())
 }
 
-/// Writes `stem.svg` and `stem.png` (900×600); returns both paths.
+/// Chart size in pixels (width, height).
+const SIZE: (u32, u32) = (900, 600);
+
+/// Writes `stem.svg` and `stem.png` (900×600), each atomically (drawn in memory, then
+/// [`spectral_io::write_atomic`]: a full disk leaves no truncated figure); returns both paths.
 pub fn write_chart(stem: &Path, chart: &Chart) -> Result<[PathBuf; 2], PlotError> {
     write_chart_in(stem, chart, None)
 }
@@ -161,25 +167,39 @@ pub fn write_chart_in(
     register_font();
     let svg = stem.with_extension("svg");
     let png = stem.with_extension("png");
+    let failed = |path: &Path| {
+        let path = path.to_path_buf();
+        move |message| PlotError::Draw { path, message }
+    };
+    let mut text = String::new();
     draw(
-        &SVGBackend::new(&svg, (900, 600)).into_drawing_area(),
+        &SVGBackend::with_string(&mut text, SIZE).into_drawing_area(),
         chart,
         y_range,
     )
-    .map_err(|message| PlotError::Draw {
-        path: svg.clone(),
-        message,
-    })?;
+    .map_err(failed(&svg))?;
+    spectral_io::write_atomic(&svg, text.as_bytes())?;
+    let mut pixels = vec![0u8; SIZE.0 as usize * SIZE.1 as usize * 3];
     draw(
-        &BitMapBackend::new(&png, (900, 600)).into_drawing_area(),
+        &BitMapBackend::with_buffer(&mut pixels, SIZE).into_drawing_area(),
         chart,
         y_range,
     )
-    .map_err(|message| PlotError::Draw {
-        path: png.clone(),
-        message,
-    })?;
+    .map_err(failed(&png))?;
+    spectral_io::write_atomic(&png, &png_bytes(&pixels, SIZE).map_err(failed(&png))?)?;
     Ok([svg, png])
+}
+
+/// `pixels` (RGB, 8 bits a channel, rows top to bottom) encoded as a PNG file.
+fn png_bytes(pixels: &[u8], (width, height): (u32, u32)) -> Result<Vec<u8>, String> {
+    let mut bytes = Vec::new();
+    let mut encoder = png::Encoder::new(&mut bytes, width, height);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
+    writer.write_image_data(pixels).map_err(|e| e.to_string())?;
+    writer.finish().map_err(|e| e.to_string())?;
+    Ok(bytes)
 }
 
 #[cfg(test)]
@@ -214,5 +234,20 @@ mod tests {
             "a PNG with content, got {} bytes",
             bytes.len()
         );
+        // It decodes to the chart's size: a white background with drawn (dark) pixels on it.
+        let mut reader = png::Decoder::new(bytes.as_slice()).read_info().unwrap();
+        let mut pixels = vec![0; reader.output_buffer_size()];
+        let info = reader.next_frame(&mut pixels).unwrap();
+        assert_eq!((info.width, info.height), SIZE);
+        let rgb = pixels.chunks(3);
+        let white = rgb.clone().filter(|p| p.iter().all(|&c| c == 255)).count();
+        let dark = rgb.filter(|p| p.iter().all(|&c| c < 100)).count();
+        let total = (SIZE.0 * SIZE.1) as usize;
+        assert!(
+            white > total / 2 && dark > 1_000,
+            "{white} white, {dark} dark"
+        );
+        // Nothing but the two figures is left in the directory.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
     }
 }
