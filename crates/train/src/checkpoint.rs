@@ -6,6 +6,13 @@
 //!
 //! The data position needs no state of its own: training windows are a pure function of
 //! (seed, step) (`data::sampling`), so the step is the position.
+//!
+//! Safetensors has no checksum, so each array's CRC-32 (of its little-endian f32 bytes, as
+//! stored) goes into the metadata as `crc32/<name>` (8 hex digits) and is checked on load: a
+//! flipped byte in the data is an error naming the array, not a silently different model.
+//! Checkpoints written before the checksums load unchecked. A model or optimizer state with a
+//! NaN or an infinity is never written (the previous checkpoint stays the last good one) and
+//! never loaded (a file from before this rule).
 
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::tensor::backend::Backend;
@@ -25,6 +32,26 @@ pub enum CheckpointError {
     Write { path: String, message: String },
     #[error("checkpoint {path}: {message}")]
     Invalid { path: String, message: String },
+    #[error(
+        "checkpoint {path} not written: `{array}` holds {value}; the file on disk is the last finite state"
+    )]
+    NonFinite {
+        path: String,
+        array: String,
+        value: f32,
+    },
+}
+
+/// Prefix of the checksum metadata keys.
+const CRC32: &str = "crc32/";
+
+/// CRC-32 of `values` as stored (little-endian f32).
+fn crc32(values: &[f32]) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    for v in values {
+        hasher.update(&v.to_le_bytes());
+    }
+    hasher.finalize()
 }
 
 /// Prefixes of the two parts of a checkpoint.
@@ -174,6 +201,21 @@ pub fn save_state(
     }
     dict.metadata
         .insert("config".into(), checkpoint.config_toml.clone());
+    for (name, (_, values)) in &dict.tensors {
+        if let Some(&value) = values.iter().find(|v| !v.is_finite()) {
+            return Err(CheckpointError::NonFinite {
+                path: path.display().to_string(),
+                array: name.clone(),
+                value,
+            });
+        }
+    }
+    let sums: Vec<(String, String)> = dict
+        .tensors
+        .iter()
+        .map(|(name, (_, values))| (format!("{CRC32}{name}"), format!("{:08x}", crc32(values))))
+        .collect();
+    dict.metadata.extend(sums);
     let write_error = |message: String| CheckpointError::Write {
         path: path.display().to_string(),
         message,
@@ -194,7 +236,27 @@ pub fn load(path: &Path) -> Result<(StateDict, Checkpoint), CheckpointError> {
         path: path.display().to_string(),
         message,
     };
-    let dict = StateDict::from_safetensors(&bytes).map_err(|e| invalid(e.to_string()))?;
+    let dict = StateDict::from_safetensors(&bytes).map_err(|e| match e {
+        spectral::optim::OptimError::State(message) => {
+            invalid(format!("not a readable safetensors file ({message})"))
+        }
+        other => invalid(other.to_string()),
+    })?;
+    for (name, (_, values)) in &dict.tensors {
+        if let Some(stored) = dict.metadata.get(&format!("{CRC32}{name}")) {
+            let actual = format!("{:08x}", crc32(values));
+            if *stored != actual {
+                return Err(invalid(format!(
+                    "array `{name}` is corrupt: its data's CRC-32 is {actual}, the file says {stored}"
+                )));
+            }
+        }
+        if let Some(value) = values.iter().find(|v| !v.is_finite()) {
+            return Err(invalid(format!(
+                "array `{name}` holds {value}: the run had diverged when this was written"
+            )));
+        }
+    }
     let mut model = StateDict::default();
     let mut optimizer = StateDict::default();
     for (name, tensor) in dict.tensors.iter() {
@@ -328,9 +390,91 @@ mod tests {
         );
         let garbage = dir.path().join("garbage.safetensors");
         std::fs::write(&garbage, b"garbage").unwrap();
-        assert!(matches!(
-            load(&garbage),
-            Err(CheckpointError::Invalid { .. })
-        ));
+        let error = load(&garbage).unwrap_err();
+        assert!(matches!(error, CheckpointError::Invalid { .. }));
+        assert!(
+            error
+                .to_string()
+                .contains("not a readable safetensors file"),
+            "{error}"
+        );
+        assert!(!error.to_string().contains("optimizer state"), "{error}");
+    }
+
+    fn saved_net(dir: &Path) -> std::path::PathBuf {
+        let path = dir.join("last.safetensors");
+        let checkpoint = Checkpoint {
+            step: 3,
+            config_toml: "steps = 5\n".into(),
+            ..Default::default()
+        };
+        save(&path, &net(&Default::default()), &checkpoint).unwrap();
+        path
+    }
+
+    /// Every byte of the arrays' data is covered: flipping any one of them (here one in each
+    /// array, the last byte of the file included) is an error naming the array.
+    #[test]
+    fn a_flipped_byte_in_the_data_is_caught_by_its_array_checksum() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = saved_net(dir.path());
+        let bytes = std::fs::read(&path).unwrap();
+        let header = 8 + u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        // The arrays in file order: layers.0.bias (4), layers.0.weight (12), layers.1.weight (8).
+        for (offset, array) in [
+            (header + 1, "model/layers.0.bias"),
+            (header + 16 + 5, "model/layers.0.weight"),
+            (bytes.len() - 1, "model/layers.1.weight"),
+        ] {
+            let mut corrupt = bytes.clone();
+            corrupt[offset] ^= 0x10;
+            let bad = dir.path().join("corrupt.safetensors");
+            std::fs::write(&bad, &corrupt).unwrap();
+            let error = load(&bad).unwrap_err().to_string();
+            assert!(
+                error.contains(&format!("`{array}` is corrupt")),
+                "byte {offset}: {error}"
+            );
+        }
+        load(&path).unwrap();
+    }
+
+    /// A file written before the checksums (no `crc32/` keys) still loads.
+    #[test]
+    fn checkpoints_without_checksums_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = saved_net(dir.path());
+        let mut dict = StateDict::from_safetensors(&std::fs::read(&path).unwrap()).unwrap();
+        dict.metadata.retain(|key, _| !key.starts_with(CRC32));
+        std::fs::write(&path, dict.to_safetensors().unwrap()).unwrap();
+        let (model, saved) = load(&path).unwrap();
+        assert_eq!((model.tensors.len(), saved.step), (3, 3));
+    }
+
+    #[test]
+    fn a_non_finite_state_is_never_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = saved_net(dir.path());
+        let before = std::fs::read(&path).unwrap();
+        let mut optimizer = StateDict::default();
+        optimizer.tensors.insert(
+            "momentum/layers.0.weight".into(),
+            (vec![2], vec![1.0, f32::NAN]),
+        );
+        let checkpoint = Checkpoint {
+            step: 4,
+            config_toml: "steps = 5\n".into(),
+            optimizer,
+            ..Default::default()
+        };
+        let error = save(&path, &net(&Default::default()), &checkpoint).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("`optim/momentum/layers.0.weight` holds NaN"),
+            "{error}"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }

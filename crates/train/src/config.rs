@@ -330,12 +330,39 @@ impl TrainConfig {
                 self.grad_clip
             )));
         }
-        if !(self.optimizer.lr > 0.0 && self.optimizer.lr.is_finite()) {
-            return Err(ConfigError::Invalid(format!(
-                "optimizer.lr = {} must be > 0",
-                self.optimizer.lr
-            )));
+        let within = |name: &str, value: f64, ok: bool, rule: &str| {
+            if ok && value.is_finite() {
+                Ok(())
+            } else {
+                Err(ConfigError::Invalid(format!(
+                    "{name} = {value} must be {rule}"
+                )))
+            }
+        };
+        let o = &self.optimizer;
+        within("optimizer.lr", o.lr, o.lr > 0.0, "> 0")?;
+        within("optimizer.adamw.lr", o.adamw.lr, o.adamw.lr > 0.0, "> 0")?;
+        for (name, beta) in [
+            ("optimizer.adamw.beta1", o.adamw.beta1),
+            ("optimizer.adamw.beta2", o.adamw.beta2),
+            ("optimizer.muon.momentum", o.muon.momentum),
+        ] {
+            within(name, beta, (0.0..1.0).contains(&beta), "in [0, 1)")?;
         }
+        within("optimizer.adamw.eps", o.adamw.eps, o.adamw.eps > 0.0, "> 0")?;
+        for (name, decay) in [
+            ("optimizer.adamw.weight_decay", o.adamw.weight_decay),
+            ("optimizer.muon.weight_decay", o.muon.weight_decay),
+        ] {
+            within(name, decay, decay >= 0.0, "≥ 0")?;
+        }
+        let floor = self.schedule.min_factor;
+        within(
+            "schedule.min_factor",
+            floor,
+            (0.0..=1.0).contains(&floor),
+            "in [0, 1] (a fraction of the peak lr)",
+        )?;
         let block_size = match &self.model {
             ModelConfig::SpacingMdn(m) => m.block_size,
             ModelConfig::Gpt(m) => m.block_size,
@@ -471,6 +498,44 @@ mod tests {
             config.device.parse::<spectral::DeviceKind>(),
             Ok(spectral::DeviceKind::Cuda(1))
         );
+    }
+
+    /// The numbers a run once trained on and diverged with (a negative floor, a negative
+    /// AdamW lr), and their neighbours, are refused by field and value.
+    #[test]
+    fn out_of_range_numbers_are_refused_naming_field_and_value() {
+        let valid = || {
+            let mut config = TrainConfig::default();
+            config.data.spacings = Some("s.f64".into());
+            config.seq_len = 16;
+            config
+        };
+        valid().validate().unwrap();
+        type Spoil = fn(&mut TrainConfig);
+        let cases: [(&str, Spoil); 6] = [
+            ("schedule.min_factor = -0.5", |c| {
+                c.schedule.min_factor = -0.5
+            }),
+            ("schedule.min_factor = 1.5", |c| c.schedule.min_factor = 1.5),
+            ("optimizer.adamw.lr = -0.001", |c| {
+                c.optimizer.adamw.lr = -1e-3
+            }),
+            ("optimizer.adamw.beta2 = 1", |c| {
+                c.optimizer.adamw.beta2 = 1.0
+            }),
+            ("optimizer.muon.momentum = NaN", |c| {
+                c.optimizer.muon.momentum = f64::NAN
+            }),
+            ("optimizer.adamw.weight_decay = -0.1", |c| {
+                c.optimizer.adamw.weight_decay = -0.1
+            }),
+        ];
+        for (expected, spoil) in cases {
+            let mut config = valid();
+            spoil(&mut config);
+            let error = config.validate().unwrap_err().to_string();
+            assert!(error.contains(expected), "{expected}: {error}");
+        }
     }
 
     #[test]

@@ -310,12 +310,12 @@ impl<B: AutodiffBackend, T: Task<B>> Hooks<B, T::Model> for PeerHooks<'_, B, T> 
         Ok(())
     }
 
-    fn non_finite(&mut self, step: u64, loss: f64) -> TrainError {
+    fn non_finite(&mut self, step: u64, what: String, value: f64) -> TrainError {
         self.abandon();
         TrainError::NonFinite {
             step,
-            what: "loss",
-            loss,
+            what,
+            value,
             last_checkpoint: self
                 .lead
                 .as_ref()
@@ -365,7 +365,7 @@ mod tests {
         config.optimizer.method = method;
         config.optimizer.lr = match method {
             Method::AdamW | Method::Spectra | Method::SpectraTeon => 3e-3,
-            _ => 0.05,
+            Method::Muon | Method::Teon | Method::ManifoldMuon => 0.05,
         };
         config
     }
@@ -463,7 +463,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut config = tiny_gpt(dir.path().join("run"), Method::Muon);
         config.devices = vec!["cpu:0".into(), "cpu:1".into(), "cpu:2".into()];
-        let error = crate::train_on_device(&config, false).unwrap_err();
+        let error = crate::train_on_device(&config, crate::Start::Fresh).unwrap_err();
         assert!(
             error
                 .to_string()
@@ -477,8 +477,9 @@ mod tests {
     fn unknown_absent_or_mixed_devices_fail_before_any_work() {
         let dir = tempfile::tempdir().unwrap();
         let mut config = tiny_gpt(dir.path().join("run"), Method::Muon);
-        let cases: [(&[&str], &str); 3] = [
+        let cases: [(&[&str], &str); 4] = [
             (&["cpu:0", "gpu:1"], "unknown device \"gpu:1\""),
+            (&["cpu:0", "", "cpu:1"], "entry 2 is empty"),
             (&["cpu:0", "cpu:x"], "unknown device \"cpu:x\""),
             (
                 &["cpu:0", "cuda:0"],
@@ -491,7 +492,7 @@ mod tests {
         ];
         for (devices, message) in cases {
             config.devices = devices.iter().map(|d| d.to_string()).collect();
-            let error = crate::train_on_device(&config, false).unwrap_err();
+            let error = crate::train_on_device(&config, crate::Start::Fresh).unwrap_err();
             assert!(error.to_string().contains(message), "{devices:?}: {error}");
             assert!(!config.out.exists(), "{devices:?}: nothing was written");
         }

@@ -32,6 +32,13 @@ impl DeviceSet {
         if names.is_empty() {
             return Err(ConfigError::Invalid("the devices list is empty".into()).into());
         }
+        if let Some(position) = names.iter().position(|n| n.trim().is_empty()) {
+            return Err(ConfigError::Invalid(format!(
+                "devices {names:?}: entry {} is empty (two commas in a row?)",
+                position + 1
+            ))
+            .into());
+        }
         let kinds = names
             .iter()
             .map(|name| {
@@ -61,6 +68,11 @@ impl DeviceSet {
     /// Always false: a set holds at least one device.
     pub fn is_empty(&self) -> bool {
         self.kinds.is_empty()
+    }
+
+    /// Whether the devices are CPUs (host memory holds the activations).
+    pub fn is_cpu(&self) -> bool {
+        self.kinds.first() == Some(&DeviceKind::Cpu)
     }
 }
 

@@ -24,17 +24,33 @@ pub enum TrainError {
         source: std::io::Error,
     },
     #[error(
-        "{what} is {loss} at step {step}; stopped before the step's weights were kept (last good checkpoint: {last_checkpoint})"
+        "{what} is {value} at step {step}; stopped before the step's weights were kept (last good checkpoint: {last_checkpoint})"
     )]
     NonFinite {
         step: u64,
-        /// What is not finite: "loss", or "gradient norm" (the engine checks both).
-        what: &'static str,
-        loss: f64,
+        /// What is not finite: "loss", "the gradient of `PARAM`", "gradient norm" (the
+        /// engine's, over all parameters).
+        what: String,
+        value: f64,
         last_checkpoint: String,
     },
     #[error("cannot resume: {0}")]
     Resume(String),
+    #[error(
+        "{dir} already holds a run ({files}); continue it with --resume, or replace it with --overwrite"
+    )]
+    RunExists { dir: String, files: String },
+    #[error(
+        "batch_size = {batch_size} × seq_len = {seq_len} needs at least {needed_gb:.1} GB for one step's activations; this machine has {available_gb:.1} GB available: lower batch_size"
+    )]
+    OutOfMemory {
+        batch_size: usize,
+        seq_len: usize,
+        needed_gb: f64,
+        available_gb: f64,
+    },
+    #[error("{dir} is in use by process {pid} (its lock: {dir}/.lock); one run per directory")]
+    RunDirBusy { dir: String, pid: u32 },
     #[error(transparent)]
     Device(#[from] spectral::DeviceError),
     #[error(transparent)]

@@ -7,6 +7,8 @@ use crate::data_parallel::train_parallel;
 use crate::devices::{BackendDevices, DeviceJob, DeviceSet, on_devices};
 use crate::engine::{Choice, choose, train_on_engine};
 use crate::error::TrainError;
+use crate::memory_check;
+use crate::run_dir::{self, Start};
 use crate::run_log::TrainSummary;
 use crate::trainer::train;
 use burn::backend::Autodiff;
@@ -15,12 +17,17 @@ use burn::tensor::backend::Backend;
 /// The run of `config` on the device it names (`cpu`, `cuda`, `cuda:N`), or data-parallel on
 /// its `devices` when it lists any: on the CUDA engine where [`choose`] picks it, on burn
 /// otherwise (after checking every device, and that the batch divides among them). The
-/// run's `config.toml` records which trained it.
-pub fn train_on_device(config: &TrainConfig, resume: bool) -> Result<TrainSummary, TrainError> {
+/// run's `config.toml` records which trained it. The run directory is claimed first
+/// ([`run_dir::claim`]: one process per directory, and `start` says what happens to a run
+/// it already holds).
+pub fn train_on_device(config: &TrainConfig, start: Start) -> Result<TrainSummary, TrainError> {
+    config.validate()?;
+    let resume = start.resumes();
     let mut config = config.clone();
     match choose(&config)? {
         Choice::Engine { plan, ordinal } => {
             config.engine = EngineChoice::Engine;
+            let _claim = run_dir::claim(&config.out, start)?;
             return train_on_engine(&config, &plan, ordinal, resume);
         }
         Choice::Burn { why } => {
@@ -34,9 +41,12 @@ pub fn train_on_device(config: &TrainConfig, resume: bool) -> Result<TrainSummar
     let devices = if config.devices.is_empty() {
         DeviceSet::one(config.device.parse()?)?
     } else {
-        config.validate()?;
         DeviceSet::parse(&config.devices)?
     };
+    if devices.is_cpu() {
+        memory_check::check(config, memory_check::available_bytes())?;
+    }
+    let _claim = run_dir::claim(&config.out, start)?;
     on_devices(&devices, Run { config, resume })
 }
 

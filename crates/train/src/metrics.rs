@@ -1,5 +1,7 @@
-//! `metrics.jsonl`: one JSON object per logged step, flushed as it is written, so a crash
-//! loses nothing already logged. On resume the log is cut back to the checkpoint's step.
+//! `metrics.jsonl`: one JSON object per logged step, appended and flushed as it is written, so
+//! a crash loses nothing already logged. On resume the log is cut back to the checkpoint's
+//! step (the steps after it run again) and a line torn by a crash is dropped; that repair
+//! replaces the file atomically, so a kill while it happens leaves the log as it was.
 
 use serde::{Deserialize, Serialize};
 use std::fs::{File, OpenOptions};
@@ -39,27 +41,31 @@ pub struct MetricsLog {
 
 impl MetricsLog {
     /// Opens `path` for appending, first dropping records after `keep_through_step` (all of
-    /// them for a fresh run: pass 0).
+    /// them for a fresh run: pass 0) and any line that is not a whole record (the tail a
+    /// crash tore). The file is rewritten, atomically, only when something is dropped.
     pub fn open(path: &Path, keep_through_step: u64) -> std::io::Result<Self> {
-        let kept: Vec<String> = match File::open(path) {
-            Ok(file) => BufReader::new(file)
-                .lines()
-                .map_while(Result::ok)
-                .filter(|line| {
-                    serde_json::from_str::<Record>(line).is_ok_and(|r| r.step <= keep_through_step)
-                })
-                .collect(),
-            Err(_) => Vec::new(),
+        let text = match std::fs::read(path) {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(e),
         };
-        let mut file = OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(true)
-            .open(path)?;
-        for line in kept {
-            writeln!(file, "{line}")?;
+        let lines: Vec<&str> = text.lines().collect();
+        let kept: Vec<&str> = lines
+            .iter()
+            .copied()
+            .filter(|line| {
+                serde_json::from_str::<Record>(line).is_ok_and(|r| r.step <= keep_through_step)
+            })
+            .collect();
+        if kept.len() != lines.len() || !(text.is_empty() || text.ends_with('\n')) {
+            let mut repaired = String::new();
+            for line in &kept {
+                repaired.push_str(line);
+                repaired.push('\n');
+            }
+            spectral_io::write_atomic(path, repaired.as_bytes()).map_err(|e| e.source)?;
         }
-        file.flush()?;
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
         Ok(Self {
             path: path.to_path_buf(),
             file,
@@ -125,6 +131,36 @@ mod tests {
         // A fresh run starts an empty log.
         MetricsLog::open(&path, 0).unwrap();
         assert!(MetricsLog::read(&path).unwrap().is_empty());
+    }
+
+    /// A line torn by a crash is dropped; a log with nothing to drop is not rewritten (its
+    /// inode stays: appended to, never truncated).
+    #[test]
+    fn a_torn_line_is_dropped_and_a_whole_log_is_only_appended_to() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("metrics.jsonl");
+        let mut log = MetricsLog::open(&path, 0).unwrap();
+        for step in 1..=3 {
+            log.write(&record(step)).unwrap();
+        }
+        drop(log);
+        let inode = std::fs::metadata(&path).unwrap().ino();
+        let mut log = MetricsLog::open(&path, 3).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().ino(), inode);
+        log.write(&record(4)).unwrap();
+        drop(log);
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str(r#"{"step":5,"train_lo"#);
+        std::fs::write(&path, text).unwrap();
+        let mut log = MetricsLog::open(&path, 10).unwrap();
+        log.write(&record(5)).unwrap();
+        drop(log);
+        assert_eq!(
+            MetricsLog::read(&path).unwrap(),
+            (1..=5).map(record).collect::<Vec<_>>()
+        );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]

@@ -18,8 +18,11 @@
 //! hooks.on_step(model, report)                      loss, f, ‖g‖, optimizer seconds, val
 //! ```
 //!
-//! A NaN or infinite loss stops the loop before the step's weights are kept, with the error
-//! of [`Hooks::non_finite`] (by default [`TrainError::NonFinite`]).
+//! A NaN or infinite loss, or a finite loss with a NaN or infinite gradient, stops the loop
+//! before the step's weights are kept, with the error of [`Hooks::non_finite`] (by default
+//! [`TrainError::NonFinite`]) naming the first parameter whose gradient is not finite. The
+//! gradient check reads the norm back before the optimizer step (it waits for the backward
+//! pass); a loop whose loss is [`LossValue::Unread`] (throughput timing) checks neither.
 //!
 //! A caller drives it with a model, its hooks and a [`Plan`]:
 //!
@@ -147,12 +150,13 @@ pub trait Hooks<B: AutodiffBackend, M: AutodiffModule<B>> {
         Ok(())
     }
 
-    /// The error that stops the loop at a NaN or infinite `loss` of step `step` (1-based).
-    fn non_finite(&mut self, step: u64, loss: f64) -> TrainError {
+    /// The error that stops the loop at step `step` (1-based) where `what` ("loss", "the
+    /// gradient of `PARAM`") is `value`, NaN or infinite.
+    fn non_finite(&mut self, step: u64, what: String, value: f64) -> TrainError {
         TrainError::NonFinite {
             step,
-            what: "loss",
-            loss,
+            what,
+            value,
             last_checkpoint: "none yet".into(),
         }
     }
@@ -172,14 +176,31 @@ pub fn fit<B: AutodiffBackend, M: AutodiffModule<B>, H: Hooks<B, M>>(
         if let LossValue::Read(value) = value
             && !value.is_finite()
         {
-            return Err(hooks.non_finite(step + 1, value));
+            return Err(hooks.non_finite(step + 1, "loss".into(), value));
         }
         // Read once the whole step is queued: reading before the backward pass left the GPU
         // idle while the host built it.
         let loss_on_device = (value == LossValue::AfterStep).then(|| loss.clone().inner());
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         let mut grads = hooks.reduce_gradients(grads)?;
-        let grad_norm = clip_gradients::<B, M>(&model, &mut grads, plan.grad_clip);
+        let grad_norm = gradient_norm::<B, M>(&model, &grads);
+        if value != LossValue::Unread
+            && let Some(norm) = grad_norm.clone().map(|n| read_norm(Some(n)))
+            && !norm.is_finite()
+        {
+            // A non-finite loss (not read yet when it is read after the step) is the cause.
+            if let Some(on_device) = &loss_on_device {
+                let loss = on_device.clone().into_scalar().elem::<f64>();
+                if !loss.is_finite() {
+                    return Err(hooks.non_finite(step + 1, "loss".into(), loss));
+                }
+            }
+            // Before clipping, which would spread the NaN over every gradient.
+            let (what, value) = first_non_finite_gradient::<B, M>(&model, &grads)
+                .unwrap_or_else(|| ("the gradient norm".into(), norm));
+            return Err(hooks.non_finite(step + 1, what, value));
+        }
+        clip_gradients::<B, M>(&model, &mut grads, grad_norm.as_ref(), plan.grad_clip);
         let optim_started = Instant::now();
         let stepped = hooks.update(lr_factor, model, grads);
         let optim_s = optim_started.elapsed().as_secs_f64();
@@ -189,7 +210,7 @@ pub fn fit<B: AutodiffBackend, M: AutodiffModule<B>, H: Hooks<B, M>>(
             (_, Some(on_device)) => {
                 let value = on_device.into_scalar().elem::<f64>();
                 if !value.is_finite() {
-                    return Err(hooks.non_finite(step + 1, value));
+                    return Err(hooks.non_finite(step + 1, "loss".into(), value));
                 }
                 value
             }
@@ -215,18 +236,13 @@ pub fn fit<B: AutodiffBackend, M: AutodiffModule<B>, H: Hooks<B, M>>(
     Ok(model)
 }
 
-/// PyTorch's `clip_grad_norm_`: the global L2 norm of the gradients, and, when
-/// `max_norm > 0`, every gradient scaled by `min(1, max_norm / (norm + 1e-6))`.
-///
-/// Returns the norm before clipping as a `[1]` tensor on the device (`None` without
-/// gradients), and reads nothing back: the factor is computed and applied on the device, so
-/// the host goes on queueing the optimizer step and the next batch while the GPU runs the
-/// backward pass. Read the norm (see [`read_norm`]) only where it is logged; each read waits
-/// for the step's backward pass.
-fn clip_gradients<B: AutodiffBackend, M: AutodiffModule<B>>(
+/// The global L2 norm of the gradients, as a `[1]` tensor on the device (`None` without
+/// gradients). Nothing is read back: the host goes on queueing the optimizer step and the
+/// next batch while the GPU runs the backward pass. Read the norm (see [`read_norm`]) only
+/// where it is used; each read waits for the step's backward pass.
+fn gradient_norm<B: AutodiffBackend, M: AutodiffModule<B>>(
     model: &M,
-    grads: &mut GradientsParams,
-    max_norm: f64,
+    grads: &GradientsParams,
 ) -> Option<Tensor<B::InnerBackend, 1>> {
     // One [1] sum of squares per parameter, concatenated and summed once. Not a running
     // `total + s` chain: on burn's CUDA backend the fusion layer merges such a chain over a
@@ -243,6 +259,26 @@ fn clip_gradients<B: AutodiffBackend, M: AutodiffModule<B>>(
             }
         }
     }
+    let mut squares = SumSquares::<B::InnerBackend> {
+        grads,
+        sums: Vec::new(),
+    };
+    model.visit(&mut squares);
+    if squares.sums.is_empty() {
+        return None;
+    }
+    Some(Tensor::cat(squares.sums, 0).sum().sqrt()) // [1]
+}
+
+/// PyTorch's `clip_grad_norm_` given the gradients' global `norm` ([`gradient_norm`]): when
+/// `max_norm > 0`, every gradient scaled by `min(1, max_norm / (norm + 1e-6))`, the factor
+/// computed and applied on the device (nothing read back).
+fn clip_gradients<B: AutodiffBackend, M: AutodiffModule<B>>(
+    model: &M,
+    grads: &mut GradientsParams,
+    norm: Option<&Tensor<B::InnerBackend, 1>>,
+    max_norm: f64,
+) {
     /// Multiplies every gradient by `factor` `[1]`.
     struct Scale<'a, IB: Backend> {
         grads: &'a mut GradientsParams,
@@ -256,15 +292,7 @@ fn clip_gradients<B: AutodiffBackend, M: AutodiffModule<B>>(
             }
         }
     }
-    let mut squares = SumSquares::<B::InnerBackend> {
-        grads,
-        sums: Vec::new(),
-    };
-    model.visit(&mut squares);
-    if squares.sums.is_empty() {
-        return None;
-    }
-    let norm = Tensor::cat(squares.sums, 0).sum().sqrt(); // [1]
+    let Some(norm) = norm else { return };
     if max_norm > 0.0 {
         let factor = norm
             .clone()
@@ -274,10 +302,49 @@ fn clip_gradients<B: AutodiffBackend, M: AutodiffModule<B>>(
             .clamp_max(1.0);
         model.visit(&mut Scale { grads, factor });
     }
-    Some(norm)
 }
 
-/// The value of a norm from [`clip_gradients`] (0 without gradients); waits for the device.
+/// The first parameter (by its dotted path in `model`) whose gradient holds a NaN or an
+/// infinity, with one such value; `None` when every gradient is finite.
+fn first_non_finite_gradient<B: AutodiffBackend, M: AutodiffModule<B>>(
+    model: &M,
+    grads: &GradientsParams,
+) -> Option<(String, f64)> {
+    struct Find<'a> {
+        grads: &'a GradientsParams,
+        path: Vec<String>,
+        found: Option<(String, f64)>,
+    }
+    impl<B: AutodiffBackend> ModuleVisitor<B> for Find<'_> {
+        fn enter_module(&mut self, name: &str, _container_type: &str) {
+            self.path.push(name.to_string());
+        }
+        fn exit_module(&mut self, _name: &str, _container_type: &str) {
+            self.path.pop();
+        }
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            if self.found.is_some() {
+                return;
+            }
+            if let Some(g) = self.grads.get::<B::InnerBackend, D>(param.id) {
+                let bad = g.into_data().iter::<f64>().find(|v| !v.is_finite());
+                if let Some(value) = bad {
+                    let path = self.path.join(".");
+                    self.found = Some((format!("the gradient of `{path}`"), value));
+                }
+            }
+        }
+    }
+    let mut find = Find {
+        grads,
+        path: Vec::new(),
+        found: None,
+    };
+    model.visit(&mut find);
+    find.found
+}
+
+/// The value of a norm from [`gradient_norm`] (0 without gradients); waits for the device.
 pub fn read_norm<B: Backend>(norm: Option<Tensor<B, 1>>) -> f64 {
     norm.map_or(0.0, |n| n.into_scalar().elem::<f64>())
 }
@@ -326,6 +393,8 @@ mod tests {
         x: Tensor<B, 2>,
         value: LossValue,
         nan_at: Option<u64>,
+        /// A step whose loss is finite but whose weight gradient is NaN.
+        nan_gradient_at: Option<u64>,
         stop_at: Option<u64>,
         updates: Vec<f64>,
         evals: Vec<u64>,
@@ -342,6 +411,7 @@ mod tests {
                 x,
                 value,
                 nan_at: None,
+                nan_gradient_at: None,
                 stop_at: None,
                 updates: Vec::new(),
                 evals: Vec::new(),
@@ -362,6 +432,10 @@ mod tests {
             let mut loss = model.forward(self.x.clone()).powf_scalar(2.0).mean();
             if self.nan_at == Some(step) {
                 loss = loss.mul_scalar(f64::NAN);
+            }
+            if self.nan_gradient_at == Some(step) {
+                // √(0·W) = 0 adds nothing, but its derivative is ∞ · 0 = NaN.
+                loss = loss + model.weight.val().mul_scalar(0.0).sqrt().sum();
             }
             let value = match self.value {
                 LossValue::Read(_) => LossValue::Read(loss.clone().into_scalar().elem::<f64>()),
@@ -397,7 +471,8 @@ mod tests {
                     .filter(|&&e| e == report.done)
                     .map(|&e| e as f64)
             );
-            assert!(read_norm(report.grad_norm) > 0.0);
+            let norm = read_norm(report.grad_norm);
+            assert!(norm > 0.0 || (norm.is_nan() && self.nan_gradient_at.is_some()));
             self.steps.push((report.done, report.loss));
             Ok(())
         }
@@ -450,15 +525,15 @@ mod tests {
 
     #[test]
     fn a_nan_loss_stops_before_its_step_is_kept_and_none_ends_the_loop() {
-        for (value, updates) in [(LossValue::AfterStep, 3), (LossValue::Read(0.0), 2)] {
+        // Read at once, or read once the gradient shows NaN: no update of step 3 runs.
+        for (value, updates) in [(LossValue::AfterStep, 2), (LossValue::Read(0.0), 2)] {
             let mut hooks = Recorder::new(value);
             hooks.nan_at = Some(2);
             let error = fit(&plan(0..7, 3), layer(), &mut hooks).unwrap_err();
             assert!(
-                matches!(error, TrainError::NonFinite { step: 3, ref loss, .. } if loss.is_nan()),
+                matches!(error, TrainError::NonFinite { step: 3, ref value, ref what, .. } if value.is_nan() && what == "loss"),
                 "{error}"
             );
-            // Read after the step is queued: the update ran, its model was not kept.
             assert_eq!(hooks.updates.len(), updates, "{value:?}");
             assert_eq!(hooks.steps.len(), 2, "{value:?}");
         }
@@ -469,11 +544,37 @@ mod tests {
         assert_eq!(hooks.evals, vec![3]);
     }
 
+    /// A finite loss with a NaN gradient stops the loop before the optimizer sees it, naming
+    /// the parameter; unread (throughput) loops do not check.
+    #[test]
+    fn a_nan_gradient_stops_before_the_update_and_names_its_parameter() {
+        for value in [LossValue::AfterStep, LossValue::Read(0.0)] {
+            let mut hooks = Recorder::new(value);
+            hooks.nan_gradient_at = Some(2);
+            let error = fit(&plan(0..7, 3), layer(), &mut hooks).unwrap_err();
+            let TrainError::NonFinite {
+                step, what, value, ..
+            } = &error
+            else {
+                panic!("{error}");
+            };
+            assert_eq!((*step, what.as_str()), (3, "the gradient of `weight`"));
+            assert!(value.is_nan());
+            assert_eq!(hooks.updates.len(), 2, "the update of step 3 never ran");
+        }
+        let mut hooks = Recorder::new(LossValue::Unread);
+        hooks.nan_gradient_at = Some(2);
+        fit(&plan(0..7, 3), layer(), &mut hooks).unwrap();
+        assert_eq!(hooks.updates.len(), 7);
+    }
+
     #[test]
     fn clipping_scales_to_the_max_norm_and_reports_the_norm_before() {
         let (layer, mut grads) = layer_and_grads(10.0);
         let before = flat(&layer, &grads);
-        let norm = read_norm(clip_gradients(&layer, &mut grads, 1.0));
+        let norm_tensor = gradient_norm(&layer, &grads);
+        clip_gradients(&layer, &mut grads, norm_tensor.as_ref(), 1.0);
+        let norm = read_norm(norm_tensor);
         assert!((norm - l2(&before)).abs() <= 1e-5 * l2(&before), "{norm}");
         assert!(norm > 1.0, "the test needs a norm over the limit: {norm}");
         let after = flat(&layer, &grads);
@@ -488,7 +589,9 @@ mod tests {
         for max_norm in [1e9, 0.0] {
             let (layer, mut grads) = layer_and_grads(10.0);
             let before = flat(&layer, &grads);
-            let norm = read_norm(clip_gradients(&layer, &mut grads, max_norm));
+            let norm_tensor = gradient_norm(&layer, &grads);
+            clip_gradients(&layer, &mut grads, norm_tensor.as_ref(), max_norm);
+            let norm = read_norm(norm_tensor);
             assert!((norm - l2(&before)).abs() <= 1e-5 * l2(&before));
             assert_eq!(flat(&layer, &grads), before, "max_norm {max_norm}");
         }

@@ -132,7 +132,7 @@ impl<B: AutodiffBackend, T: Task<B>> Hooks<B, T::Model> for OneDevice<'_, B, T> 
         }
     }
 
-    fn non_finite(&mut self, step: u64, loss: f64) -> TrainError {
+    fn non_finite(&mut self, step: u64, what: String, value: f64) -> TrainError {
         let last_checkpoint = match &self.log {
             Some(log) => {
                 log.abandon();
@@ -142,8 +142,8 @@ impl<B: AutodiffBackend, T: Task<B>> Hooks<B, T::Model> for OneDevice<'_, B, T> 
         };
         TrainError::NonFinite {
             step,
-            what: "loss",
-            loss,
+            what,
+            value,
             last_checkpoint,
         }
     }

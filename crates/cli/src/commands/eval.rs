@@ -21,15 +21,20 @@ pub struct CkptArgs {
     #[arg(long)]
     pub json: Option<PathBuf>,
     /// Rollouts (validation windows of seq_len + 100 spacings).
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = at_least_one())]
     pub rollouts: usize,
     /// Validation windows scored one step ahead; default the run's eval_windows.
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one())]
     pub windows: Option<usize>,
     /// `cpu`, or `cuda[:N]` in a binary built with `--features cuda` (a full-size model's
     /// rollouts take many minutes on a CPU).
     #[arg(long, default_value = "cpu")]
     pub device: DeviceKind,
+}
+
+/// A count of at least 1 (0 windows or rollouts would score nothing).
+fn at_least_one() -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
 }
 
 impl CkptArgs {

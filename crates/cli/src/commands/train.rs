@@ -12,8 +12,12 @@ pub struct Args {
     #[arg(long)]
     pub config: PathBuf,
     /// Continue from OUT/last.safetensors (same model, data, optimizer and seed).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "overwrite")]
     pub resume: bool,
+    /// Replace the run OUT holds (its metrics, checkpoints and evaluations); without it a
+    /// fresh run into a directory holding one is refused.
+    #[arg(long)]
+    pub overwrite: bool,
     /// Total optimizer steps.
     #[arg(long)]
     pub steps: Option<u64>,
@@ -95,7 +99,12 @@ pub fn run(args: Args) -> Result<()> {
     if let Some(init) = args.init {
         config.init = init;
     }
-    let summary = spectral_train::train_on_device(&config, args.resume)?;
+    let start = match (args.resume, args.overwrite) {
+        (true, _) => spectral_train::Start::Resume,
+        (false, true) => spectral_train::Start::Overwrite,
+        (false, false) => spectral_train::Start::Fresh,
+    };
+    let summary = spectral_train::train_on_device(&config, start)?;
     println!(
         "{} steps in {:.1} s: train loss {:.4}, val loss {:.4} (best {:.4}); {} parameters; outputs in {}",
         summary.steps,

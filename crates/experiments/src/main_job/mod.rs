@@ -17,7 +17,8 @@ use evaluate::{Evaluated, evaluate};
 use serde::{Deserialize, Serialize};
 use spectral_io::{IoError, write_atomic};
 use spectral_train::config::ConfigError;
-use spectral_train::{ModelConfig, TrainConfig, TrainError, TrainSummary};
+use spectral_train::run_dir::run_files_in;
+use spectral_train::{ModelConfig, Start, TrainConfig, TrainError, TrainSummary};
 use spectral_zeta::ZetaError;
 use spectral_zeta::series_file::Format;
 use spectral_zeta::stats::report::StatsReport;
@@ -65,13 +66,15 @@ pub struct SpacingSummary {
 }
 
 /// One trained and evaluated arm.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Arm {
-    pub name: &'static str,
+    pub name: String,
     pub trained: TrainSummary,
     pub evaluated: Evaluated,
 }
 
 /// What the main job did.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Report {
     pub zeros: ZerosSummary,
     pub stats: StatsReport,
@@ -95,6 +98,8 @@ pub enum Progress<'a> {
 /// What can stop the main job.
 #[derive(Debug, thiserror::Error)]
 pub enum MainJobError {
+    #[error("{0} holds the runs of an earlier `spectral run`; give another --out")]
+    OutHoldsRuns(String),
     #[error("creating {path}")]
     CreateDir {
         path: String,
@@ -116,12 +121,23 @@ pub enum MainJobError {
     Output(#[from] IoError),
 }
 
-/// Runs the whole job (module doc), telling `progress` each stage it reaches.
-pub fn run(
+/// Runs the whole job (module doc).
+pub fn run(config: &Config) -> Result<Report, MainJobError> {
+    run_with_progress(config, |_| {})
+}
+
+/// [`run`], telling `progress` each stage it reaches.
+pub fn run_with_progress(
     config: &Config,
     mut progress: impl FnMut(Progress<'_>),
 ) -> Result<Report, MainJobError> {
     let out = &config.out;
+    // Before the zeros: an arm's directory holding a run would stop the job minutes in.
+    for (name, _) in ARMS {
+        if !run_files_in(&out.join(name)).is_empty() {
+            return Err(MainJobError::OutHoldsRuns(out.display().to_string()));
+        }
+    }
     std::fs::create_dir_all(out).map_err(|source| MainJobError::CreateDir {
         path: out.display().to_string(),
         source,
@@ -163,10 +179,10 @@ pub fn run(
             arm: name,
             steps: config.steps,
         });
-        let trained = spectral_train::train_on_device(&train_config, false)?;
+        let trained = spectral_train::train_on_device(&train_config, Start::Fresh)?;
         let evaluated = evaluate(&train_config)?;
         arms.push(Arm {
-            name,
+            name: name.to_string(),
             trained,
             evaluated,
         });

@@ -92,8 +92,8 @@ pub fn train_on_engine(
                 log.abandon();
                 return Err(TrainError::NonFinite {
                     step: done,
-                    what,
-                    loss: value,
+                    what: what.into(),
+                    value,
                     last_checkpoint: log.last_checkpoint(),
                 });
             }

@@ -56,15 +56,35 @@ pub fn pair_correlation(blocks: &[Vec<f64>], r_max: f64, bins: usize) -> Vec<(f6
 /// equidistributed relative to any lattice.
 const STRIDE: f64 = 0.618_033_988_749_894_9;
 
+/// Most windows per level of a block: unfolded levels (mean spacing 1) need about 1.6 per
+/// level at [`STRIDE`]; the cap only binds on a span far beyond the level count (a spacing of
+/// 1e300 in a corrupt file), where it widens the stride so that the work stays bounded.
+const MAX_WINDOWS_PER_LEVEL: f64 = 4.0;
+
+/// The starts `s` of windows `[s, s + l]` inside `[first, last]`, `stride` apart (wider when
+/// [`MAX_WINDOWS_PER_LEVEL`] binds); each start is `first + k·stride`, so no start repeats
+/// where adding the stride would no longer change `s`.
+fn window_starts(levels: &[f64], l: f64, stride: f64) -> impl Iterator<Item = f64> {
+    let (first, last) = (levels[0], levels[levels.len() - 1]);
+    let span = last - l - first;
+    let cap = MAX_WINDOWS_PER_LEVEL * levels.len() as f64 + 16.0;
+    let (count, stride) = if span.is_nan() || span < 0.0 {
+        (0, stride)
+    } else if span / stride + 1.0 <= cap {
+        ((span / stride).floor() as u64 + 1, stride)
+    } else {
+        (cap as u64, span / (cap - 1.0))
+    };
+    (0..count).map(move |k| first + k as f64 * stride)
+}
+
 /// Number variance `Σ²(L)`: variance of the count of levels in `[s, s + L)` over window
 /// starts s spread across the sequence.
 pub fn number_variance(blocks: &[Vec<f64>], l: f64) -> f64 {
     let (mut n, mut sum, mut sum2) = (0.0, 0.0, 0.0);
     for levels in blocks.iter().filter(|b| !b.is_empty()) {
-        let (first, last) = (levels[0], levels[levels.len() - 1]);
         let (mut lo, mut hi) = (0usize, 0usize);
-        let mut s = first;
-        while s + l <= last {
+        for s in window_starts(levels, l, STRIDE) {
             while lo < levels.len() && levels[lo] < s {
                 lo += 1;
             }
@@ -75,7 +95,6 @@ pub fn number_variance(blocks: &[Vec<f64>], l: f64) -> f64 {
             n += 1.0;
             sum += count;
             sum2 += count * count;
-            s += STRIDE;
         }
     }
     let mean = sum / n;
@@ -96,13 +115,11 @@ pub fn rigidity(blocks: &[Vec<f64>], l: f64) -> f64 {
 
 /// Sum of the window values of Δ₃ over one block, and the number of windows.
 fn rigidity_sums(levels: &[f64], l: f64) -> (f64, f64) {
-    let (first, last) = (levels[0], levels[levels.len() - 1]);
     let (m0, m1, m2) = (l, l * l / 2.0, l * l * l / 3.0);
     let det = m0 * m2 - m1 * m1;
     let mut lo = 0usize;
     let (mut windows, mut total) = (0.0, 0.0);
-    let mut s = first;
-    while s + l <= last {
+    for s in window_starts(levels, l, STRIDE * l) {
         while lo < levels.len() && levels[lo] < s {
             lo += 1;
         }
@@ -125,7 +142,6 @@ fn rigidity_sums(levels: &[f64], l: f64) -> (f64, f64) {
         let b = (m0 * i1 - m1 * i0) / det;
         total += (i2 - a * i0 - b * i1) / l;
         windows += 1.0;
-        s += STRIDE * l;
     }
     (total, windows)
 }
@@ -212,5 +228,24 @@ mod tests {
         for lag in 1..=3 {
             assert!(autocorrelation(std::slice::from_ref(&spacings), lag).abs() < 0.01);
         }
+    }
+
+    /// A corrupt sample (one spacing of 1e300, or one so large that adding the stride no
+    /// longer moves a window) ends, with finite statistics, in a bounded number of windows.
+    #[test]
+    fn a_huge_spacing_cannot_make_the_windows_endless() {
+        for huge in [1e300, 3e19] {
+            let mut levels: Vec<f64> = (0..1000).map(f64::from).collect();
+            levels.push(999.0 + huge);
+            let blocks = vec![levels.clone()];
+            assert!(window_starts(&levels, 2.0, STRIDE).count() <= 4 * 1001 + 16);
+            assert!(number_variance(&blocks, 2.0).is_finite());
+            assert!(rigidity(&blocks, 2.0).is_finite());
+        }
+        // Where the cap does not bind, the starts are the stride's multiples.
+        let levels: Vec<f64> = (0..100).map(f64::from).collect();
+        let starts: Vec<f64> = window_starts(&levels, 10.0, STRIDE).collect();
+        assert_eq!(starts.len(), (89.0 / STRIDE) as usize + 1);
+        assert_eq!(starts[3], 3.0 * STRIDE);
     }
 }
