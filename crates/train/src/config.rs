@@ -400,6 +400,7 @@ impl TrainConfig {
                 "aux.drift needs horizon and batch > 0".into(),
             ));
         }
+        check_device_names(&self.devices)?;
         if !self.devices.is_empty() && !self.batch_size.is_multiple_of(self.devices.len()) {
             return Err(ConfigError::Invalid(format!(
                 "batch_size = {} does not divide among the {} devices {:?}",
@@ -431,6 +432,18 @@ impl TrainConfig {
             "aux": self.aux,
             "init": self.init,
         })
+    }
+}
+
+/// An error naming the first empty entry of a `devices` list (`cpu:0,,cpu:1` on the command
+/// line), so that it is blamed before anything that counts the entries.
+pub fn check_device_names(names: &[String]) -> Result<(), ConfigError> {
+    match names.iter().position(|n| n.trim().is_empty()) {
+        Some(position) => Err(ConfigError::Invalid(format!(
+            "devices {names:?}: entry {} is empty (two commas in a row?)",
+            position + 1
+        ))),
+        None => Ok(()),
     }
 }
 

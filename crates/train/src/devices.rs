@@ -32,13 +32,7 @@ impl DeviceSet {
         if names.is_empty() {
             return Err(ConfigError::Invalid("the devices list is empty".into()).into());
         }
-        if let Some(position) = names.iter().position(|n| n.trim().is_empty()) {
-            return Err(ConfigError::Invalid(format!(
-                "devices {names:?}: entry {} is empty (two commas in a row?)",
-                position + 1
-            ))
-            .into());
-        }
+        crate::config::check_device_names(names)?;
         let kinds = names
             .iter()
             .map(|name| {

@@ -18,8 +18,10 @@
 //! | [`run_start`] | what a run starts from: the seeded model, or a checkpoint to resume |
 //! | [`run_log`] | a run's books: config.toml, metrics, best/last checkpoints, progress bar, summary |
 //! | [`launch`] | a configured run on its device or devices (`train_on_device`) |
+//! | [`run_dir`] | one process per run directory (its lock), and what a fresh run may replace |
+//! | [`memory_check`] | a CPU batch's activations against the memory available, before work |
 //! | [`error`] | [`TrainError`] |
-//! | [`checkpoint`] | one atomic safetensors file: model, optimizer state, step, config |
+//! | [`checkpoint`] | one atomic safetensors file: model, optimizer state, step, config, CRC-32 per array |
 //! | [`eval`] | SpacingMDN evaluation: CRPS, PIT, Err@H, mem_entropy, slot ablations, diagnostics |
 //! | [`metrics`] | `metrics.jsonl` |
 //! | [`runs`] | finished run directories read back (config + metrics) |
