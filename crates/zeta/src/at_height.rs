@@ -45,6 +45,16 @@ pub fn values_at(t: DoubleDouble) -> Result<HeightValues, ZetaError> {
     })
 }
 
+/// Reads a height given as a decimal (`267653395648.625`, `1e12`) in double-double
+/// ([`DoubleDouble::parse_decimal`]), and checks it is one this program counts zeros at.
+pub fn parse_height(text: &str) -> Result<DoubleDouble, ZetaError> {
+    let t = DoubleDouble::parse_decimal(text).ok_or_else(|| {
+        ZetaError::InvalidRange(format!("height {text:?} is not a decimal number"))
+    })?;
+    check_height(t)?;
+    Ok(t)
+}
+
 /// Index of the first zero above the height `t`: `N(t) + 1`.
 pub fn first_zero_above(t: DoubleDouble) -> Result<u64, ZetaError> {
     Ok(count_up_to(t)? + 1)
@@ -62,6 +72,18 @@ mod tests {
         assert_eq!((below.count, above.count), (0, 1));
         assert!((above.s - below.s - 1.0).abs() < 1e-5);
         assert!(below.z.abs() < 1e-5 && below.s.abs() < 1.0);
+    }
+
+    #[test]
+    fn heights_parse_to_double_double_and_bad_ones_are_refused() {
+        let t = parse_height("267653395648.625948242142").unwrap();
+        assert_eq!(t.split_integer().0, 267_653_395_648.0);
+        for bad in ["x", "-5", "nan", "inf", "1e14", ""] {
+            assert!(parse_height(bad).is_err(), "{bad:?}");
+        }
+        // The first zero above γ_10¹² − 1e-9 is γ_10¹² (Arb: 267653395648.625948242142649).
+        let just_below = parse_height("267653395648.625948241").unwrap();
+        assert_eq!(first_zero_above(just_below).unwrap(), 1_000_000_000_000);
     }
 
     #[test]
