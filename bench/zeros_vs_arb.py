@@ -11,8 +11,16 @@ same run.
    per zero grows with height; computing all COUNT would take hours), wall time, and
    `spectral` on the same two windows for a like-for-like ratio.
 3. The largest difference between the two programs' zeros on those windows.
+
+With --heights, instead: a window of --height-count zeros from each of the indices
+10⁸, 10⁹, 10¹⁰, 10¹¹ and 10¹² (or --height-indices), by `spectral zeros --format txt` and by
+Arb at 128 bits, each timed, and the largest difference read from the decimals (an f64 cannot
+hold γ to 1e-9 above index ~10⁷, so neither side is rounded to f64):
+
+    python3 bench/zeros_vs_arb.py --heights [--height-count 100]
 """
 import argparse
+import decimal
 import os
 import subprocess
 import sys
@@ -42,13 +50,54 @@ def arb_zeros(start, count):
     return seconds, np.array([float(z.imag.mid()) for z in values])
 
 
+def spectral_zeros_txt(binary, start, count, out):
+    began = time.perf_counter()
+    subprocess.run(
+        [binary, "zeros", "--start", str(start), "--count", str(count), "--format", "txt", "--out", out],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    seconds = time.perf_counter() - began
+    with open(out) as f:
+        return seconds, [decimal.Decimal(line.split()[1]) for line in f]
+
+
+def arb_zeros_decimal(start, count):
+    flint.ctx.prec = 128
+    began = time.perf_counter()
+    values = flint.acb.zeta_zeros(start, count)
+    seconds = time.perf_counter() - began
+    return seconds, [decimal.Decimal(z.imag.mid().str(30, radius=False)) for z in values]
+
+
+def heights(args):
+    decimal.getcontext().prec = 40
+    print(f"{'first index':>14} {'count':>6} {'spectral s':>11} {'zeros/s':>9} {'Arb s':>8} "
+          f"{'zeros/s':>9} {'ratio':>7} {'max |spectral - Arb|':>21}")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "z.txt")
+        for start in args.height_indices:
+            ours_s, ours = spectral_zeros_txt(args.binary, start, args.height_count, out)
+            arb_s, arb = arb_zeros_decimal(start, args.height_count)
+            worst = max(abs(a - b) for a, b in zip(ours, arb))
+            n = args.height_count
+            print(f"{start:>14} {n:>6} {ours_s:>11.3f} {n / ours_s:>9.0f} {arb_s:>8.3f} "
+                  f"{n / arb_s:>9.0f} {arb_s / ours_s:>6.1f}x {float(worst):>21.2e}")
+    return 0
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=2_000_000)
     parser.add_argument("--arb-count", type=int, default=1000)
+    parser.add_argument("--heights", action="store_true", help="compare windows at indices 10^8..10^12 instead")
+    parser.add_argument("--height-count", type=int, default=100)
+    parser.add_argument("--height-indices", type=int, nargs="+", default=[10**k for k in range(8, 13)])
     parser.add_argument("--binary", default=os.path.join(os.path.dirname(__file__), "..", "target", "release", "spectral"))
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores; python-flint {flint.__version__}")
+    if args.heights:
+        return heights(args)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "z.npy")

@@ -48,6 +48,9 @@ enum Command {
     Run(commands::run::Args),
     /// Compute consecutive zeros of ζ(1/2 + iγ), verified complete by Turing's method.
     Zeros(commands::zeros::Args),
+    /// Hardy's Z(t), the zero count N(t) and S(t) = N(t) − θ(t)/π − 1 at given heights.
+    #[command(name = "zeta-z")]
+    ZetaZ(commands::zeta_z::Args),
     /// Unfold zero ordinates to nearest-neighbour spacings of mean 1.
     Unfold(commands::unfold::Args),
     /// Train a SpacingMDN or a char-level GPT from a TOML config.
@@ -80,6 +83,7 @@ fn main() {
     let result = use_kernels(&cli).and_then(|()| match cli.command {
         Command::Run(args) => commands::run::run(args),
         Command::Zeros(args) => commands::zeros::run(args),
+        Command::ZetaZ(args) => commands::zeta_z::run(args),
         Command::Unfold(args) => commands::unfold::run(args),
         Command::Stats(args) => commands::stats::run(args),
         Command::Train(args) => commands::train::run(args),

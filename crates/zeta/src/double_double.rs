@@ -12,6 +12,12 @@ pub const TWO_PI: DoubleDouble = DoubleDouble {
     lo: 2.449_293_598_294_706_4e-16,
 };
 
+/// `π` as a double-double.
+pub const PI: DoubleDouble = DoubleDouble {
+    hi: std::f64::consts::PI,
+    lo: 1.224_646_799_147_353_2e-16,
+};
+
 /// `ln 2` as a double-double.
 pub const LN_2: DoubleDouble = DoubleDouble {
     hi: std::f64::consts::LN_2,
@@ -24,8 +30,10 @@ pub const LN_TWO_PI: DoubleDouble = DoubleDouble {
     lo: -7.756_588_316_134_483e-17,
 };
 
-/// A double-double number `hi + lo`.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// A double-double number `hi + lo`. Ordered lexicographically by `(hi, lo)`, which is the
+/// order of the values for normalized numbers (`hi = fl(hi + lo)`), as every operation here
+/// returns.
+#[derive(Clone, Copy, Debug, Default, PartialEq, PartialOrd)]
 pub struct DoubleDouble {
     pub hi: f64,
     pub lo: f64,
@@ -70,6 +78,72 @@ impl DoubleDouble {
         self.hi + self.lo
     }
 
+    /// `(a + b)/2`, exact up to the final renormalization.
+    pub fn midpoint(a: Self, b: Self) -> Self {
+        let sum = a + b;
+        Self::new(0.5 * sum.hi, 0.5 * sum.lo)
+    }
+
+    /// `self = integer + fraction` with `integer = ⌊self⌋` (an integer-valued f64, exact below
+    /// 2⁵³) and `fraction ∈ [0, 1)` rounded to f64 (absolute error ≤ 1.1e-16).
+    pub fn split_integer(self) -> (f64, f64) {
+        let mut integer = self.hi.floor();
+        let mut fraction = (self - Self::from_f64(integer)).to_f64();
+        if fraction < 0.0 {
+            integer -= 1.0;
+            fraction += 1.0;
+        } else if fraction >= 1.0 {
+            integer += 1.0;
+            fraction -= 1.0;
+        }
+        (integer, fraction)
+    }
+
+    /// Parses a decimal `[-]digits[.digits]` into a double-double with absolute error
+    /// ≤ 1.1e-16 (the integer part is exact below 2⁵³, the fraction is rounded once); a number
+    /// with an exponent (`2.5e11`) is read as the nearest f64. `None` if it is not a number.
+    pub fn parse_decimal(text: &str) -> Option<Self> {
+        let text = text.trim();
+        if text.contains(['e', 'E']) || !text.contains('.') {
+            return text.parse::<f64>().ok().map(Self::from_f64);
+        }
+        let (negative, body) = match text.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, text.strip_prefix('+').unwrap_or(text)),
+        };
+        let (integer, fraction) = body.split_once('.')?;
+        let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        if !digits(integer) || !digits(fraction) || integer.len() + fraction.len() == 0 {
+            return None;
+        }
+        let integer: f64 = if integer.is_empty() {
+            0.0
+        } else {
+            integer.parse().ok()?
+        };
+        let fraction: f64 = format!("0.{fraction}0").parse().ok()?;
+        let value = Self::from_f64(integer) + Self::from_f64(fraction);
+        Some(if negative { -value } else { value })
+    }
+
+    /// The value in decimal with `decimals` digits after the point, correctly rounded from
+    /// `⌊self⌋ + fraction` (so exact for an f64 input; ≤ 1.1e-16 off the double-double).
+    pub fn to_decimal(self, decimals: usize) -> String {
+        if self.hi < 0.0 {
+            return format!("-{}", (-self).to_decimal(decimals));
+        }
+        let (integer, fraction) = self.split_integer();
+        let fraction = format!("{fraction:.decimals$}");
+        // Rounding may carry into the integer part ("1.000…").
+        let (carry, digits) = fraction.split_once('.').unwrap_or((&fraction, ""));
+        let integer = integer as u64 + carry.parse::<u64>().expect("0 or 1");
+        if decimals == 0 {
+            integer.to_string()
+        } else {
+            format!("{integer}.{digits}")
+        }
+    }
+
     /// `self mod 2π` in `[−π, π]`, keeping the double-double precision of the input, so
     /// a phase of size 10⁸ reduces with ~1e-23 absolute error.
     pub fn rem_two_pi(self) -> Self {
@@ -112,6 +186,27 @@ impl std::ops::Add for DoubleDouble {
     fn add(self, other: Self) -> Self {
         let (s, e) = two_sum(self.hi, other.hi);
         Self::renormalized(s, e + self.lo + other.lo)
+    }
+}
+
+impl From<f64> for DoubleDouble {
+    fn from(x: f64) -> Self {
+        Self::from_f64(x)
+    }
+}
+
+impl std::ops::Add<f64> for DoubleDouble {
+    type Output = Self;
+    fn add(self, other: f64) -> Self {
+        let (s, e) = two_sum(self.hi, other);
+        Self::renormalized(s, e + self.lo)
+    }
+}
+
+impl std::ops::Sub<f64> for DoubleDouble {
+    type Output = Self;
+    fn sub(self, other: f64) -> Self {
+        self + -other
     }
 }
 
@@ -171,6 +266,44 @@ mod tests {
             let rhs = DoubleDouble::from_f64(a).ln() + DoubleDouble::from_f64(b).ln();
             assert!((lhs - rhs).to_f64().abs() < 1e-29, "{a} {b}");
         }
+    }
+
+    #[test]
+    fn decimals_parse_and_print_beyond_f64() {
+        // 267653395648.625948242142649409 (γ near index 10¹²): f64 keeps it to 3e-5 only.
+        let x = DoubleDouble::parse_decimal("267653395648.625948242142649409").unwrap();
+        let (integer, fraction) = x.split_integer();
+        assert_eq!(integer, 267_653_395_648.0);
+        assert!((fraction - 0.625_948_242_142_649_4).abs() < 2e-16);
+        assert_eq!(x.to_decimal(12), "267653395648.625948242143");
+        assert_eq!((-x).to_decimal(3), "-267653395648.626");
+        // f64 inputs print exactly as Rust prints them; a carry reaches the integer part.
+        assert_eq!(
+            DoubleDouble::from_f64(14.134_725_141_734_693).to_decimal(15),
+            "14.134725141734693"
+        );
+        assert_eq!(DoubleDouble::from_f64(0.999_999_9).to_decimal(3), "1.000");
+        assert_eq!(
+            DoubleDouble::parse_decimal("1e12"),
+            Some(DoubleDouble::from_f64(1e12))
+        );
+        assert_eq!(
+            DoubleDouble::parse_decimal("-.5"),
+            Some(DoubleDouble::from_f64(-0.5))
+        );
+        for bad in ["", ".", "1.2.3", "12a.5", "x", "1.-5"] {
+            assert_eq!(DoubleDouble::parse_decimal(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn order_is_the_order_of_values() {
+        let a = DoubleDouble::from_f64(1e12) + 1e-9;
+        let b = DoubleDouble::from_f64(1e12) + 2e-9;
+        assert!(a < b && a > DoubleDouble::from_f64(1e12));
+        assert_eq!(b.partial_cmp(&a), Some(std::cmp::Ordering::Greater));
+        let middle = DoubleDouble::midpoint(a, b) - DoubleDouble::from_f64(1e12);
+        assert!((middle.to_f64() - 1.5e-9).abs() < 1e-24);
     }
 
     #[test]

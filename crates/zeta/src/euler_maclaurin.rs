@@ -12,7 +12,7 @@
 //! `B_{2k}/(2k)! = (−1)^{k+1}·2ζ(2k)/(2π)^{2k}`. Cost: `O(t)` per evaluation, so this is
 //! only used below [`crate::hardy_z::RIEMANN_SIEGEL_MIN_HEIGHT`].
 
-use crate::phase_sum::{MAX_TERMS, PhaseTable, phase_sums};
+use crate::phase_sum::{PhaseTable, SMALL_TABLE_TERMS, phase_sums};
 use crate::theta::theta_mod_two_pi;
 use std::f64::consts::PI;
 use std::sync::OnceLock;
@@ -86,17 +86,17 @@ fn power_minus_s(table: &PhaseTable, n: usize, t: f64) -> Complex {
     Complex::new(phase.cos(), -phase.sin()).scale(1.0 / (n as f64).sqrt())
 }
 
-/// `ζ(1/2 + it)` for `0 < t ≤ 2·MAX_TERMS − 40`, absolute error ~1e-15·√t.
+/// `ζ(1/2 + it)` for `0 < t ≤ 2·SMALL_TABLE_TERMS − 40`, absolute error ~1e-15·√t.
 fn zeta_half_line(t: f64) -> Complex {
     let table = PhaseTable::global();
     let n = (0.5 * t).ceil() as usize + 20;
     assert!(
-        n <= MAX_TERMS,
-        "Euler–Maclaurin at t = {t} needs more than {MAX_TERMS} terms"
+        n <= SMALL_TABLE_TERMS,
+        "Euler–Maclaurin at t = {t} needs more than {SMALL_TABLE_TERMS} terms"
     );
     let s = Complex::new(0.5, t);
     // Σ_{m<N} m^{−s}: φ_m = −t·ln m, m^{−s} = m^{−1/2}(cos φ_m + i sin φ_m).
-    let head = phase_sums(t, 0.0, n - 1);
+    let head = phase_sums(t.into(), 0.0, n - 1);
     let mut zeta = Complex::new(head.cos, head.sin);
     let n_minus_s = power_minus_s(table, n, t);
     let n_f = n as f64;
@@ -124,7 +124,7 @@ fn zeta_half_line(t: f64) -> Complex {
 /// `Z(t) = Re(e^{iθ(t)}·ζ(1/2 + it))` by Euler–Maclaurin, for `9 ≤ t ≤ 10⁵`.
 pub fn z(t: f64) -> f64 {
     let zeta = zeta_half_line(t);
-    let theta = theta_mod_two_pi(t);
+    let theta = theta_mod_two_pi(t.into());
     theta.cos() * zeta.re - theta.sin() * zeta.im
 }
 

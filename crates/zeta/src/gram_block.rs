@@ -9,20 +9,22 @@
 //! g_13999525; where it fails, [`GramBlock::separate`] says so and [`crate::rosser`] counts the
 //! block together with its neighbours ([`GramBlock::join`], [`GramBlock::search_finer`]).
 
+use crate::double_double::DoubleDouble;
 use crate::hardy_z;
-use crate::theta::{gram_point, next_gram_point};
+use crate::theta::{gram_point_precise, next_gram_point};
 
 /// One evaluation of Hardy's Z function.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Sample {
-    pub t: f64,
+    /// The height, in double-double (f64 holds it only to half an ulp: 5e-4 at 10¹³).
+    pub t: DoubleDouble,
     pub z: f64,
     /// `Z'(t)`
     pub dz: f64,
 }
 
 impl Sample {
-    pub fn at(t: f64) -> Self {
+    pub fn at(t: DoubleDouble) -> Self {
         let (z, dz) = hardy_z::z_and_derivative(t);
         Self { t, z, dz }
     }
@@ -51,7 +53,7 @@ pub struct GramBlock {
     pub start: i64,
     pub end: i64,
     /// `g_start, …, g_end`
-    pub gram: Vec<f64>,
+    pub gram: Vec<DoubleDouble>,
     pub samples: Vec<Sample>,
 }
 
@@ -92,7 +94,7 @@ impl GramBlock {
             for w in self.samples.windows(2) {
                 refined.push(w[0]);
                 if !only_silent_intervals || w[0].positive() == w[1].positive() {
-                    refined.push(Sample::at(0.5 * (w[0].t + w[1].t)));
+                    refined.push(Sample::at(DoubleDouble::midpoint(w[0].t, w[1].t)));
                 }
             }
             refined.push(*self.samples.last().expect("a block has samples"));
@@ -108,7 +110,7 @@ impl GramBlock {
     /// [`Self::separate`]) are left alone, so joining a searched block to fresh neighbours
     /// spends the samples on the neighbours. `false` if the last round ends short.
     pub fn search_finer(&mut self, rounds: u32) -> bool {
-        let mean_interval = (self.gram[self.len()] - self.gram[0]) / self.len() as f64;
+        let mean_interval = (self.gram[self.len()] - self.gram[0]).to_f64() / self.len() as f64;
         for round in 1..=rounds {
             if self.sign_changes() >= self.len() {
                 return true;
@@ -117,8 +119,8 @@ impl GramBlock {
             let mut refined = Vec::with_capacity(self.samples.len() * 2);
             for w in self.samples.windows(2) {
                 refined.push(w[0]);
-                if w[1].t - w[0].t > widest {
-                    refined.push(Sample::at(0.5 * (w[0].t + w[1].t)));
+                if (w[1].t - w[0].t).to_f64() > widest {
+                    refined.push(Sample::at(DoubleDouble::midpoint(w[0].t, w[1].t)));
                 }
             }
             refined.push(*self.samples.last().expect("a block has samples"));
@@ -162,7 +164,7 @@ impl GramBlock {
                 changes += 1;
             }
             let j = changes.min(self.len());
-            let h = sample.t - self.gram[j];
+            let h = (sample.t - self.gram[j]).to_f64();
             if h.abs() < best[j].abs() {
                 best[j] = h;
             }
@@ -183,7 +185,7 @@ impl GramWalker {
     pub fn at_first_good_from(n: i64) -> Self {
         let mut index = n;
         loop {
-            let sample = Sample::at(gram_point(index));
+            let sample = Sample::at(gram_point_precise(index));
             if is_good(index, sample.z) {
                 return Self {
                     index,
@@ -226,7 +228,7 @@ impl GramWalker {
 /// Index of the last good Gram point with index `≤ n` (`n ≥ −1`; `g_{−1}` is good).
 pub fn last_good_at_or_before(n: i64) -> i64 {
     let mut index = n;
-    while index > -1 && !is_good(index, hardy_z::z(gram_point(index))) {
+    while index > -1 && !is_good(index, hardy_z::z(gram_point_precise(index))) {
         index -= 1;
     }
     index
@@ -252,7 +254,7 @@ mod tests {
         let shifts = block.gram_shifts();
         assert_eq!(shifts[0], 0.0);
         assert_eq!(shifts[2], 0.0);
-        let shifted = gram_point(126) + shifts[1];
+        let shifted = gram_point_precise(126) + shifts[1];
         assert!(is_good(126, hardy_z::z(shifted)));
     }
 }

@@ -11,24 +11,29 @@
 //! moves a zero by ~3e-12, far inside the 1e-9 the zeros are held to, while Euler–Maclaurin
 //! costs `t/2` terms per evaluation against Riemann–Siegel's `√(t/2π)`.
 
+use crate::double_double::DoubleDouble;
 use crate::{euler_maclaurin, riemann_siegel};
 
 /// Height from which Riemann–Siegel is used (its error is below 1e-11 from here on).
 pub const RIEMANN_SIEGEL_MIN_HEIGHT: f64 = 2000.0;
 
-/// `Z(t)` and `Z'(t)` for `t ≥ 9`.
-pub fn z_and_derivative(t: f64) -> (f64, f64) {
-    if t < RIEMANN_SIEGEL_MIN_HEIGHT {
-        euler_maclaurin::z_and_derivative(t)
+/// `Z(t)` and `Z'(t)` for `9 ≤ t ≤ 2π·MAX_TERMS²` (≈ 7.6·10¹²), the height an f64 or a
+/// double-double (needed above ~10⁷ to place t within 1e-9). Below the crossover only
+/// `t_hi` is used: there `t_lo` is below 1.2e-13.
+pub fn z_and_derivative(t: impl Into<DoubleDouble>) -> (f64, f64) {
+    let t = t.into();
+    if t.hi < RIEMANN_SIEGEL_MIN_HEIGHT {
+        euler_maclaurin::z_and_derivative(t.hi)
     } else {
         riemann_siegel::z_and_derivative(t)
     }
 }
 
-/// `Z(t)` for `t ≥ 9`.
-pub fn z(t: f64) -> f64 {
-    if t < RIEMANN_SIEGEL_MIN_HEIGHT {
-        euler_maclaurin::z(t)
+/// `Z(t)`, as [`z_and_derivative`].
+pub fn z(t: impl Into<DoubleDouble>) -> f64 {
+    let t = t.into();
+    if t.hi < RIEMANN_SIEGEL_MIN_HEIGHT {
+        euler_maclaurin::z(t.hi)
     } else {
         riemann_siegel::z_and_derivative(t).0
     }
@@ -64,6 +69,24 @@ mod tests {
     }
 
     #[test]
+    fn z_matches_mpmath_at_heights_f64_cannot_hold() {
+        // t from 10⁸ to 7·10¹² in double-double (tests/data/make_height_reference.py). The
+        // truncation error is negligible there; what is left is the rounding of up to 10⁶
+        // terms of the main sum, each phase to ~3e-16.
+        let data = include_str!("../tests/data/height_z_reference.txt");
+        for row in crate::test_util::precise_table(data) {
+            let (t, want) = (row[0], row[1].to_f64());
+            let got = z(t);
+            // Measured: at most 1.4e-13 (at t = 10¹²).
+            assert!(
+                (got - want).abs() < 3e-13,
+                "Z({}) = {got}, want {want}",
+                t.to_decimal(9)
+            );
+        }
+    }
+
+    #[test]
     fn riemann_siegel_alone_fails_at_the_first_zeros() {
         // The trap Euler–Maclaurin is here for: at t ≈ 14–50 the Riemann–Siegel corrections
         // stop shrinking far above 1e-10 (mpmath values, tests/data/hardy_z_reference.txt).
@@ -74,7 +97,7 @@ mod tests {
             .filter(|row| row[0] < 60.0 && row[0] > 12.0)
         {
             let (t, want) = (row[0], row[1]);
-            let rs_error = (riemann_siegel::z_and_derivative(t).0 - want).abs();
+            let rs_error = (riemann_siegel::z_and_derivative(t.into()).0 - want).abs();
             let em_error = (euler_maclaurin::z(t) - want).abs();
             assert!(
                 rs_error > 1e-7,
@@ -101,7 +124,9 @@ mod tests {
         ] {
             let worst = (0..200)
                 .map(|i| t0 + i as f64 * 0.0731)
-                .map(|t| (euler_maclaurin::z(t) - riemann_siegel::z_and_derivative(t).0).abs())
+                .map(|t| {
+                    (euler_maclaurin::z(t) - riemann_siegel::z_and_derivative(t.into()).0).abs()
+                })
                 .fold(0.0, f64::max);
             println!("t ≈ {t0}: max |Z_EM − Z_RS| = {worst:.2e}");
             if t0 >= RIEMANN_SIEGEL_MIN_HEIGHT {

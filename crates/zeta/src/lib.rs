@@ -2,7 +2,8 @@
 //! and the tools to turn them into spacing data.
 //!
 //! - [`hardy_z`]: Hardy's Z function (Riemann–Siegel above a crossover, Euler–Maclaurin below),
-//!   with phases kept accurate to ~1e-15 at any height ([`phase_sum`], [`double_double`]).
+//!   at heights given in double-double, with phases kept accurate to ~1e-15 at any height up
+//!   to 7.6·10¹² ([`phase_sum`], [`double_double`]); [`at_height`]: Z, N and S at a height.
 //! - [`theta`]: the Riemann–Siegel theta function and Gram points.
 //! - [`zeros`]: consecutive zeros, isolated by Gram blocks ([`gram_block`]) or, where
 //!   Rosser's rule fails, unions of them ([`rosser`]), refined ([`refine`]) and proved
@@ -19,7 +20,7 @@
 //! ```
 //! let mut gammas = Vec::new();
 //! let verification = spectral_zeta::compute_zeros(1, 10, |_, batch| {
-//!     gammas.extend_from_slice(batch);
+//!     gammas.extend(batch.iter().map(|gamma| gamma.to_f64()));
 //!     Ok(())
 //! })?;
 //! // γ₁ and γ₁₀ to 1e-9 (Odlyzko's tables; `shared` Arb oracles test millions more).
@@ -49,6 +50,7 @@
 //! # Ok::<(), spectral_zeta::ZetaError>(())
 //! ```
 
+pub mod at_height;
 pub mod double_double;
 pub mod error;
 pub mod euler_maclaurin;
@@ -65,8 +67,9 @@ pub mod turing;
 pub mod unfold;
 pub mod zeros;
 
+pub use double_double::DoubleDouble;
 pub use error::ZetaError;
-pub use zeros::{Verification, compute_zeros, count_up_to, zeros};
+pub use zeros::{Verification, compute_zeros, count_up_to, zeros, zeros_precise};
 
 #[cfg(test)]
 mod test_util;

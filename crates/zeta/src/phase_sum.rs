@@ -2,9 +2,12 @@
 //! `φ_n = θ − t·ln n`, for n = 1..=N.
 //!
 //! Two traps are handled in one place:
-//! - **phase accuracy**: `t·ln n` reaches 10⁷ at the heights computed; it is formed exactly
-//!   as `t·ln_hi(n)` (two-product by FMA) plus `t·ln_lo(n)` with `ln n` in double-double, and
-//!   reduced modulo 2π exactly, so each phase keeps ~1e-15 absolute accuracy at any height;
+//! - **phase accuracy**: `t·ln n` reaches 10¹⁴ at the heights computed (t to 7.6·10¹²); with
+//!   the height `t = t_hi + t_lo` and `ln n = ln_hi + ln_lo` in double-double, it is formed as
+//!   `t_hi·ln_hi` exactly (two-product by FMA) plus `t_hi·ln_lo + t_lo·ln_hi` (each below 0.02,
+//!   rounded to ~1e-18), and reduced modulo 2π exactly (`k·2π_hi` by FMA, `k·2π_lo`), so each
+//!   phase keeps ~3e-16 absolute accuracy at any height; the `t_lo` term is skipped, by a
+//!   separate instance of the kernel, when the height is an f64 (`t_lo = 0`);
 //! - **speed**: the loop is written over fixed lanes with a branch-free sin/cos, so the
 //!   compiler vectorizes it (AVX2+FMA when the CPU has them, chosen at run time).
 //!
@@ -18,8 +21,13 @@ use std::sync::OnceLock;
 
 const LANES: usize = 8;
 
-/// Largest n the table holds: enough for Riemann–Siegel up to `t = 2π·N² ≈ 2.7·10¹⁰`.
-pub const MAX_TERMS: usize = 1 << 16;
+/// Terms of the table every evaluation uses: enough for Riemann–Siegel up to
+/// `t = 2π·N² ≈ 2.7·10¹⁰`, and for the logarithms of [`crate::theta::ln_double_double`].
+pub const SMALL_TABLE_TERMS: usize = 1 << 16;
+
+/// Largest n any table holds: enough for Riemann–Siegel up to `t = 2π·N² ≈ 7.6·10¹²`, above
+/// the zero of index 3·10¹³ (γ ≈ 7.05·10¹²). Built on first use above `SMALL_TABLE_TERMS`.
+pub const MAX_TERMS: usize = 1_100_000;
 
 /// Per-term constants of the sum; index `i` holds `n = i + 1`.
 pub struct PhaseTable {
@@ -30,7 +38,7 @@ pub struct PhaseTable {
 }
 
 impl PhaseTable {
-    fn new(terms: usize) -> Self {
+    fn new(terms: usize, ln: impl Fn(f64) -> DoubleDouble) -> Self {
         let mut table = Self {
             ln_hi: vec![0.0; terms],
             ln_lo: vec![0.0; terms],
@@ -39,7 +47,7 @@ impl PhaseTable {
         };
         for i in 0..terms {
             let n = (i + 1) as f64;
-            let ln = DoubleDouble::from_f64(n).ln();
+            let ln = ln(n);
             table.ln_hi[i] = ln.hi;
             table.ln_lo[i] = ln.lo;
             table.amplitude[i] = 1.0 / n.sqrt();
@@ -48,13 +56,30 @@ impl PhaseTable {
         table
     }
 
-    /// The process-wide table (built once, ~10 ms, 2 MiB).
+    /// The process-wide table of `SMALL_TABLE_TERMS` terms (built once, ~10 ms, 2 MiB), with
+    /// the Newton-corrected double-double logarithm ([`DoubleDouble::ln`]).
     pub fn global() -> &'static PhaseTable {
         static TABLE: OnceLock<PhaseTable> = OnceLock::new();
-        TABLE.get_or_init(|| PhaseTable::new(MAX_TERMS))
+        TABLE.get_or_init(|| PhaseTable::new(SMALL_TABLE_TERMS, |n| DoubleDouble::from_f64(n).ln()))
     }
 
-    /// `ln n` in double-double, for `1 ≤ n ≤ MAX_TERMS`.
+    /// The process-wide table of `MAX_TERMS` terms (built on first use, ~40 ms, 35 MiB), its
+    /// logarithms from the small table ([`crate::theta::ln_double_double`], error ≲ 1e-30).
+    pub fn large() -> &'static PhaseTable {
+        static TABLE: OnceLock<PhaseTable> = OnceLock::new();
+        TABLE.get_or_init(|| PhaseTable::new(MAX_TERMS, crate::theta::ln_double_double))
+    }
+
+    /// The smallest process-wide table that holds `terms` terms.
+    pub fn holding(terms: usize) -> &'static PhaseTable {
+        if terms <= SMALL_TABLE_TERMS {
+            Self::global()
+        } else {
+            Self::large()
+        }
+    }
+
+    /// `ln n` in double-double, for `1 ≤ n ≤` the table's length.
     pub fn ln(&self, n: usize) -> DoubleDouble {
         DoubleDouble::new(self.ln_hi[n - 1], self.ln_lo[n - 1])
     }
@@ -71,32 +96,47 @@ pub struct PhaseSums {
     pub sin_ln: f64,
 }
 
-/// Computes [`PhaseSums`] for `φ_n = theta − t·ln n`, `theta` already reduced modulo 2π.
-/// `terms ≤ MAX_TERMS`.
-pub fn phase_sums(t: f64, theta: f64, terms: usize) -> PhaseSums {
+/// Computes [`PhaseSums`] for `φ_n = theta − t·ln n` at the height `t` (double-double),
+/// `theta` already reduced modulo 2π. `terms ≤ MAX_TERMS`.
+pub fn phase_sums(t: DoubleDouble, theta: f64, terms: usize) -> PhaseSums {
     assert!(
         terms <= MAX_TERMS,
         "{terms} terms exceed the table ({MAX_TERMS})"
     );
-    let table = PhaseTable::global();
+    let table = PhaseTable::holding(terms);
+    if t.lo == 0.0 {
+        dispatch::<false>(t, theta, table, terms)
+    } else {
+        dispatch::<true>(t, theta, table, terms)
+    }
+}
+
+/// The kernel for the CPU's features; `WITH_LO`: whether `t_lo·ln n` is added.
+fn dispatch<const WITH_LO: bool>(
+    t: DoubleDouble,
+    theta: f64,
+    table: &PhaseTable,
+    terms: usize,
+) -> PhaseSums {
     #[cfg(target_arch = "x86_64")]
     {
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
             // SAFETY: the CPU supports the features the function is compiled for.
-            return unsafe { phase_sums_avx2(t, theta, table, terms) };
+            return unsafe { phase_sums_avx2::<WITH_LO>(t, theta, table, terms) };
         }
     }
-    phase_sums_portable(t, theta, table, terms)
+    phase_sums_kernel::<WITH_LO>(t, theta, table, terms)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn phase_sums_avx2(t: f64, theta: f64, table: &PhaseTable, terms: usize) -> PhaseSums {
-    phase_sums_kernel(t, theta, table, terms)
-}
-
-fn phase_sums_portable(t: f64, theta: f64, table: &PhaseTable, terms: usize) -> PhaseSums {
-    phase_sums_kernel(t, theta, table, terms)
+unsafe fn phase_sums_avx2<const WITH_LO: bool>(
+    t: DoubleDouble,
+    theta: f64,
+    table: &PhaseTable,
+    terms: usize,
+) -> PhaseSums {
+    phase_sums_kernel::<WITH_LO>(t, theta, table, terms)
 }
 
 /// Rounds to the nearest integer (ties to even) for |x| < 2⁵¹ without a branch.
@@ -144,24 +184,36 @@ pub(crate) fn sin_cos_small(x: f64) -> (f64, f64) {
     )
 }
 
-/// `(sin φ, cos φ)` of one term's phase `φ = θ − t·ln n`, with `ln n = hi + lo`.
+/// `(sin φ, cos φ)` of one term's phase `φ = θ − t·ln n`, with `t = t_hi + t_lo` and
+/// `ln n = hi + lo` (`t_lo` taken as 0 unless `WITH_LO`).
 #[inline(always)]
-fn term_sin_cos(t: f64, theta: f64, hi: f64, lo: f64) -> (f64, f64) {
+fn term_sin_cos<const WITH_LO: bool>(t: DoubleDouble, theta: f64, hi: f64, lo: f64) -> (f64, f64) {
     const INV_TWO_PI: f64 = 1.0 / (2.0 * std::f64::consts::PI);
-    // t·hi = p + e exactly (two-product); p − k·2π_hi is exact (Sterbenz), so the
-    // reduced phase keeps the absolute accuracy of its small parts.
-    let p = t * hi;
-    let e = t.mul_add(hi, -p);
+    // t_hi·hi = p + e exactly (two-product); p − k·2π_hi is rounded once, to a value below
+    // 3.2, so the reduced phase keeps the absolute accuracy of its small parts.
+    let p = t.hi * hi;
+    let e = t.hi.mul_add(hi, -p);
     let k = round_fast(p * INV_TWO_PI);
     let r = k.mul_add(-TWO_PI.hi, p);
-    let r = k.mul_add(-TWO_PI.lo, r) + t.mul_add(lo, e);
+    let small = t.hi.mul_add(lo, e);
+    let small = if WITH_LO {
+        t.lo.mul_add(hi, small)
+    } else {
+        small
+    };
+    let r = k.mul_add(-TWO_PI.lo, r) + small;
     let phi = theta - r;
     let phi = round_fast(phi * INV_TWO_PI).mul_add(-TWO_PI.hi, phi);
     sin_cos_small(phi)
 }
 
 #[inline(always)]
-fn phase_sums_kernel(t: f64, theta: f64, table: &PhaseTable, terms: usize) -> PhaseSums {
+fn phase_sums_kernel<const WITH_LO: bool>(
+    t: DoubleDouble,
+    theta: f64,
+    table: &PhaseTable,
+    terms: usize,
+) -> PhaseSums {
     let full = terms / LANES * LANES;
     let mut cos_acc = [0.0; LANES];
     let mut sin_acc = [0.0; LANES];
@@ -172,7 +224,7 @@ fn phase_sums_kernel(t: f64, theta: f64, table: &PhaseTable, terms: usize) -> Ph
     let amp_ln = table.amplitude_ln[..full].chunks_exact(LANES);
     for (((hi, lo), a), al) in ln_hi.zip(ln_lo).zip(amp).zip(amp_ln) {
         for l in 0..LANES {
-            let (s, c) = term_sin_cos(t, theta, hi[l], lo[l]);
+            let (s, c) = term_sin_cos::<WITH_LO>(t, theta, hi[l], lo[l]);
             cos_acc[l] = a[l].mul_add(c, cos_acc[l]);
             sin_acc[l] = a[l].mul_add(s, sin_acc[l]);
             sin_ln_acc[l] = al[l].mul_add(s, sin_ln_acc[l]);
@@ -184,7 +236,7 @@ fn phase_sums_kernel(t: f64, theta: f64, table: &PhaseTable, terms: usize) -> Ph
         sin_ln: sin_ln_acc.iter().sum(),
     };
     for i in full..terms {
-        let (s, c) = term_sin_cos(t, theta, table.ln_hi[i], table.ln_lo[i]);
+        let (s, c) = term_sin_cos::<WITH_LO>(t, theta, table.ln_hi[i], table.ln_lo[i]);
         sums.cos = table.amplitude[i].mul_add(c, sums.cos);
         sums.sin = table.amplitude[i].mul_add(s, sums.sin);
         sums.sin_ln = table.amplitude_ln[i].mul_add(s, sums.sin_ln);
@@ -212,7 +264,7 @@ mod tests {
         // The trap the double-double phases avoid: near the 3,000,000-th zero, t·ln n in
         // plain f64 is off by ~1e-9 per term, so the sum is off by far more than 1e-12.
         let (t, terms, theta) = (1_642_800.3, 511, 0.123);
-        let ours = phase_sums(t, theta, terms);
+        let ours = phase_sums(t.into(), theta, terms);
         let table = PhaseTable::global();
         let (mut naive, mut exact) = (0.0, 0.0);
         for n in 1..=terms {
@@ -232,12 +284,42 @@ mod tests {
     }
 
     #[test]
+    fn phases_match_mpmath_at_heights_f64_cannot_hold() {
+        // sin and cos of t·ln n for t to 7·10¹² (in double-double) and n to 10⁶ (the large
+        // table): 40-digit values from tests/data/make_height_reference.py. t·ln n reaches
+        // 9.7·10¹³; what is left is the f64 rounding of the reduced phase (~3e-16).
+        let table = PhaseTable::large();
+        let data = include_str!("../tests/data/height_phase_reference.txt");
+        for row in crate::test_util::precise_table(data) {
+            let (t, n) = (row[0], row[1].to_f64() as usize);
+            let (sin, cos) = term_sin_cos::<true>(t, 0.0, table.ln_hi[n - 1], table.ln_lo[n - 1]);
+            // φ = 0 − t·ln n: sin φ = −sin(t·ln n).
+            let (want_sin, want_cos) = (-row[2].to_f64(), row[3].to_f64());
+            let error = (sin - want_sin).abs().max((cos - want_cos).abs());
+            assert!(
+                error < 1e-15,
+                "t = {}, n = {n}: error {error:e}",
+                t.to_decimal(9)
+            );
+        }
+    }
+
+    #[test]
+    fn the_large_table_extends_the_small_one() {
+        let (small, large) = (PhaseTable::global(), PhaseTable::large());
+        for n in [1, 2, 1000, SMALL_TABLE_TERMS] {
+            assert!((small.ln(n) - large.ln(n)).to_f64().abs() < 1e-29, "ln {n}");
+        }
+        assert_eq!(large.amplitude.len(), MAX_TERMS);
+    }
+
+    #[test]
     fn sums_match_a_direct_double_double_evaluation() {
         // Reference: each phase from double-double t·ln n, then std sin/cos.
         let table = PhaseTable::global();
         for (t, terms) in [(1_642_800.3, 511), (1000.0, 13), (77.7, 1)] {
             let theta = 0.123;
-            let got = phase_sums(t, theta, terms);
+            let got = phase_sums(t.into(), theta, terms);
             let mut want = PhaseSums::default();
             for n in 1..=terms {
                 let phase = (DoubleDouble::from_f64(theta) - table.ln(n).mul_f64(t))

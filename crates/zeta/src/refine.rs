@@ -6,6 +6,7 @@
 //! the error left after the next Newton step, estimated as `|Z''/2Z'|·step²` with `Z''` from
 //! the last two derivatives, is below [`TARGET_ERROR`]; usually after two evaluations.
 
+use crate::double_double::DoubleDouble;
 use crate::gram_block::Sample;
 
 /// Absolute error (in units of t) the refinement aims for; 100× below the 1e-9 promised.
@@ -55,12 +56,24 @@ fn hermite_zero(z0: f64, d0: f64, z1: f64, d1: f64) -> f64 {
 
 /// The zero of `f` between `left` and `right` (which have opposite signs); `f(t) = (Z, Z')`.
 /// Also returns the number of evaluations of `f`.
-pub fn refine_zero(left: Sample, right: Sample, f: impl Fn(f64) -> (f64, f64)) -> (f64, usize) {
-    debug_assert!(left.positive() != right.positive() && left.t < right.t);
-    let (mut a, mut b) = (left.t, right.t);
-    let width = b - a;
+///
+/// The iteration runs on the offset `x = t − left.t` (an f64 of the bracket's width, so
+/// resolved to ~1e-17 at any height) and evaluates `f` at the double-double `left.t + x`.
+pub fn refine_zero(
+    left: Sample,
+    right: Sample,
+    f: impl Fn(DoubleDouble) -> (f64, f64),
+) -> (DoubleDouble, usize) {
+    let origin = left.t;
+    let width = (right.t - left.t).to_f64();
+    debug_assert!(left.positive() != right.positive() && width > 0.0);
+    let at = |x: f64| origin + x;
+    let (mut a, mut b) = (0.0, width);
+    // Offsets closer than this are one zero to the precision aimed for (and to that of Z:
+    // its rounding, ~1e-13, moves a zero by ~1e-14).
+    let resolution = TARGET_ERROR / 1000.0;
     let left_positive = left.positive();
-    let mut x = a + width * hermite_zero(left.z, left.dz * width, right.z, right.dz * width);
+    let mut x = width * hermite_zero(left.z, left.dz * width, right.z, right.dz * width);
     // The previous point with a known derivative, for the Z'' estimate.
     let mut previous = if x - a < b - x {
         (a, left.dz)
@@ -68,9 +81,9 @@ pub fn refine_zero(left: Sample, right: Sample, f: impl Fn(f64) -> (f64, f64)) -
         (b, right.dz)
     };
     for evaluations in 1..=MAX_EVALUATIONS {
-        let (z, dz) = f(x);
+        let (z, dz) = f(at(x));
         if z == 0.0 {
-            return (x, evaluations);
+            return (at(x), evaluations);
         }
         if (z > 0.0) == left_positive {
             a = x;
@@ -82,14 +95,10 @@ pub fn refine_zero(left: Sample, right: Sample, f: impl Fn(f64) -> (f64, f64)) -
         let second = (dz - previous.1) / (x - previous.0);
         let predicted_error = (second / (2.0 * dz)).abs() * step * step;
         // Trust the estimate only for a short step that stays in the bracket (to rounding).
-        let consistent = step.abs() <= 1e-4
-            && newton >= a - 4.0 * f64::EPSILON * x.abs()
-            && newton <= b + 4.0 * f64::EPSILON * x.abs();
-        if consistent && predicted_error <= TARGET_ERROR / 10.0
-            || step.abs() <= f64::EPSILON * x.abs()
-        {
+        let consistent = step.abs() <= 1e-4 && newton >= a - resolution && newton <= b + resolution;
+        if consistent && predicted_error <= TARGET_ERROR / 10.0 || step.abs() <= resolution {
             // A step that rounds onto or past the bracket means the zero sits at its end.
-            return (newton.clamp(a, b), evaluations);
+            return (at(newton.clamp(a, b)), evaluations);
         }
         previous = (x, dz);
         x = if newton > a && newton < b {
@@ -97,11 +106,11 @@ pub fn refine_zero(left: Sample, right: Sample, f: impl Fn(f64) -> (f64, f64)) -
         } else {
             0.5 * (a + b)
         };
-        if b - a <= 2.0 * f64::EPSILON * x.abs() {
-            return (x, evaluations);
+        if b - a <= 2.0 * resolution {
+            return (at(x), evaluations);
         }
     }
-    (x, MAX_EVALUATIONS)
+    (at(x), MAX_EVALUATIONS)
 }
 
 #[cfg(test)]
@@ -112,12 +121,12 @@ mod tests {
     fn finds_zero_of_a_sinusoid_to_full_precision() {
         let f = |t: f64| ((3.0 * t).sin(), 3.0 * (3.0 * t).cos());
         let at = |t: f64| Sample {
-            t,
+            t: t.into(),
             z: f(t).0,
             dz: f(t).1,
         };
-        let (root, evaluations) = refine_zero(at(0.6), at(1.5), f);
-        assert!((root - std::f64::consts::PI / 3.0).abs() < 1e-15);
+        let (root, evaluations) = refine_zero(at(0.6), at(1.5), |t| f(t.to_f64()));
+        assert!((root.to_f64() - std::f64::consts::PI / 3.0).abs() < 1e-15);
         assert!(evaluations <= 3, "{evaluations}");
     }
 
@@ -126,12 +135,12 @@ mod tests {
         // A derivative of the wrong sign sends Newton out of the bracket: bisection takes over.
         let f = |t: f64| (t - 0.3, -1.0);
         let at = |t: f64| Sample {
-            t,
+            t: t.into(),
             z: f(t).0,
             dz: -1.0,
         };
-        let (root, _) = refine_zero(at(0.0), at(1.0), f);
-        assert!((root - 0.3).abs() < 1e-11);
+        let (root, _) = refine_zero(at(0.0), at(1.0), |t| f(t.to_f64()));
+        assert!((root.to_f64() - 0.3).abs() < 1e-11);
     }
 
     #[test]

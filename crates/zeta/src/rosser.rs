@@ -285,6 +285,7 @@ impl<T> Chain<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::double_double::DoubleDouble;
     use crate::gram_block::is_good;
     use crate::hardy_z;
 
@@ -315,9 +316,9 @@ mod tests {
         assert_eq!(union.sign_changes(), union.len());
         // Separation points for Turing's method: the right sign at every Gram index, in order.
         let shifts = union.gram_shifts();
-        let mut previous = f64::NEG_INFINITY;
+        let mut previous = DoubleDouble::from_f64(f64::NEG_INFINITY);
         for (j, h) in (union.start..=union.end).zip(&shifts) {
-            let t = union.gram[(j - union.start) as usize] + h;
+            let t = union.gram[(j - union.start) as usize] + *h;
             assert!(is_good(j, hardy_z::z(t)) && t > previous, "g_{j} + {h}");
             previous = t;
         }

@@ -7,13 +7,15 @@
 //! ```
 //!
 //! whose terms are below 1e-19 after ten of them for `t ≥ 9`. The leading part is of size
-//! `t·ln t`: [`theta_mod_two_pi`] evaluates it in double-double so that the phase modulo 2π
-//! keeps ~1e-16 absolute accuracy at any height (plain f64 loses ~1e-9 at `t = 10⁶`).
+//! `t·ln t`: [`theta_precise`] evaluates it in double-double, from a height given in
+//! double-double, so that θ and its value modulo 2π keep ~1e-16 absolute accuracy at any
+//! height up to 10¹³ (plain f64 loses ~1e-9 at `t = 10⁶`, and cannot even hold t to 1e-9
+//! above 10⁷).
 //!
-//! Gram points `g_n` solve `θ(g_n) = nπ`; `g_{−1} ≈ 9.667` is the first one above the
-//! minimum of θ, and the first zero `γ₁ ≈ 14.13` lies in `(g_{−1}, g_0)`.
+//! Gram points `g_n` solve `θ(g_n) = nπ` ([`gram_point_precise`], in double-double);
+//! `g_{−1} ≈ 9.667` is the first one above the minimum of θ, and the first zero `γ₁ ≈ 14.13` lies in `(g_{−1}, g_0)`.
 
-use crate::double_double::{DoubleDouble, LN_2, LN_TWO_PI};
+use crate::double_double::{DoubleDouble, LN_2, LN_TWO_PI, PI as PI_DD, two_prod};
 use crate::phase_sum::PhaseTable;
 use std::f64::consts::PI;
 
@@ -75,9 +77,12 @@ pub fn theta(t: f64) -> f64 {
     0.5 * t * ((t / (2.0 * PI)).ln() - 1.0) - PI / 8.0 + series_correction(t)
 }
 
-/// `ln t` in double-double (absolute error ~1e-26) for `t ≥ 1`, fast: `t = 2^k·x` with
-/// `x ∈ [2¹⁵, 2¹⁶)`, `x = m(1 + u)` for the nearest integer m (whose double-double log is
-/// tabulated) and `|u| ≤ 1.6e-5`, so `ln(1 + u)` needs only four series terms.
+/// `ln t` in double-double, absolute error ≲ 1e-30, for `t ≥ 1`, fast: `t = 2^k·x` with
+/// `x ∈ [2¹⁵, 2¹⁶)`, `x = m(1 + U)` for the nearest integer m (whose double-double log is
+/// tabulated) and `|U| ≤ 1.6e-5`, `U = u + u_lo` to ~1e-37. Then
+/// `ln(1 + U) = U − U²/2 + U³/3 − U⁴/4 + U⁵/5 − …`: `U²` is formed exactly (two-product, plus
+/// the cross term `2u·u_lo`), the terms from `U³` on are below 1.3e-15 and need only f64, and
+/// the first one left out, `U⁶/6`, is below 3e-30.
 pub fn ln_double_double(t: f64) -> DoubleDouble {
     debug_assert!(t >= 1.0 && t.is_finite());
     let k = t.log2().floor() as i32 - 15;
@@ -85,20 +90,36 @@ pub fn ln_double_double(t: f64) -> DoubleDouble {
     let m = x.round();
     let d = x - m; // exact (Sterbenz)
     let u = d / m;
-    let u_lo = (-u).mul_add(m, d) / m; // u + u_lo = d/m to ~1e-32
-    let series = u_lo + u * u * (-0.5 + u * (1.0 / 3.0 - 0.25 * u));
+    let u_lo = (-u).mul_add(m, d) / m;
+    let (square, square_lo) = two_prod(u, u);
+    let small = u_lo - 0.5 * square_lo - u * u_lo + u * square * (1.0 / 3.0 - u * (0.25 - 0.2 * u));
+    let series = DoubleDouble::from_f64(u) + (-0.5 * square) + small;
     let ln_m = PhaseTable::global().ln(m as usize);
-    LN_2.mul_f64(k as f64) + ln_m + DoubleDouble::new(u, series)
+    LN_2.mul_f64(k as f64) + ln_m + series
 }
 
-/// θ(t) reduced modulo 2π to `[−π, π]`, with ~1e-16 absolute error at any height.
-pub fn theta_mod_two_pi(t: f64) -> f64 {
-    // (t/2)·(ln t − ln 2π − 1) in double-double; t/2 is exact.
-    let log_term = ln_double_double(t) - LN_TWO_PI - DoubleDouble::from_f64(1.0);
-    let main = log_term.mul_f64(0.5 * t).rem_two_pi();
-    let small = -PI / 8.0 + series_correction(t);
-    let x = (main + DoubleDouble::from_f64(small)).rem_two_pi();
-    x.to_f64()
+/// `ln t` for a double-double `t ≥ 1`: `ln t_hi + t_lo/t_hi` (the next term, `(t_lo/t_hi)²/2`,
+/// is below 1e-32), absolute error ≲ 1e-30.
+pub fn ln_precise(t: DoubleDouble) -> DoubleDouble {
+    ln_double_double(t.hi) + t.lo / t.hi
+}
+
+/// θ(t) in double-double for a height given to double-double precision.
+///
+/// The leading part `(t/2)·(ln t − ln 2π − 1)` keeps ~1e-30 relative precision (≈ 1e-17
+/// absolute at `t = 10¹³`, where θ ≈ 1.4·10¹⁴); the correction series is summed in f64
+/// (≤ 1e-17 absolute for `t ≥ 12`). So θ, and θ modulo 2π, are good to ~1e-16 absolute at
+/// every height up to 10¹³ and beyond (tested against mpmath from 10⁸ to 10¹³).
+pub fn theta_precise(t: DoubleDouble) -> DoubleDouble {
+    let log_term = ln_precise(t) - LN_TWO_PI - DoubleDouble::from_f64(1.0);
+    let half = DoubleDouble::new(0.5 * t.hi, 0.5 * t.lo);
+    half * log_term + (-PI / 8.0 + series_correction(t.hi))
+}
+
+/// θ(t) reduced modulo 2π to `[−π, π]`, with ~1e-16 absolute error at any height
+/// ([`theta_precise`]).
+pub fn theta_mod_two_pi(t: DoubleDouble) -> f64 {
+    theta_precise(t).rem_two_pi().to_f64()
 }
 
 /// θ'(t) = ½·ln(t/2π) + O(t⁻²).
@@ -130,30 +151,40 @@ fn lambert_w0(x: f64) -> f64 {
     w
 }
 
-/// The Gram point `g_n`, the solution of `θ(g_n) = nπ` above the minimum of θ, for `n ≥ −1`.
+/// The Gram point `g_n`, the solution of `θ(g_n) = nπ` above the minimum of θ, for `n ≥ −1`,
+/// in double-double: Newton's method on [`theta_precise`] puts it within ~1e-17 absolute of
+/// the true point at every height (f64 alone holds `g_n` only to half an ulp, 5e-4 at 10¹³).
 ///
-/// Starts from the inverse of the leading terms, `2π·exp(1 + W((8n+1)/(8e)))`, and polishes
-/// with Newton's method on θ (relative accuracy ~1e-16).
-pub fn gram_point(n: i64) -> f64 {
+/// Starts from the inverse of the leading terms, `2π·exp(1 + W((8n+1)/(8e)))`.
+pub fn gram_point_precise(n: i64) -> DoubleDouble {
     assert!(n >= -1, "Gram points are defined here for n ≥ −1, got {n}");
     let x = (8.0 * n as f64 + 1.0) / (8.0 * std::f64::consts::E);
     let guess = (2.0 * PI * (1.0 + lambert_w0(x)).exp()).max(MIN_HEIGHT);
-    solve_gram(n, guess)
+    solve_gram(n, DoubleDouble::from_f64(guess))
 }
 
-/// The Gram point `g_n` given `g_{n−1}` (one Newton step from `g_{n−1} + π/θ'`, then polish):
-/// cheaper than [`gram_point`] when walking Gram points in order.
-pub fn next_gram_point(n: i64, previous: f64) -> f64 {
-    solve_gram(n, previous + PI / theta_derivative(previous))
+/// The Gram point `g_n` rounded to f64 (see [`gram_point_precise`]).
+pub fn gram_point(n: i64) -> f64 {
+    gram_point_precise(n).to_f64()
 }
 
-fn solve_gram(n: i64, guess: f64) -> f64 {
-    let target = n as f64 * PI;
+/// The Gram point `g_n` given `g_{n−1}` (Newton from `g_{n−1} + π/θ'`): cheaper than
+/// [`gram_point_precise`] when walking Gram points in order, usually one evaluation of θ.
+pub fn next_gram_point(n: i64, previous: DoubleDouble) -> DoubleDouble {
+    solve_gram(n, previous + PI / theta_derivative(previous.hi))
+}
+
+/// Newton's method stops once a step is below this: the error left after a step s is about
+/// `s²·θ''/(2θ') ≤ 0.12·s²`, below 2e-15 for every `t ≥ g_{−1}`.
+const GRAM_LAST_STEP: f64 = 1e-7;
+
+fn solve_gram(n: i64, guess: DoubleDouble) -> DoubleDouble {
+    let target = PI_DD.mul_f64(n as f64);
     let mut t = guess;
     for _ in 0..50 {
-        let step = (theta(t) - target) / theta_derivative(t);
-        t -= step;
-        if step.abs() <= 4.0 * f64::EPSILON * t {
+        let step = (theta_precise(t) - target).to_f64() / theta_derivative(t.hi);
+        t = t - step;
+        if step.abs() <= GRAM_LAST_STEP {
             break;
         }
     }
@@ -177,7 +208,7 @@ mod tests {
             );
             // The reduced phase keeps ~1e-16 absolute accuracy at every height; below t = 12
             // the series itself is off by ~1e-13 (θ has exponentially small terms ~e^{−πt}).
-            let reduced = theta_mod_two_pi(t);
+            let reduced = theta_mod_two_pi(t.into());
             let tolerance = if t < 12.0 { 1e-13 } else { 1e-15 };
             assert!(
                 (reduced - row[2]).abs() < tolerance,
@@ -188,10 +219,27 @@ mod tests {
     }
 
     #[test]
+    fn theta_matches_mpmath_at_heights_f64_cannot_hold() {
+        // Heights 10⁸..10¹³ with fractional parts, read in double-double; 40-digit values from
+        // tests/data/make_height_reference.py. θ is ~1.4·10¹⁴ at the top: the error left is the
+        // f64 rounding of the reduced result and of the correction series.
+        let data = include_str!("../tests/data/height_theta_reference.txt");
+        for row in crate::test_util::precise_table(data) {
+            let (t, want) = (row[0], row[1].to_f64());
+            let got = theta_mod_two_pi(t);
+            assert!(
+                (got - want).abs() < 1e-15,
+                "θ({}) mod 2π = {got}, want {want}",
+                t.to_decimal(9)
+            );
+        }
+    }
+
+    #[test]
     fn reduced_theta_agrees_with_plain_theta_at_low_height() {
         for t in [10.0, 50.0, 300.0] {
             let plain = theta(t).rem_euclid(2.0 * PI);
-            let reduced = theta_mod_two_pi(t).rem_euclid(2.0 * PI);
+            let reduced = theta_mod_two_pi(t.into()).rem_euclid(2.0 * PI);
             let diff = (plain - reduced).abs();
             assert!(diff.min(2.0 * PI - diff) < 1e-13, "t = {t}");
         }
@@ -208,10 +256,13 @@ mod tests {
             600_269.5,
             1.642_800_3e6,
             2.7e10,
+            2.676_533_956_486_259e11,
+            7.0e12 + 0.333,
         ] {
             let fast = ln_double_double(t);
             let exact = DoubleDouble::from_f64(t).ln();
-            assert!((fast - exact).to_f64().abs() < 1e-25, "ln {t}");
+            // Both are good to ~1e-30 (the Newton-corrected log's own error, ~1e-29·ln t).
+            assert!((fast - exact).to_f64().abs() < 1e-28, "ln {t}");
         }
     }
 
@@ -234,13 +285,11 @@ mod tests {
             assert!(residual.abs() < 1e-15, "n = {n}: residual {residual}");
             previous = g;
         }
-        let mut g = gram_point(999_999);
+        let mut g = gram_point_precise(999_999);
         for n in 1_000_000..1_000_050 {
             g = next_gram_point(n, g);
-            assert!(
-                (g - gram_point(n)).abs() <= 4.0 * f64::EPSILON * g,
-                "n = {n}"
-            );
+            let direct = gram_point_precise(n);
+            assert!((g - direct).to_f64().abs() < 1e-15, "n = {n}");
         }
         // g_{-1} and g_0 from mpmath.grampoint at 20 digits.
         assert!((gram_point(-1) - 9.666_908_056_130_192).abs() < 1e-12);

@@ -21,6 +21,7 @@
 //! [`lower_edge`] and [`upper_edge`] walk from [`MAX_UNION_INTERVALS`] beyond it, take the
 //! nearest segment boundary outward, and prove the bound there.
 
+use crate::double_double::DoubleDouble;
 use crate::error::ZetaError;
 use crate::rosser::{Chain, MAX_UNION_INTERVALS, SegmentWalker};
 use std::f64::consts::PI;
@@ -52,8 +53,8 @@ fn lehman_numerator(height: f64, shifts: f64) -> f64 {
 /// One segment's share of Turing's sum: its ends and `Σ|h_j|` over its Gram points.
 #[derive(Clone, Copy, Debug)]
 struct Shifts {
-    g_start: f64,
-    g_end: f64,
+    g_start: DoubleDouble,
+    g_end: DoubleDouble,
     sum: f64,
 }
 
@@ -90,12 +91,16 @@ pub fn upper_edge(nominal: i64) -> Result<(i64, TuringBound), ZetaError> {
             Some(&(start, _, _, shifts)) => (start, shifts[0].g_start),
             None => unreachable!("the walk passed g_nominal"),
         };
-        assert!(g_b >= MIN_HEIGHT, "g_{b} = {g_b} is below {MIN_HEIGHT}");
+        assert!(
+            g_b.hi >= MIN_HEIGHT,
+            "g_{b} = {} is below {MIN_HEIGHT}",
+            g_b.hi
+        );
         let mut sum = 0.0;
         for (_, end, _, shifts) in after {
             sum += shifts[0].sum;
             let g_end = shifts[0].g_end;
-            let fraction = lehman_numerator(g_end, sum) / (g_end - g_b);
+            let fraction = lehman_numerator(g_end.hi, sum) / (g_end - g_b).to_f64();
             if fraction < 1.0 {
                 let bound = TuringBound {
                     gram_index: b,
@@ -127,15 +132,15 @@ pub fn lower_edge(nominal: i64) -> Result<(i64, TuringBound), ZetaError> {
         let (start, _, _, shifts) = segments[at];
         a = start;
         let g_a = shifts[0].g_start;
-        let base = lehman_numerator(g_a, 0.0);
+        let base = lehman_numerator(g_a.hi, 0.0);
         let mut sum = 0.0;
         for &(start, _, _, shifts) in segments[..at].iter().rev() {
             let g_start = shifts[0].g_start;
-            if g_start < LEHMAN_MIN_HEIGHT {
+            if g_start.hi < LEHMAN_MIN_HEIGHT {
                 break;
             }
             sum += shifts[0].sum;
-            let fraction = (base + sum) / (g_a - g_start);
+            let fraction = (base + sum) / (g_a - g_start).to_f64();
             if fraction < 1.0 {
                 let bound = TuringBound {
                     gram_index: a,

@@ -7,16 +7,25 @@
 //! δ_n = (γ_{n+1} − γ_n)·ln(γ_n/2π)/2π,
 //! ```
 //!
-//! dimensionless, in units of the local mean spacing (mean → 1 as the count grows).
+//! dimensionless, in units of the local mean spacing (mean → 1 as the count grows). The
+//! difference `γ_{n+1} − γ_n` is taken from the zeros in double-double (as the `f64` files
+//! of version 2 hold them), so a spacing keeps ~1e-9 relative accuracy at any height; from
+//! zeros rounded to f64 it would be off by up to 2e-4 at index 10¹² (an ulp of γ over a
+//! spacing of 0.23).
 
+use crate::double_double::DoubleDouble;
 use crate::error::ZetaError;
 use crate::series_file::{Format, Header, SeriesKind, SeriesReader, SeriesWriter};
 use std::f64::consts::PI;
 use std::path::Path;
 
-/// `δ_n` for consecutive zeros `γ_n < γ_{n+1}`.
-pub fn unfolded_spacing(gamma_n: f64, gamma_next: f64) -> f64 {
-    (gamma_next - gamma_n) * (gamma_n / (2.0 * PI)).ln() / (2.0 * PI)
+/// `δ_n` for consecutive zeros `γ_n < γ_{n+1}`, given as f64 or double-double.
+pub fn unfolded_spacing(
+    gamma_n: impl Into<DoubleDouble>,
+    gamma_next: impl Into<DoubleDouble>,
+) -> f64 {
+    let (gamma_n, gamma_next) = (gamma_n.into(), gamma_next.into());
+    (gamma_next - gamma_n).to_f64() * (gamma_n.hi / (2.0 * PI)).ln() / (2.0 * PI)
 }
 
 /// Count, mean, variance (population), min and max of a stream of values (Welford).
@@ -104,26 +113,29 @@ pub fn unfold_file(input: &Path, output: &Path) -> Result<Summary, ZetaError> {
     };
     let mut writer = SeriesWriter::create(output, Format::F64, out_header)?;
     let mut summary = Summary::default();
-    let mut buffer = vec![0.0; 1 << 16];
+    let mut buffer = vec![DoubleDouble::default(); 1 << 16];
     let mut spacings = Vec::with_capacity(buffer.len());
-    let mut previous: Option<f64> = None;
+    let mut previous: Option<DoubleDouble> = None;
     let mut index = header.first_index;
     loop {
-        let n = reader.read_chunk(&mut buffer)?;
+        let n = reader.read_precise(&mut buffer)?;
         if n == 0 {
             break;
         }
         spacings.clear();
         for &gamma in &buffer[..n] {
-            if !gamma.is_finite() || gamma <= 0.0 {
+            if !gamma.hi.is_finite() || gamma.hi <= 0.0 {
                 return Err(bad(format!(
-                    "value {gamma} at index {index} is not a zero ordinate"
+                    "value {} at index {index} is not a zero ordinate",
+                    gamma.hi
                 )));
             }
             if let Some(prev) = previous {
                 if gamma <= prev {
                     return Err(bad(format!(
-                        "zeros not increasing at index {index}: {prev} then {gamma}"
+                        "zeros not increasing at index {index}: {} then {}",
+                        prev.to_decimal(12),
+                        gamma.to_decimal(12)
                     )));
                 }
                 let delta = unfolded_spacing(prev, gamma);
@@ -152,6 +164,41 @@ mod tests {
         assert_eq!(s.count, 5);
         assert!((s.mean - mean).abs() < 1e-15 && (s.variance - variance).abs() < 1e-15);
         assert_eq!((s.min, s.max), (0.5, 2.0));
+    }
+
+    #[test]
+    fn unfolding_at_height_uses_the_precise_zeros() {
+        // γ_10¹² and γ_10¹²+1 (Arb, tests/data/height_zeros_reference.txt) through an f64
+        // file: the spacing keeps the digits that zeros rounded to f64 (ulp 3e-5) would lose.
+        let zeros = [
+            DoubleDouble::parse_decimal("267653395648.625948242142649409").unwrap(),
+            DoubleDouble::parse_decimal("267653395648.847523129021300806").unwrap(),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let (input, output) = (dir.path().join("z.f64"), dir.path().join("s.f64"));
+        let header = Header {
+            kind: SeriesKind::Zeros,
+            first_index: 1_000_000_000_000,
+            count: 2,
+        };
+        let mut writer = SeriesWriter::create(&input, Format::F64, header).unwrap();
+        writer.write(&zeros).unwrap();
+        writer.finish().unwrap();
+        let summary = unfold_file(&input, &output).unwrap();
+        // (γ₂ − γ₁)·ln(γ₁/2π)/2π with γ₂ − γ₁ = 0.221574886878651397 (from the decimals).
+        let want =
+            0.221_574_886_878_651_4 * (267_653_395_648.625_95 / (2.0 * PI)).ln() / (2.0 * PI);
+        assert!(
+            (summary.mean - want).abs() < 1e-15,
+            "{} vs {want}",
+            summary.mean
+        );
+        let rounded = unfolded_spacing(zeros[0].to_f64(), zeros[1].to_f64());
+        assert!(
+            (rounded - want).abs() > 1e-6,
+            "f64 zeros would be off by {:e}",
+            rounded - want
+        );
     }
 
     #[test]

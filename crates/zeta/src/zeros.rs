@@ -18,12 +18,13 @@
 //! Zeros stream to the caller's sink in order, one window of chunks at a time, so memory
 //! stays flat however many are asked for.
 
+use crate::double_double::DoubleDouble;
 use crate::error::ZetaError;
 use crate::hardy_z;
 use crate::phase_sum::MAX_TERMS;
 use crate::refine::refine_zero;
 use crate::rosser::{Chain, Drained, MAX_UNION_INTERVALS, RosserUnion, SegmentWalker};
-use crate::theta::{gram_point, smooth_count};
+use crate::theta::{gram_point, gram_point_precise, smooth_count};
 use crate::turing::{self, TuringBound};
 use rayon::prelude::*;
 use std::f64::consts::PI;
@@ -31,10 +32,12 @@ use std::f64::consts::PI;
 /// Gram intervals per chunk of parallel work.
 const CHUNK_INTERVALS: i64 = 2048;
 
-/// Highest zero index accepted (γ ≈ 3.3·10⁹): Riemann–Siegel's main sum must fit the phase
-/// table (`t ≤ 2π·MAX_TERMS²`). Note that an f64 holds γ only to half an ulp: 1.2e-10 near
-/// index 2·10⁶, 2.4e-7 near 10¹⁰; the 1e-9 accuracy is tested up to index 3.1·10⁶.
-pub const MAX_INDEX: u64 = 10_000_000_000;
+/// Highest zero index accepted (γ ≈ 7.05·10¹²): Riemann–Siegel's main sum must fit the phase
+/// table (`t ≤ 2π·MAX_TERMS² ≈ 7.6·10¹²`). Heights are carried in double-double throughout
+/// (Gram points, samples, zeros), so the zeros keep their 1e-11 refinement target at every
+/// index; an f64 would hold γ only to half an ulp (2.4e-7 near index 10¹⁰, 3e-5 near 10¹²).
+/// The 1e-9 accuracy is tested against Arb at indices 10⁸, 10⁹, 10¹⁰, 10¹¹ and 10¹².
+pub const MAX_INDEX: u64 = 30_000_000_000_000;
 
 /// What a run established about its range, for the `verified:` line.
 #[derive(Clone, Debug, PartialEq)]
@@ -43,8 +46,8 @@ pub struct Verification {
     pub gram_start: i64,
     /// Good Gram point above the range.
     pub gram_end: i64,
-    pub height_start: f64,
-    pub height_end: f64,
+    pub height_start: DoubleDouble,
+    pub height_end: DoubleDouble,
     /// Zeros found between them: always `gram_end − gram_start`, else the run fails.
     pub zeros_between: u64,
     /// Turing's lower bound at `g_a`; `None` when `a = −1`.
@@ -89,15 +92,15 @@ impl Verification {
         };
         format!(
             "{lower}; N(g_{b}) ≤ {nb} by Turing's method over {k} Gram intervals above; \
-             {c} sign changes of Z found in (g_{a}, g_{b}] = ({ta:.3}, {tb:.3}]{unions}, so \
+             {c} sign changes of Z found in (g_{a}, g_{b}] = ({ta}, {tb}]{unions}, so \
              N(g_{b}) = {nb}: no zero missed, all simple and on the critical line",
             b = self.gram_end,
             nb = self.gram_end + 1,
             k = self.upper.intervals,
             c = self.zeros_between,
             a = self.gram_start,
-            ta = self.height_start,
-            tb = self.height_end,
+            ta = self.height_start.to_decimal(3),
+            tb = self.height_end.to_decimal(3),
         )
     }
 }
@@ -105,7 +108,7 @@ impl Verification {
 struct Chunk {
     /// The chunk's segments and their zeros; the first may begin before the chunk's
     /// nominal start (a union reaching back).
-    chain: Chain<f64>,
+    chain: Chain<DoubleDouble>,
     evaluations: u64,
 }
 
@@ -150,14 +153,15 @@ pub fn check_range(first: u64, count: u64) -> Result<u64, ZetaError> {
 }
 
 /// Computes `γ_first, …, γ_{first+count−1}` and hands them to `sink` in order, in batches
-/// `(index of the batch's first zero, ordinates)`. Fails, without delivering the rest, if a check fails.
+/// `(index of the batch's first zero, ordinates)`, each ordinate a double-double within ~1e-11
+/// of the zero. Fails, without delivering the rest, if a check fails.
 pub fn compute_zeros(
     first: u64,
     count: u64,
-    mut sink: impl FnMut(u64, &[f64]) -> Result<(), ZetaError>,
+    mut sink: impl FnMut(u64, &[DoubleDouble]) -> Result<(), ZetaError>,
 ) -> Result<Verification, ZetaError> {
     let last_index = check_range(first, count)?;
-    debug_assert!(gram_point(last_index as i64) < 2.0 * PI * (MAX_TERMS as f64).powi(2));
+    debug_assert!(gram_point(last_index as i64 + 400) < max_height());
 
     // γ_n lies in (g_{n−2}, g_{n−1}] under Gram's law; a margin of one interval covers the
     // shifts inside Gram blocks at the range's ends, and the edges move out of any union.
@@ -189,7 +193,7 @@ pub fn compute_zeros(
         last_index,
         next_index: (a + 2) as u64,
         delivered: 0,
-        last_zero: f64::NEG_INFINITY,
+        last_zero: DoubleDouble::from_f64(f64::NEG_INFINITY),
         unions: Vec::new(),
         sink: &mut sink,
     };
@@ -222,8 +226,8 @@ pub fn compute_zeros(
     Ok(Verification {
         gram_start: a,
         gram_end: b,
-        height_start: gram_point(a),
-        height_end: gram_point(b),
+        height_start: gram_point_precise(a),
+        height_end: gram_point_precise(b),
         zeros_between: found,
         lower,
         upper,
@@ -239,13 +243,13 @@ struct Delivery<'s, F> {
     /// Index of the next zero to come out of the chain.
     next_index: u64,
     delivered: u64,
-    last_zero: f64,
+    last_zero: DoubleDouble,
     unions: Vec<RosserUnion>,
     sink: &'s mut F,
 }
 
-impl<F: FnMut(u64, &[f64]) -> Result<(), ZetaError>> Delivery<'_, F> {
-    fn deliver(&mut self, drained: Drained<f64>) -> Result<(), ZetaError> {
+impl<F: FnMut(u64, &[DoubleDouble]) -> Result<(), ZetaError>> Delivery<'_, F> {
+    fn deliver(&mut self, drained: Drained<DoubleDouble>) -> Result<(), ZetaError> {
         let zeros = &drained.items;
         let batch_first = self.next_index;
         self.next_index += zeros.len() as u64;
@@ -275,8 +279,8 @@ impl<F: FnMut(u64, &[f64]) -> Result<(), ZetaError>> Delivery<'_, F> {
     }
 }
 
-/// `γ_first, …, γ_{first+count−1}` in memory.
-pub fn zeros(first: u64, count: u64) -> Result<Vec<f64>, ZetaError> {
+/// `γ_first, …, γ_{first+count−1}` in memory, in double-double.
+pub fn zeros_precise(first: u64, count: u64) -> Result<Vec<DoubleDouble>, ZetaError> {
     let mut out = Vec::with_capacity(count as usize);
     compute_zeros(first, count, |_, batch| {
         out.extend_from_slice(batch);
@@ -285,22 +289,59 @@ pub fn zeros(first: u64, count: u64) -> Result<Vec<f64>, ZetaError> {
     Ok(out)
 }
 
-/// `N(t)`: the number of zeros with `0 < γ ≤ t`, counted from verified zeros around `t`.
-pub fn count_up_to(t: f64) -> Result<u64, ZetaError> {
-    if !(t.is_finite() && t > 0.0) {
+/// `γ_first, …, γ_{first+count−1}` in memory, rounded to f64 (half an ulp of γ: 1.2e-10 near
+/// index 2·10⁶; use [`zeros_precise`] above it for 1e-9).
+pub fn zeros(first: u64, count: u64) -> Result<Vec<f64>, ZetaError> {
+    Ok(zeros_precise(first, count)?
+        .into_iter()
+        .map(DoubleDouble::to_f64)
+        .collect())
+}
+
+/// Highest height at which Z can be evaluated here, `2π·MAX_TERMS²` (≈ 7.6·10¹²).
+pub fn max_height() -> f64 {
+    2.0 * PI * (MAX_TERMS as f64).powi(2)
+}
+
+/// Highest height [`count_up_to`] accepts: where the smooth count reaches `MAX_INDEX`
+/// less a margin for the zeros it computes around the height (≈ 7.05·10¹²).
+pub fn max_count_height() -> f64 {
+    gram_point(MAX_INDEX as i64 - 100_000)
+}
+
+/// Checks that `t` is a height this program counts zeros at: finite, positive, at most
+/// [`max_count_height`]; names the value otherwise.
+pub fn check_height(t: DoubleDouble) -> Result<(), ZetaError> {
+    if !(t.hi.is_finite() && t.hi > 0.0) {
         return Err(ZetaError::InvalidRange(format!(
-            "height must be positive, got {t}"
+            "height must be positive and finite, got {}",
+            t.hi
         )));
     }
-    if t < 14.0 {
+    let max = max_count_height();
+    if t.hi > max {
+        return Err(ZetaError::InvalidRange(format!(
+            "heights up to {max:.4e} (the zero of index {MAX_INDEX}) are supported, got {:e}",
+            t.hi
+        )));
+    }
+    Ok(())
+}
+
+/// `N(t)`: the number of zeros with `0 < γ ≤ t`, counted from verified zeros around `t`
+/// (an f64 height, or a double-double one to place it between zeros closer than f64 resolves).
+pub fn count_up_to(t: impl Into<DoubleDouble>) -> Result<u64, ZetaError> {
+    let t = t.into();
+    check_height(t)?;
+    if t.hi < 14.0 {
         return Ok(0);
     }
     // |N(t) − smooth_count(t)| = |S(t) + O(1/t)| stays below 3 far beyond 10¹⁰.
     let mut margin = 16u64;
     loop {
-        let center = smooth_count(t).round() as u64;
+        let center = smooth_count(t.hi).round() as u64;
         let first = center.saturating_sub(margin).max(1);
-        let values = zeros(first, 2 * margin)?;
+        let values = zeros_precise(first, 2 * margin)?;
         let below = values.iter().filter(|&&g| g <= t).count() as u64;
         if (first == 1 || below > 0) && below < values.len() as u64 {
             return Ok(first - 1 + below);

@@ -26,7 +26,7 @@ fn run(first: u64, count: u64) -> (Vec<f64>, Verification) {
     let verification = compute_zeros(first, count, |index, batch| {
         assert_eq!(index, next, "batches arrive in order");
         next += batch.len() as u64;
-        zeros.extend_from_slice(batch);
+        zeros.extend(batch.iter().map(|z| z.to_f64()));
         Ok(())
     })
     .unwrap_or_else(|e| panic!("zeros {first} + {count}: {e}"));

@@ -14,3 +14,4 @@ pub mod stats;
 pub mod train;
 pub mod unfold;
 pub mod zeros;
+pub mod zeta_z;

@@ -1,17 +1,19 @@
-//! `spectral zeros --start N --count K`: consecutive zeros of ζ, verified complete, into a file.
+//! `spectral zeros --start N --count K` (or `--from-t T --count K`): consecutive zeros of ζ,
+//! verified complete, into a file.
 
 use anyhow::Result;
 use spectral_experiments::zeros_file::write_zeros;
+use spectral_zeta::at_height::{first_zero_above, parse_height};
 use spectral_zeta::series_file::Format;
 use std::path::PathBuf;
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub enum FormatArg {
-    /// `index value` per line, 17 significant digits
+    /// `index value` per line, 17 significant digits and at least 12 decimals
     Txt,
-    /// NumPy float64 array
+    /// NumPy float64 array (γ rounded to f64: half an ulp, 3e-5 at index 10¹²)
     Npy,
-    /// raw little-endian f64 after a 32-byte header (see the README)
+    /// little-endian f64 deltas from a base, after a 40-byte header (see docs/zeta.md)
     F64,
 }
 
@@ -28,8 +30,12 @@ impl From<FormatArg> for Format {
 #[derive(clap::Args)]
 pub struct Args {
     /// Index N of the first zero (γ_1 ≈ 14.1347 is the first).
-    #[arg(long)]
-    pub start: u64,
+    #[arg(long, required_unless_present = "from_t", conflicts_with = "from_t")]
+    pub start: Option<u64>,
+    /// Start at the first zero above this height instead: a decimal, read in double-double
+    /// (`267653395648.5`), up to 7.05e12.
+    #[arg(long = "from-t", value_name = "T", allow_hyphen_values = true)]
+    pub from_t: Option<String>,
     /// Number of consecutive zeros.
     #[arg(long)]
     pub count: u64,
@@ -42,22 +48,26 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let format = Format::from(args.format);
+    let start = match (&args.from_t, args.start) {
+        (Some(t), _) => first_zero_above(parse_height(t)?)?,
+        (None, Some(start)) => start,
+        (None, None) => unreachable!("clap requires --start or --from-t"),
+    };
     let out = args.out.unwrap_or_else(|| {
         PathBuf::from(format!(
-            "zeros-{}-{}.{}",
-            args.start,
+            "zeros-{start}-{}.{}",
             args.count,
             format.extension()
         ))
     });
     let started = std::time::Instant::now();
-    let verification = write_zeros(args.start, args.count, format, &out)?;
+    let verification = write_zeros(start, args.count, format, &out)?;
     let seconds = started.elapsed().as_secs_f64();
     println!("verified: {}", verification.summary());
     println!(
         "wrote γ_{}..γ_{} to {} in {seconds:.2} s ({:.0} zeros/s)",
-        args.start,
-        args.start + args.count - 1,
+        start,
+        start + args.count - 1,
         out.display(),
         args.count as f64 / seconds
     );
