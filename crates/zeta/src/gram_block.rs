@@ -9,9 +9,15 @@
 //! g_13999525; where it fails, [`GramBlock::separate`] says so and [`crate::rosser`] counts the
 //! block together with its neighbours ([`GramBlock::join`], [`GramBlock::search_finer`]).
 
+use crate::batch::Evaluator;
 use crate::double_double::DoubleDouble;
+use crate::error::ZetaError;
 use crate::hardy_z;
 use crate::theta::{gram_point_precise, next_gram_point};
+use rayon::prelude::*;
+use std::collections::HashMap;
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// One evaluation of Hardy's Z function.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -84,7 +90,7 @@ impl GramBlock {
 
     /// Samples Z until the block shows `len()` sign changes; `false` if the search budget
     /// ran out first (a violation of Rosser's rule, or zeros closer than the finest grid).
-    pub fn separate(&mut self) -> bool {
+    pub fn separate(&mut self, ahead: &Ahead) -> bool {
         let mut only_silent_intervals = true;
         while self.sign_changes() < self.len() {
             if self.samples.len() * 2 > MAX_SAMPLES_PER_BLOCK {
@@ -94,7 +100,7 @@ impl GramBlock {
             for w in self.samples.windows(2) {
                 refined.push(w[0]);
                 if !only_silent_intervals || w[0].positive() == w[1].positive() {
-                    refined.push(Sample::at(DoubleDouble::midpoint(w[0].t, w[1].t)));
+                    refined.push(ahead.sample(DoubleDouble::midpoint(w[0].t, w[1].t)));
                 }
             }
             refined.push(*self.samples.last().expect("a block has samples"));
@@ -109,7 +115,7 @@ impl GramBlock {
     /// block's mean Gram interval. Intervals already finer (a block that went through
     /// [`Self::separate`]) are left alone, so joining a searched block to fresh neighbours
     /// spends the samples on the neighbours. `false` if the last round ends short.
-    pub fn search_finer(&mut self, rounds: u32) -> bool {
+    pub fn search_finer(&mut self, rounds: u32, ahead: &Ahead) -> bool {
         let mean_interval = (self.gram[self.len()] - self.gram[0]).to_f64() / self.len() as f64;
         for round in 1..=rounds {
             if self.sign_changes() >= self.len() {
@@ -120,7 +126,7 @@ impl GramBlock {
             for w in self.samples.windows(2) {
                 refined.push(w[0]);
                 if (w[1].t - w[0].t).to_f64() > widest {
-                    refined.push(Sample::at(DoubleDouble::midpoint(w[0].t, w[1].t)));
+                    refined.push(ahead.sample(DoubleDouble::midpoint(w[0].t, w[1].t)));
                 }
             }
             refined.push(*self.samples.last().expect("a block has samples"));
@@ -140,9 +146,9 @@ impl GramBlock {
     }
 
     /// The Gram block that ends at the good Gram point `end`, sampled at its Gram points.
-    pub fn ending_at(end: i64) -> GramBlock {
-        let start = last_good_at_or_before(end - 1);
-        let block = GramWalker::at_first_good_from(start).next_block();
+    pub fn ending_at(end: i64, ahead: &Ahead) -> GramBlock {
+        let start = last_good_at_or_before(end - 1, ahead);
+        let block = GramWalker::at_first_good_from(start, ahead).next_block();
         debug_assert_eq!((block.start, block.end), (start, end));
         block
     }
@@ -175,21 +181,23 @@ impl GramBlock {
 }
 
 /// Walks Gram points forward from a good one, yielding consecutive Gram blocks.
-pub struct GramWalker {
+pub struct GramWalker<'a> {
     index: i64,
     last: Sample,
+    ahead: &'a Ahead,
 }
 
-impl GramWalker {
+impl<'a> GramWalker<'a> {
     /// Starts at the first good Gram point with index `≥ n`.
-    pub fn at_first_good_from(n: i64) -> Self {
+    pub fn at_first_good_from(n: i64, ahead: &'a Ahead) -> Self {
         let mut index = n;
         loop {
-            let sample = Sample::at(gram_point_precise(index));
+            let sample = ahead.gram(index, None);
             if is_good(index, sample.z) {
                 return Self {
                     index,
                     last: sample,
+                    ahead,
                 };
             }
             index += 1;
@@ -208,9 +216,9 @@ impl GramWalker {
         let mut samples = vec![self.last];
         loop {
             self.index += 1;
-            let t = next_gram_point(self.index, *gram.last().expect("starts with g_start"));
-            let sample = Sample::at(t);
-            gram.push(t);
+            let previous = *gram.last().expect("starts with g_start");
+            let sample = self.ahead.gram(self.index, Some(previous));
+            gram.push(sample.t);
             samples.push(sample);
             if is_good(self.index, sample.z) {
                 self.last = sample;
@@ -226,12 +234,144 @@ impl GramWalker {
 }
 
 /// Index of the last good Gram point with index `≤ n` (`n ≥ −1`; `g_{−1}` is good).
-pub fn last_good_at_or_before(n: i64) -> i64 {
+pub fn last_good_at_or_before(n: i64, ahead: &Ahead) -> i64 {
     let mut index = n;
-    while index > -1 && !is_good(index, hardy_z::z(gram_point_precise(index))) {
+    while index > -1 && !is_good(index, ahead.gram(index, None).z) {
         index -= 1;
     }
     index
+}
+
+/// Samples of Z evaluated ahead, in two batches ([`Ahead::evaluate`]): the Gram points
+/// `g_first, …, g_last` of a window of work, then the midpoints each of its Gram blocks is
+/// searched at first (the silent intervals of a block whose Gram points show too few sign
+/// changes: [`GramBlock::separate`]'s first round). Walks look their samples up here and
+/// evaluate what is missing on the CPU, one at a time ([`Ahead::missed`] counts them).
+#[derive(Debug, Default)]
+pub struct Ahead {
+    first: i64,
+    /// `Z` at `g_first, …`
+    gram: Vec<Sample>,
+    /// `(Z, Z')` by the bits of the height.
+    points: HashMap<(u64, u64), (f64, f64)>,
+    missed: AtomicU64,
+}
+
+/// Gram points computed in order from one [`gram_point_precise`] (each next one by
+/// [`next_gram_point`]).
+const GRAM_PIECE: usize = 1024;
+
+impl Ahead {
+    /// Nothing ahead: every sample is evaluated when it is asked for.
+    pub fn none() -> &'static Ahead {
+        static NONE: LazyLock<Ahead> = LazyLock::new(Ahead::default);
+        &NONE
+    }
+
+    /// Evaluates `g_first..=g_last` (`first ≥ −1`) and the first-round midpoints of the Gram
+    /// blocks among them, by `evaluator`; nothing if it does not batch ([`Evaluator::batches`]).
+    pub fn evaluate(
+        first: i64,
+        last: i64,
+        evaluator: &mut dyn Evaluator,
+    ) -> Result<Ahead, ZetaError> {
+        if !evaluator.batches() {
+            return Ok(Ahead::default());
+        }
+        let starts: Vec<i64> = (first..=last).step_by(GRAM_PIECE).collect();
+        let heights: Vec<DoubleDouble> = starts
+            .par_iter()
+            .flat_map_iter(|&start| {
+                let end = (start + GRAM_PIECE as i64 - 1).min(last);
+                let mut t = gram_point_precise(start);
+                std::iter::once(t).chain((start + 1..=end).map(move |n| {
+                    t = next_gram_point(n, t);
+                    t
+                }))
+            })
+            .collect();
+        let gram: Vec<Sample> = heights
+            .iter()
+            .zip(evaluator.evaluate(&heights)?)
+            .map(|(&t, (z, dz))| Sample { t, z, dz })
+            .collect();
+
+        let good: Vec<usize> = (0..gram.len())
+            .filter(|&i| is_good(first + i as i64, gram[i].z))
+            .collect();
+        let mut midpoints = Vec::new();
+        for pair in good.windows(2) {
+            let block = &gram[pair[0]..=pair[1]];
+            let changes = block
+                .windows(2)
+                .filter(|w| w[0].positive() != w[1].positive())
+                .count();
+            if changes < block.len() - 1 {
+                midpoints.extend(
+                    block
+                        .windows(2)
+                        .filter(|w| w[0].positive() == w[1].positive())
+                        .map(|w| DoubleDouble::midpoint(w[0].t, w[1].t)),
+                );
+            }
+        }
+        let points = midpoints
+            .iter()
+            .zip(evaluator.evaluate(&midpoints)?)
+            .map(|(&t, value)| (bits(t), value))
+            .collect();
+        Ok(Ahead {
+            first,
+            gram,
+            points,
+            missed: AtomicU64::new(0),
+        })
+    }
+
+    /// The sample at `t`: evaluated ahead, or now.
+    pub fn sample(&self, t: DoubleDouble) -> Sample {
+        match self.points.get(&bits(t)) {
+            Some(&(z, dz)) => Sample { t, z, dz },
+            None => {
+                self.missed.fetch_add(1, Ordering::Relaxed);
+                Sample::at(t)
+            }
+        }
+    }
+
+    /// The sample at the Gram point `g_index`: evaluated ahead, or now (from `previous`,
+    /// `g_{index−1}`, when the walk knows it).
+    pub fn gram(&self, index: i64, previous: Option<DoubleDouble>) -> Sample {
+        let ahead = usize::try_from(index - self.first)
+            .ok()
+            .and_then(|i| self.gram.get(i));
+        if let Some(&sample) = ahead {
+            return sample;
+        }
+        self.missed.fetch_add(1, Ordering::Relaxed);
+        Sample::at(match previous {
+            Some(previous) => next_gram_point(index, previous),
+            None => gram_point_precise(index),
+        })
+    }
+
+    /// Samples asked for that were not evaluated ahead.
+    pub fn missed(&self) -> u64 {
+        self.missed.load(Ordering::Relaxed)
+    }
+
+    /// Samples evaluated ahead.
+    pub fn len(&self) -> usize {
+        self.gram.len() + self.points.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn bits(t: DoubleDouble) -> (u64, u64) {
+    (t.hi.to_bits(), t.lo.to_bits())
 }
 
 #[cfg(test)]
@@ -242,14 +382,14 @@ mod tests {
     fn first_bad_gram_point_is_126() {
         // Gram's law first fails at g_126 (Hutchinson, 1925): the first Gram block longer
         // than one interval is [g_125, g_127).
-        let mut walker = GramWalker::at_first_good_from(-1);
+        let mut walker = GramWalker::at_first_good_from(-1, Ahead::none());
         let mut block = walker.next_block();
         while block.len() == 1 {
             block = walker.next_block();
         }
         assert_eq!((block.start, block.end), (125, 127));
         assert_eq!(block.sign_changes(), 0);
-        assert!(block.separate());
+        assert!(block.separate(Ahead::none()));
         assert_eq!(block.sign_changes(), 2);
         let shifts = block.gram_shifts();
         assert_eq!(shifts[0], 0.0);

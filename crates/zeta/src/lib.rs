@@ -51,6 +51,7 @@
 //! ```
 
 pub mod at_height;
+pub mod batch;
 pub mod double_double;
 pub mod error;
 pub mod euler_maclaurin;
@@ -69,7 +70,9 @@ pub mod zeros;
 
 pub use double_double::DoubleDouble;
 pub use error::ZetaError;
-pub use zeros::{Verification, compute_zeros, count_up_to, zeros, zeros_precise};
+pub use zeros::{
+    Verification, compute_zeros, compute_zeros_with, count_up_to, zeros, zeros_precise,
+};
 
 #[cfg(test)]
 mod test_util;

@@ -6,8 +6,12 @@
 //! the error left after the next Newton step, estimated as `|Z''/2Z'|·step²` with `Z''` from
 //! the last two derivatives, is below [`TARGET_ERROR`]; usually after two evaluations.
 
+use crate::batch::Evaluator;
 use crate::double_double::DoubleDouble;
+use crate::error::ZetaError;
 use crate::gram_block::Sample;
+use crate::hardy_z;
+use rayon::prelude::*;
 
 /// Absolute error (in units of t) the refinement aims for; 100× below the 1e-9 promised.
 pub const TARGET_ERROR: f64 = 1e-11;
@@ -55,62 +59,162 @@ fn hermite_zero(z0: f64, d0: f64, z1: f64, d1: f64) -> f64 {
 }
 
 /// The zero of `f` between `left` and `right` (which have opposite signs); `f(t) = (Z, Z')`.
-/// Also returns the number of evaluations of `f`.
-///
-/// The iteration runs on the offset `x = t − left.t` (an f64 of the bracket's width, so
-/// resolved to ~1e-17 at any height) and evaluates `f` at the double-double `left.t + x`.
+/// Also returns the number of evaluations of `f`. A loop over [`Refinement`].
 pub fn refine_zero(
     left: Sample,
     right: Sample,
     f: impl Fn(DoubleDouble) -> (f64, f64),
 ) -> (DoubleDouble, usize) {
-    let origin = left.t;
-    let width = (right.t - left.t).to_f64();
-    debug_assert!(left.positive() != right.positive() && width > 0.0);
-    let at = |x: f64| origin + x;
-    let (mut a, mut b) = (0.0, width);
-    // Offsets closer than this are one zero to the precision aimed for (and to that of Z:
-    // its rounding, ~1e-13, moves a zero by ~1e-14).
-    let resolution = TARGET_ERROR / 1000.0;
-    let left_positive = left.positive();
-    let mut x = width * hermite_zero(left.z, left.dz * width, right.z, right.dz * width);
-    // The previous point with a known derivative, for the Z'' estimate.
-    let mut previous = if x - a < b - x {
-        (a, left.dz)
-    } else {
-        (b, right.dz)
-    };
-    for evaluations in 1..=MAX_EVALUATIONS {
-        let (z, dz) = f(at(x));
-        if z == 0.0 {
-            return (at(x), evaluations);
+    let mut refinement = Refinement::new(left, right);
+    loop {
+        let (z, dz) = f(refinement.point());
+        if let Some(zero) = refinement.feed(z, dz) {
+            return (zero, refinement.evaluations());
         }
-        if (z > 0.0) == left_positive {
-            a = x;
+    }
+}
+
+/// The refinement of one bracketed zero, one evaluation at a time: [`Refinement::point`] is
+/// where `(Z, Z')` is needed next, [`Refinement::feed`] takes it and says whether the zero is
+/// found. Many refinements can so share batches of evaluations (on a GPU) while each one
+/// follows exactly the steps [`refine_zero`] takes.
+///
+/// The iteration runs on the offset `x = t − left.t` (an f64 of the bracket's width, so
+/// resolved to ~1e-17 at any height) and evaluates at the double-double `left.t + x`.
+#[derive(Clone, Debug)]
+pub struct Refinement {
+    origin: DoubleDouble,
+    left_positive: bool,
+    /// The bracket `[a, b]` of offsets, shrinking.
+    a: f64,
+    b: f64,
+    /// The offset evaluated next.
+    x: f64,
+    /// The previous offset with a known derivative, for the Z'' estimate.
+    previous: (f64, f64),
+    evaluations: usize,
+}
+
+impl Refinement {
+    pub fn new(left: Sample, right: Sample) -> Self {
+        let width = (right.t - left.t).to_f64();
+        debug_assert!(left.positive() != right.positive() && width > 0.0);
+        let x = width * hermite_zero(left.z, left.dz * width, right.z, right.dz * width);
+        let previous = if x < width - x {
+            (0.0, left.dz)
         } else {
-            b = x;
+            (width, right.dz)
+        };
+        Self {
+            origin: left.t,
+            left_positive: left.positive(),
+            a: 0.0,
+            b: width,
+            x,
+            previous,
+            evaluations: 0,
         }
+    }
+
+    /// Where `(Z, Z')` is needed next.
+    pub fn point(&self) -> DoubleDouble {
+        self.origin + self.x
+    }
+
+    /// Evaluations fed so far.
+    pub fn evaluations(&self) -> usize {
+        self.evaluations
+    }
+
+    /// Takes `(Z, Z')` at [`Self::point`]; the zero once it is found.
+    pub fn feed(&mut self, z: f64, dz: f64) -> Option<DoubleDouble> {
+        // Offsets closer than this are one zero to the precision aimed for (and to that of Z:
+        // its rounding, ~1e-13, moves a zero by ~1e-14).
+        let resolution = TARGET_ERROR / 1000.0;
+        let at = |x: f64| self.origin + x;
+        let x = self.x;
+        self.evaluations += 1;
+        if z == 0.0 {
+            return Some(at(x));
+        }
+        if (z > 0.0) == self.left_positive {
+            self.a = x;
+        } else {
+            self.b = x;
+        }
+        let (a, b) = (self.a, self.b);
         let step = -z / dz;
         let newton = x + step;
-        let second = (dz - previous.1) / (x - previous.0);
+        let second = (dz - self.previous.1) / (x - self.previous.0);
         let predicted_error = (second / (2.0 * dz)).abs() * step * step;
         // Trust the estimate only for a short step that stays in the bracket (to rounding).
         let consistent = step.abs() <= 1e-4 && newton >= a - resolution && newton <= b + resolution;
         if consistent && predicted_error <= TARGET_ERROR / 10.0 || step.abs() <= resolution {
             // A step that rounds onto or past the bracket means the zero sits at its end.
-            return (at(newton.clamp(a, b)), evaluations);
+            return Some(at(newton.clamp(a, b)));
         }
-        previous = (x, dz);
-        x = if newton > a && newton < b {
+        self.previous = (x, dz);
+        self.x = if newton > a && newton < b {
             newton
         } else {
             0.5 * (a + b)
         };
-        if b - a <= 2.0 * resolution {
-            return (at(x), evaluations);
+        if b - a <= 2.0 * resolution || self.evaluations >= MAX_EVALUATIONS {
+            return Some(at(self.x));
         }
+        None
     }
-    (at(x), MAX_EVALUATIONS)
+}
+
+/// The zeros of all `brackets` (pairs of samples of opposite sign), refined together: each
+/// round evaluates the next point of every refinement not yet done in one batch. Returns the
+/// zeros in the brackets' order and the evaluations spent. An evaluator that does not batch
+/// ([`Evaluator::batches`]) has each zero refined to the end by [`refine_zero`] on its own
+/// thread instead.
+pub fn refine_all(
+    brackets: &[(Sample, Sample)],
+    evaluator: &mut dyn Evaluator,
+) -> Result<(Vec<DoubleDouble>, u64), ZetaError> {
+    if !evaluator.batches() {
+        let refined: Vec<(DoubleDouble, usize)> = brackets
+            .par_iter()
+            .map(|&(left, right)| refine_zero(left, right, hardy_z::z_and_derivative))
+            .collect();
+        let evaluations = refined.iter().map(|&(_, count)| count as u64).sum();
+        return Ok((
+            refined.into_iter().map(|(zero, _)| zero).collect(),
+            evaluations,
+        ));
+    }
+    let mut zeros = vec![DoubleDouble::default(); brackets.len()];
+    // (index of the bracket, its refinement, the zero once found)
+    let mut active: Vec<(usize, Refinement, Option<DoubleDouble>)> = brackets
+        .par_iter()
+        .enumerate()
+        .map(|(i, &(left, right))| (i, Refinement::new(left, right), None))
+        .collect();
+    let mut points = Vec::with_capacity(active.len());
+    let mut evaluations = 0;
+    while !active.is_empty() {
+        active
+            .par_iter()
+            .map(|(_, refinement, _)| refinement.point())
+            .collect_into_vec(&mut points);
+        let values = evaluator.evaluate(&points)?;
+        evaluations += points.len() as u64;
+        active
+            .par_iter_mut()
+            .zip(values)
+            .for_each(|((_, refinement, zero), (z, dz))| *zero = refinement.feed(z, dz));
+        active.retain(|&(i, _, zero)| match zero {
+            Some(zero) => {
+                zeros[i] = zero;
+                false
+            }
+            None => true,
+        });
+    }
+    Ok((zeros, evaluations))
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@
 #![allow(clippy::excessive_precision)]
 
 use crate::double_double::DoubleDouble;
-use crate::phase_sum::phase_sums;
+use crate::phase_sum::{PhaseSums, phase_sums};
 use crate::theta::{theta_derivative, theta_mod_two_pi};
 use std::f64::consts::PI;
 
@@ -181,51 +181,75 @@ fn series_and_derivative(coefficients: &[f64], parity: i32, z: f64) -> (f64, f64
 /// ~1e-11 for k = 1 and below 1e-16 for k ≥ 2 from `t = 10¹⁰` on; keeping all five costs
 /// nothing next to the main sum.
 pub fn z_and_derivative(t: DoubleDouble) -> (f64, f64) {
-    let height = t;
-    let t = height.hi;
-    let a = (t / (2.0 * PI)).sqrt();
-    let n = a.floor();
-    let terms = n as usize;
-    let theta = theta_mod_two_pi(height);
-    let sums = phase_sums(height, theta, terms);
-    let main = 2.0 * sums.cos;
-    let main_derivative = -2.0 * (theta_derivative(t) * sums.sin - sums.sin_ln);
+    let input = MainSum::at(t);
+    input.finish(phase_sums(t, input.theta, input.terms))
+}
 
-    // Remainder: (−1)^{N−1}·u^{1/2}·Σ_k C_k(z)·u^k with u = (2π/t)^{1/2} = 1/a.
-    let u = 1.0 / a;
-    let z = 2.0 * (a - n) - 1.0;
-    let dz_dt = 1.0 / (2.0 * PI * a); // d(2a)/dt with a = √(t/2π)
-    let du_dt = -u / (2.0 * t);
-    let mut sum = 0.0;
-    let mut d_sum = 0.0;
-    let mut u_k = 1.0;
-    for (k, (coefficients, parity)) in [
-        (&C0[..], 0),
-        (&C1[..], 1),
-        (&C2[..], 0),
-        (&C3[..], 1),
-        (&C4[..], 0),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let (c, dc) = series_and_derivative(coefficients, parity, z);
-        sum += c * u_k;
-        // d/dt [C_k(z)·u^k] = C_k'(z)·z'·u^k + k·C_k·u^{k−1}·u'
-        d_sum += dc * dz_dt * u_k
-            + if k > 0 {
-                k as f64 * c * u_k / u * du_dt
-            } else {
-                0.0
-            };
-        u_k *= u;
+/// What the main sum at a height needs: `θ(t)` modulo 2π and `N = ⌊√(t/2π)⌋`. The sums
+/// themselves ([`PhaseSums`]) come from [`phase_sums`] on the CPU, or from a GPU for many
+/// heights at once; [`MainSum::finish`] turns them into `(Z, Z')`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MainSum {
+    pub t: DoubleDouble,
+    /// `θ(t)` reduced to `[−π, π]`.
+    pub theta: f64,
+    pub terms: usize,
+}
+
+impl MainSum {
+    pub fn at(t: DoubleDouble) -> Self {
+        Self {
+            t,
+            theta: theta_mod_two_pi(t),
+            terms: (t.hi / (2.0 * PI)).sqrt().floor() as usize,
+        }
     }
-    let sign = if terms % 2 == 1 { 1.0 } else { -1.0 };
-    let sqrt_u = u.sqrt();
-    let remainder = sign * sqrt_u * sum;
-    // d/dt √u = u'/(2√u)
-    let remainder_derivative = sign * (sqrt_u * d_sum + du_dt / (2.0 * sqrt_u) * sum);
-    (main + remainder, main_derivative + remainder_derivative)
+
+    /// `(Z, Z')` from the main sum's [`PhaseSums`] and the correction terms.
+    pub fn finish(&self, sums: PhaseSums) -> (f64, f64) {
+        let t = self.t.hi;
+        let a = (t / (2.0 * PI)).sqrt();
+        let n = self.terms as f64;
+        let terms = self.terms;
+        let main = 2.0 * sums.cos;
+        let main_derivative = -2.0 * (theta_derivative(t) * sums.sin - sums.sin_ln);
+
+        // Remainder: (−1)^{N−1}·u^{1/2}·Σ_k C_k(z)·u^k with u = (2π/t)^{1/2} = 1/a.
+        let u = 1.0 / a;
+        let z = 2.0 * (a - n) - 1.0;
+        let dz_dt = 1.0 / (2.0 * PI * a); // d(2a)/dt with a = √(t/2π)
+        let du_dt = -u / (2.0 * t);
+        let mut sum = 0.0;
+        let mut d_sum = 0.0;
+        let mut u_k = 1.0;
+        for (k, (coefficients, parity)) in [
+            (&C0[..], 0),
+            (&C1[..], 1),
+            (&C2[..], 0),
+            (&C3[..], 1),
+            (&C4[..], 0),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let (c, dc) = series_and_derivative(coefficients, parity, z);
+            sum += c * u_k;
+            // d/dt [C_k(z)·u^k] = C_k'(z)·z'·u^k + k·C_k·u^{k−1}·u'
+            d_sum += dc * dz_dt * u_k
+                + if k > 0 {
+                    k as f64 * c * u_k / u * du_dt
+                } else {
+                    0.0
+                };
+            u_k *= u;
+        }
+        let sign = if terms % 2 == 1 { 1.0 } else { -1.0 };
+        let sqrt_u = u.sqrt();
+        let remainder = sign * sqrt_u * sum;
+        // d/dt √u = u'/(2√u)
+        let remainder_derivative = sign * (sqrt_u * d_sum + du_dt / (2.0 * sqrt_u) * sum);
+        (main + remainder, main_derivative + remainder_derivative)
+    }
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@
 //! over segments already gathered replace them.
 
 use crate::error::ZetaError;
-use crate::gram_block::{GramBlock, GramWalker};
+use crate::gram_block::{Ahead, GramBlock, GramWalker};
 
 /// Most Gram intervals a union may span. The unions met up to γ_101,000,000 span 3 or 4;
 /// 64 leaves room, and bounds the look-back that windows and chunks keep.
@@ -49,22 +49,26 @@ pub struct RosserUnion {
 /// The union of `short` (a Gram block whose own search, [`GramBlock::separate`], found a
 /// number of sign changes other than its length) with as few neighbouring blocks as make the
 /// count exact.
-pub fn resolve_union(short: GramBlock) -> Result<(GramBlock, RosserUnion), ZetaError> {
-    resolve_union_within(short, MAX_UNION_INTERVALS)
+pub fn resolve_union(
+    short: GramBlock,
+    ahead: &Ahead,
+) -> Result<(GramBlock, RosserUnion), ZetaError> {
+    resolve_union_within(short, MAX_UNION_INTERVALS, ahead)
 }
 
 fn resolve_union_within(
     short: GramBlock,
     max_intervals: i64,
+    ahead: &Ahead,
 ) -> Result<(GramBlock, RosserUnion), ZetaError> {
     let (short_start, short_end, found) = (short.start, short.end, short.sign_changes());
     let mut union = short;
     for step in 0.. {
         let grow_left = step % 2 == 1 && union.start > -1;
         let next = if grow_left {
-            GramBlock::ending_at(union.start)
+            GramBlock::ending_at(union.start, ahead)
         } else {
-            GramWalker::at_first_good_from(union.end).next_block()
+            GramWalker::at_first_good_from(union.end, ahead).next_block()
         };
         if union.len() + next.len() > max_intervals as usize {
             break;
@@ -74,7 +78,7 @@ fn resolve_union_within(
         } else {
             union.join(next)
         };
-        if union.search_finer(UNION_ROUNDS) && union.sign_changes() == union.len() {
+        if union.search_finer(UNION_ROUNDS, ahead) && union.sign_changes() == union.len() {
             let record = RosserUnion {
                 short_start,
                 short_end,
@@ -107,15 +111,17 @@ pub struct Segment {
 
 /// Walks segments forward from a good Gram point. A union may begin before segments already
 /// yielded (when the extra zeros lie in an earlier block); [`Chain::push`] handles that.
-pub struct SegmentWalker {
-    blocks: GramWalker,
+pub struct SegmentWalker<'a> {
+    blocks: GramWalker<'a>,
+    ahead: &'a Ahead,
 }
 
-impl SegmentWalker {
-    /// Starts at the first good Gram point with index `≥ n`.
-    pub fn at_first_good_from(n: i64) -> Self {
+impl<'a> SegmentWalker<'a> {
+    /// Starts at the first good Gram point with index `≥ n`, taking samples from `ahead`.
+    pub fn at_first_good_from(n: i64, ahead: &'a Ahead) -> Self {
         Self {
-            blocks: GramWalker::at_first_good_from(n),
+            blocks: GramWalker::at_first_good_from(n, ahead),
+            ahead,
         }
     }
 
@@ -126,11 +132,11 @@ impl SegmentWalker {
 
     pub fn next_segment(&mut self) -> Result<Segment, ZetaError> {
         let mut block = self.blocks.next_block();
-        if block.separate() && block.sign_changes() == block.len() {
+        if block.separate(self.ahead) && block.sign_changes() == block.len() {
             return Ok(Segment { block, union: None });
         }
-        let (block, union) = resolve_union(block)?;
-        self.blocks = GramWalker::at_first_good_from(union.end);
+        let (block, union) = resolve_union(block, self.ahead)?;
+        self.blocks = GramWalker::at_first_good_from(union.end, self.ahead);
         Ok(Segment {
             block,
             union: Some(union),
@@ -289,25 +295,25 @@ mod tests {
     use crate::gram_block::is_good;
     use crate::hardy_z;
 
-    fn walk_to(n: i64) -> SegmentWalker {
-        SegmentWalker::at_first_good_from(n)
+    fn walk_to(n: i64) -> SegmentWalker<'static> {
+        SegmentWalker::at_first_good_from(n, Ahead::none())
     }
 
     #[test]
     fn the_first_failure_of_rossers_rule_is_at_gram_point_13999525() {
         // Brent (1979): the Gram block [g_13999525, g_13999527) holds no zero; the first
         // such block. Its own search comes up empty.
-        let mut walker = GramWalker::at_first_good_from(13_999_520);
+        let mut walker = GramWalker::at_first_good_from(13_999_520, Ahead::none());
         let mut block = walker.next_block();
         while block.start < 13_999_525 {
-            assert!(block.separate() && block.sign_changes() == block.len());
+            assert!(block.separate(Ahead::none()) && block.sign_changes() == block.len());
             block = walker.next_block();
         }
         assert_eq!((block.start, block.end), (13_999_525, 13_999_527));
-        assert!(!block.separate());
+        assert!(!block.separate(Ahead::none()));
         assert_eq!(block.sign_changes(), 0);
 
-        let (union, record) = resolve_union(block).unwrap();
+        let (union, record) = resolve_union(block, Ahead::none()).unwrap();
         assert_eq!(
             (record.short_start, record.short_end),
             (13_999_525, 13_999_527)
@@ -326,10 +332,10 @@ mod tests {
 
     #[test]
     fn a_union_past_its_limit_is_an_error_that_names_it() {
-        let mut walker = GramWalker::at_first_good_from(13_999_525);
+        let mut walker = GramWalker::at_first_good_from(13_999_525, Ahead::none());
         let mut block = walker.next_block();
-        assert!(!block.separate());
-        let error = resolve_union_within(block, 2).unwrap_err();
+        assert!(!block.separate(Ahead::none()));
+        let error = resolve_union_within(block, 2, Ahead::none()).unwrap_err();
         assert!(
             matches!(
                 error,

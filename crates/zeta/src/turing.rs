@@ -23,6 +23,7 @@
 
 use crate::double_double::DoubleDouble;
 use crate::error::ZetaError;
+use crate::gram_block::Ahead;
 use crate::rosser::{Chain, MAX_UNION_INTERVALS, SegmentWalker};
 use std::f64::consts::PI;
 
@@ -59,8 +60,8 @@ struct Shifts {
 }
 
 /// Walks segments from the first good Gram point `≥ from` until they reach `until`.
-fn walk(from: i64, until: i64) -> Result<(SegmentWalker, Chain<Shifts>), ZetaError> {
-    let mut walker = SegmentWalker::at_first_good_from(from.max(-1));
+fn walk(from: i64, until: i64) -> Result<(SegmentWalker<'static>, Chain<Shifts>), ZetaError> {
+    let mut walker = SegmentWalker::at_first_good_from(from.max(-1), Ahead::none());
     let mut chain = Chain::new(i64::MIN);
     while chain.end().is_none_or(|end| end < until) {
         step(&mut walker, &mut chain)?;
@@ -165,7 +166,7 @@ mod tests {
 
     #[test]
     fn bounds_hold_at_a_good_gram_point() {
-        let m = last_good_at_or_before(10_000);
+        let m = last_good_at_or_before(10_000, Ahead::none());
         let (b, upper) = upper_edge(m).expect("upper bound");
         let (a, lower) = lower_edge(m).expect("lower bound");
         // Rosser's rule holds here: the edges stay where they were asked for.
@@ -182,7 +183,7 @@ mod tests {
     fn edges_move_out_of_a_union() {
         // The first failure of Rosser's rule, [g_13999525, g_13999527), is counted over a
         // union with a neighbour: an edge asked for inside it moves to the union's ends.
-        let mut walker = SegmentWalker::at_first_good_from(13_999_520);
+        let mut walker = SegmentWalker::at_first_good_from(13_999_520, Ahead::none());
         let union = loop {
             if let Some(union) = walker.next_segment().unwrap().union {
                 break union;

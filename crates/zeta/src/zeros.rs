@@ -18,11 +18,12 @@
 //! Zeros stream to the caller's sink in order, one window of chunks at a time, so memory
 //! stays flat however many are asked for.
 
+use crate::batch::{Cpu, Evaluator};
 use crate::double_double::DoubleDouble;
 use crate::error::ZetaError;
-use crate::hardy_z;
+use crate::gram_block::{Ahead, Sample};
 use crate::phase_sum::MAX_TERMS;
-use crate::refine::refine_zero;
+use crate::refine::refine_all;
 use crate::rosser::{Chain, Drained, MAX_UNION_INTERVALS, RosserUnion, SegmentWalker};
 use crate::theta::{gram_point, gram_point_precise, smooth_count};
 use crate::turing::{self, TuringBound};
@@ -31,6 +32,10 @@ use std::f64::consts::PI;
 
 /// Gram intervals per chunk of parallel work.
 const CHUNK_INTERVALS: i64 = 2048;
+
+/// Gram points evaluated ahead beyond a window's last chunk, which runs on to the end of the
+/// segment it is in (longer segments are sampled one point at a time).
+const LOOK_AHEAD: i64 = 16;
 
 /// Highest zero index accepted (γ ≈ 7.05·10¹²): Riemann–Siegel's main sum must fit the phase
 /// table (`t ≤ 2π·MAX_TERMS² ≈ 7.6·10¹²`). Heights are carried in double-double throughout
@@ -55,6 +60,9 @@ pub struct Verification {
     pub upper: TuringBound,
     /// Evaluations of Z spent refining zeros (all chunks).
     pub refine_evaluations: u64,
+    /// Evaluations of Z made one at a time on the CPU, outside the batches (unions, deeper
+    /// searches of Gram blocks, segments past a window's samples; not Turing's walks).
+    pub evaluated_alone: u64,
     /// The failures of Rosser's rule in `[g_a, g_b)`, each with the union it was counted over.
     pub rosser_unions: Vec<RosserUnion>,
 }
@@ -105,30 +113,26 @@ impl Verification {
     }
 }
 
-struct Chunk {
-    /// The chunk's segments and their zeros; the first may begin before the chunk's
-    /// nominal start (a union reaching back).
-    chain: Chain<DoubleDouble>,
-    evaluations: u64,
-}
+/// A pair of samples of opposite sign: one zero between them.
+type Bracket = (Sample, Sample);
 
-/// Zeros of the segments from the first good Gram point `≥ nominal_start` up to the first
-/// segment boundary `≥ nominal_end` (`last`, a segment boundary, caps it).
-fn compute_chunk(nominal_start: i64, nominal_end: i64, last: i64) -> Result<Chunk, ZetaError> {
-    let mut walker = SegmentWalker::at_first_good_from(nominal_start);
+/// The segments from the first good Gram point `≥ nominal_start` up to the first segment
+/// boundary `≥ nominal_end` (`last`, a segment boundary, caps it), with the brackets of their
+/// zeros; the first may begin before the chunk's nominal start (a union reaching back).
+fn compute_chunk(
+    nominal_start: i64,
+    nominal_end: i64,
+    last: i64,
+    ahead: &Ahead,
+) -> Result<Chain<Bracket>, ZetaError> {
+    let mut walker = SegmentWalker::at_first_good_from(nominal_start, ahead);
     let mut chain = Chain::new(i64::MIN);
-    let mut evaluations = 0;
     while walker.index() < nominal_end.min(last) {
         let segment = walker.next_segment()?;
         let block = &segment.block;
-        let zeros = block.brackets().map(|(left, right)| {
-            let (zero, count) = refine_zero(left, right, hardy_z::z_and_derivative);
-            evaluations += count as u64;
-            zero
-        });
-        chain.push(block.start, block.end, segment.union, zeros)?;
+        chain.push(block.start, block.end, segment.union, block.brackets())?;
     }
-    Ok(Chunk { chain, evaluations })
+    Ok(chain)
 }
 
 /// Checks that `γ_first, …, γ_{first+count−1}` is a range this program computes; returns
@@ -154,10 +158,22 @@ pub fn check_range(first: u64, count: u64) -> Result<u64, ZetaError> {
 
 /// Computes `γ_first, …, γ_{first+count−1}` and hands them to `sink` in order, in batches
 /// `(index of the batch's first zero, ordinates)`, each ordinate a double-double within ~1e-11
-/// of the zero. Fails, without delivering the rest, if a check fails.
+/// of the zero. Fails, without delivering the rest, if a check fails. On the CPU; see
+/// [`compute_zeros_with`].
 pub fn compute_zeros(
     first: u64,
     count: u64,
+    sink: impl FnMut(u64, &[DoubleDouble]) -> Result<(), ZetaError>,
+) -> Result<Verification, ZetaError> {
+    compute_zeros_with(first, count, &mut Cpu::default(), sink)
+}
+
+/// [`compute_zeros`] with the batches of evaluations (the Gram points and first searches of
+/// each window, the rounds of refinement: [`crate::batch`]) made by `evaluator`.
+pub fn compute_zeros_with(
+    first: u64,
+    count: u64,
+    evaluator: &mut dyn Evaluator,
     mut sink: impl FnMut(u64, &[DoubleDouble]) -> Result<(), ZetaError>,
 ) -> Result<Verification, ZetaError> {
     let last_index = check_range(first, count)?;
@@ -184,9 +200,8 @@ pub fn compute_zeros(
         .chain(std::iter::once(b))
         .collect();
     let spans: Vec<&[i64]> = boundaries.windows(2).collect();
-    let windows: Vec<&[&[i64]]> = spans
-        .chunks(4 * rayon::current_num_threads().max(1))
-        .collect();
+    let chunks_per_window = (evaluator.window_intervals() / CHUNK_INTERVALS).max(1) as usize;
+    let windows: Vec<&[&[i64]]> = spans.chunks(chunks_per_window).collect();
     let mut chain = Chain::new(a);
     let mut out = Delivery {
         first,
@@ -197,23 +212,33 @@ pub fn compute_zeros(
         unions: Vec::new(),
         sink: &mut sink,
     };
-    let mut evaluations = 0u64;
+    let (mut evaluations, mut evaluated_alone) = (0u64, 0u64);
     for (w, group) in windows.iter().enumerate() {
-        let chunks: Vec<Chunk> = group
+        let window_end = group[group.len() - 1][1];
+        let ahead = Ahead::evaluate(group[0][0], window_end + LOOK_AHEAD, evaluator)?;
+        let chunks: Vec<Chain<Bracket>> = group
             .par_iter()
-            .map(|span| compute_chunk(span[0], span[1], b))
+            .map(|span| compute_chunk(span[0], span[1], b, &ahead))
             .collect::<Result<_, _>>()?;
+        evaluated_alone += ahead.missed();
         for chunk in chunks {
-            evaluations += chunk.evaluations;
-            for (start, end, union, zeros) in chunk.chain.segments() {
-                chain.push(start, end, union, zeros.iter().copied())?;
+            for (start, end, union, brackets) in chunk.segments() {
+                chain.push(start, end, union, brackets.iter().copied())?;
             }
         }
         // A union found in the next window starts at most MAX_UNION_INTERVALS before it.
         let settled = windows
             .get(w + 1)
             .map_or(b, |next| next[0][0] - MAX_UNION_INTERVALS);
-        out.deliver(chain.drain_to(settled))?;
+        let drained = chain.drain_to(settled);
+        let (zeros, spent) = refine_all(&drained.items, evaluator)?;
+        evaluations += spent;
+        out.deliver(Drained {
+            start: drained.start,
+            end: drained.end,
+            items: zeros,
+            unions: drained.unions,
+        })?;
     }
     let found = out.next_index - (a + 2) as u64;
     if chain.end() != Some(b) || found != (b - a) as u64 || out.delivered != count {
@@ -232,6 +257,7 @@ pub fn compute_zeros(
         lower,
         upper,
         refine_evaluations: evaluations,
+        evaluated_alone,
         rosser_unions: out.unions,
     })
 }
