@@ -9,6 +9,7 @@ pub enum DType {
     F32,
     BF16,
     I32,
+    F64,
 }
 
 impl DType {
@@ -17,6 +18,7 @@ impl DType {
         match self {
             DType::F32 | DType::I32 => 4,
             DType::BF16 => 2,
+            DType::F64 => 8,
         }
     }
 }

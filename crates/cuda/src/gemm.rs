@@ -146,5 +146,6 @@ fn data_type(dtype: DType) -> Result<sys::cudaDataType, EngineError> {
         DType::F32 => Ok(sys::cudaDataType::CUDA_R_32F),
         DType::BF16 => Ok(sys::cudaDataType::CUDA_R_16BF),
         DType::I32 => Err(EngineError::Unsupported("an integer gemm".into())),
+        DType::F64 => Err(EngineError::Unsupported("an f64 gemm".into())),
     }
 }

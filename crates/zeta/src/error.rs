@@ -60,6 +60,10 @@ pub enum ZetaError {
         found: u64,
     },
 
+    /// A GPU that could not be opened or failed at work (feature `cuda`).
+    #[error("GPU: {0}")]
+    Device(String),
+
     #[error("internal consistency check failed: {0}")]
     Internal(String),
 

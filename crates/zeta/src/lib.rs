@@ -7,7 +7,9 @@
 //! - [`theta`]: the Riemann–Siegel theta function and Gram points.
 //! - [`zeros`]: consecutive zeros, isolated by Gram blocks ([`gram_block`]) or, where
 //!   Rosser's rule fails, unions of them ([`rosser`]), refined ([`refine`]) and proved
-//!   complete by Turing's method ([`turing`]).
+//!   complete by Turing's method ([`turing`]); the evaluations it asks for come in batches
+//!   from an [`batch::Evaluator`]: the CPU's threads, or (feature `cuda`) `gpu::Cuda`, the
+//!   main sums on an NVIDIA GPU.
 //! - [`unfold`], [`series_file`]: spacings of mean one, and the files they live in,
 //!   written atomically (`spectral_io::AtomicFile`).
 //! - [`stats`]: random-matrix statistics of spacings (nearest-neighbour law, pair correlation,
@@ -55,6 +57,8 @@ pub mod batch;
 pub mod double_double;
 pub mod error;
 pub mod euler_maclaurin;
+#[cfg(feature = "cuda")]
+pub mod gpu;
 pub mod gram_block;
 pub mod hardy_z;
 pub mod phase_sum;

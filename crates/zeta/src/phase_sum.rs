@@ -31,10 +31,10 @@ pub const MAX_TERMS: usize = 1_100_000;
 
 /// Per-term constants of the sum; index `i` holds `n = i + 1`.
 pub struct PhaseTable {
-    ln_hi: Vec<f64>,
-    ln_lo: Vec<f64>,
-    amplitude: Vec<f64>,
-    amplitude_ln: Vec<f64>,
+    pub(crate) ln_hi: Vec<f64>,
+    pub(crate) ln_lo: Vec<f64>,
+    pub(crate) amplitude: Vec<f64>,
+    pub(crate) amplitude_ln: Vec<f64>,
 }
 
 impl PhaseTable {

@@ -2,8 +2,10 @@
 //! verified complete, into a file.
 
 use anyhow::Result;
+use spectral::DeviceKind;
 use spectral_experiments::zeros_file::write_zeros;
 use spectral_zeta::at_height::{first_zero_above, parse_height};
+use spectral_zeta::batch::{Cpu, Evaluator};
 use spectral_zeta::series_file::Format;
 use std::path::PathBuf;
 
@@ -44,6 +46,25 @@ pub struct Args {
     /// Output file [default: zeros-START-COUNT.EXT in the current directory].
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Where Z is evaluated: `cpu` (every core) or `cuda[:N]` (the main sums on that GPU, the
+    /// rest on the cores; a build with the `cuda` feature). The zeros agree to ~1e-12.
+    #[arg(long, default_value = "cpu")]
+    pub device: DeviceKind,
+}
+
+/// The evaluator of `device`, checked and opened before any work.
+fn evaluator(device: DeviceKind) -> Result<Box<dyn Evaluator>> {
+    Ok(match device.check_built()? {
+        DeviceKind::Cpu => Box::new(Cpu::default()),
+        #[cfg(feature = "cuda")]
+        DeviceKind::Cuda(ordinal) => {
+            let gpu = spectral_zeta::gpu::Cuda::open(ordinal)?;
+            eprintln!("Z on {}", gpu.name());
+            Box::new(gpu)
+        }
+        #[cfg(not(feature = "cuda"))]
+        DeviceKind::Cuda(_) => unreachable!("check_built refuses CUDA in a build without it"),
+    })
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -60,10 +81,15 @@ pub fn run(args: Args) -> Result<()> {
             format.extension()
         ))
     });
+    let mut evaluator = evaluator(args.device)?;
     let started = std::time::Instant::now();
-    let verification = write_zeros(start, args.count, format, &out)?;
+    let verification = write_zeros(start, args.count, format, &out, evaluator.as_mut())?;
     let seconds = started.elapsed().as_secs_f64();
     println!("verified: {}", verification.summary());
+    println!(
+        "evaluations of Z: {} refining zeros, {} one at a time outside the batches",
+        verification.refine_evaluations, verification.evaluated_alone
+    );
     println!(
         "wrote γ_{}..γ_{} to {} in {seconds:.2} s ({:.0} zeros/s)",
         start,

@@ -167,8 +167,8 @@ pub(crate) fn act_define(act: DType) -> Result<String, EngineError> {
     match act {
         DType::F32 => Ok("ACT=float".into()),
         DType::BF16 => Ok("ACT=bf16".into()),
-        DType::I32 => Err(EngineError::Unsupported(
-            "integer activations in attention".into(),
+        DType::I32 | DType::F64 => Err(EngineError::Unsupported(
+            "integer or f64 activations in attention".into(),
         )),
     }
 }

@@ -35,8 +35,8 @@ pub(crate) fn act_defines(act: DType) -> Result<Vec<String>, EngineError> {
     match act {
         DType::F32 => Ok(vec!["ACT=float".into()]),
         DType::BF16 => Ok(vec!["ACT=bf16".into()]),
-        DType::I32 => Err(EngineError::Unsupported(
-            "i32 activations (ACT is f32 or bf16)".into(),
+        DType::I32 | DType::F64 => Err(EngineError::Unsupported(
+            "i32 or f64 activations (ACT is f32 or bf16)".into(),
         )),
     }
 }

@@ -145,7 +145,13 @@ pub fn run_with_progress(
     let zeros_path = out.join("zeros.f64");
     let spacings_path = out.join("spacings.f64");
     let started = Instant::now();
-    let verification = write_zeros(1, config.count, Format::F64, &zeros_path)?;
+    let verification = write_zeros(
+        1,
+        config.count,
+        Format::F64,
+        &zeros_path,
+        &mut spectral_zeta::batch::Cpu::default(),
+    )?;
     let seconds = started.elapsed().as_secs_f64();
     let spacings = spectral_zeta::unfold::unfold_file(&zeros_path, &spacings_path)?;
     let zeros = ZerosSummary {
