@@ -58,6 +58,58 @@ fn hermite_zero(z0: f64, d0: f64, z1: f64, d1: f64) -> f64 {
     s
 }
 
+/// The zero near 0 of the quintic Hermite interpolant of `(x, value, slope)` at three points,
+/// the first at `x = 0`, by Newton's method on the interpolant from 0.
+fn hermite_quintic_zero(points: [(f64, f64, f64); 3]) -> f64 {
+    // Divided differences over the nodes u = [x0, x0, x1, x1, x2, x2].
+    let u = [
+        points[0].0,
+        points[0].0,
+        points[1].0,
+        points[1].0,
+        points[2].0,
+        points[2].0,
+    ];
+    let mut q = [0.0; 6];
+    for (i, p) in points.iter().enumerate() {
+        q[2 * i] = p.1;
+        q[2 * i + 1] = p.1;
+    }
+    let mut c = [0.0; 6];
+    c[0] = q[0];
+    // Column 1: slopes at repeated nodes, secants between.
+    let mut column = [0.0; 6];
+    for i in 1..6 {
+        column[i] = if i % 2 == 1 {
+            points[i / 2].2
+        } else {
+            (q[i] - q[i - 1]) / (u[i] - u[i - 1])
+        };
+    }
+    c[1] = column[1];
+    for j in 2..6 {
+        for i in (j..6).rev() {
+            column[i] = (column[i] - column[i - 1]) / (u[i] - u[i - j]);
+        }
+        c[j] = column[j];
+    }
+    let mut d = 0.0;
+    for _ in 0..6 {
+        // Nested form: p = c0 + (d − u0)(c1 + (d − u1)(c2 + …)), and its derivative.
+        let (mut value, mut slope) = (c[5], 0.0);
+        for k in (0..5).rev() {
+            slope = value + (d - u[k]) * slope;
+            value = c[k] + (d - u[k]) * value;
+        }
+        let step = -value / slope;
+        d += step;
+        if step.abs() <= 1e-17 * (1.0 + d.abs()) {
+            break;
+        }
+    }
+    d
+}
+
 /// The zero of `f` between `left` and `right` (which have opposite signs); `f(t) = (Z, Z')`.
 /// Also returns the number of evaluations of `f`. A loop over [`Refinement`].
 pub fn refine_zero(
@@ -92,6 +144,8 @@ pub struct Refinement {
     x: f64,
     /// The previous offset with a known derivative, for the Z'' estimate.
     previous: (f64, f64),
+    /// `(x, Z, Z')` at the bracket's two ends, for the quintic after the first evaluation.
+    ends: [(f64, f64, f64); 2],
     evaluations: usize,
 }
 
@@ -112,6 +166,7 @@ impl Refinement {
             b: width,
             x,
             previous,
+            ends: [(0.0, left.z, left.dz), (width, right.z, right.dz)],
             evaluations: 0,
         }
     }
@@ -154,8 +209,22 @@ impl Refinement {
             return Some(at(newton.clamp(a, b)));
         }
         self.previous = (x, dz);
-        self.x = if newton > a && newton < b {
+        // After the first evaluation the quintic through the three points usually lands
+        // within 1e-9 of the zero, where Newton from the cubic's start needs a second step.
+        let next = if self.evaluations == 1 {
+            let [(xl, zl, dzl), (xr, zr, dzr)] = self.ends;
+            let quintic =
+                x + hermite_quintic_zero([(0.0, z, dz), (xl - x, zl, dzl), (xr - x, zr, dzr)]);
+            if quintic.is_finite() && (quintic - newton).abs() < 0.5 * step.abs() {
+                quintic
+            } else {
+                newton
+            }
+        } else {
             newton
+        };
+        self.x = if next > a && next < b {
+            next
         } else {
             0.5 * (a + b)
         };
@@ -220,6 +289,7 @@ pub fn refine_all(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gram_block::{Ahead, GramWalker};
 
     #[test]
     fn finds_zero_of_a_sinusoid_to_full_precision() {
@@ -245,6 +315,41 @@ mod tests {
         };
         let (root, _) = refine_zero(at(0.0), at(1.0), |t| f(t.to_f64()));
         assert!((root.to_f64() - 0.3).abs() < 1e-11);
+    }
+
+    #[test]
+    fn quintic_interpolant_of_a_quintic_is_exact() {
+        // p(x) = (x − 0.01)(x + 0.7)(x − 0.4)(x² + 1): values and slopes at 0, −0.3 and 0.35.
+        let p = |x: f64| (x - 0.01) * (x + 0.7) * (x - 0.4) * (x * x + 1.0);
+        // p' by the product rule, one factor differentiated at a time.
+        let dp = |x: f64| {
+            (x + 0.7) * (x - 0.4) * (x * x + 1.0)
+                + (x - 0.01) * (x - 0.4) * (x * x + 1.0)
+                + (x - 0.01) * (x + 0.7) * (x * x + 1.0)
+                + (x - 0.01) * (x + 0.7) * (x - 0.4) * 2.0 * x
+        };
+        let at = |x: f64| (x, p(x), dp(x));
+        let zero = hermite_quintic_zero([at(0.0), at(-0.3), at(0.35)]);
+        assert!((zero - 0.01).abs() < 1e-15, "{zero}");
+    }
+
+    #[test]
+    fn zeros_of_z_take_about_two_evaluations() {
+        // The quintic after the first evaluation: 2.14 per zero over the first 10⁵ zeros
+        // (2.74 with Newton alone). Here: the first 2000 zeros' brackets at Gram points.
+        let (mut zeros, mut evaluations) = (0, 0);
+        let mut walker = GramWalker::at_first_good_from(-1, Ahead::none());
+        while zeros < 2000 {
+            let mut block = walker.next_block();
+            assert!(block.separate(Ahead::none()));
+            for (left, right) in block.brackets() {
+                let (_, count) = refine_zero(left, right, crate::hardy_z::z_and_derivative);
+                evaluations += count;
+                zeros += 1;
+            }
+        }
+        let per_zero = evaluations as f64 / zeros as f64;
+        assert!(per_zero < 2.4, "{per_zero} evaluations per zero");
     }
 
     #[test]
