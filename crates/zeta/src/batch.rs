@@ -2,10 +2,10 @@
 //! `cuda`) with the main sums of Riemann–Siegel on a GPU.
 //!
 //! The search for zeros ([`crate::zeros`]) asks for its samples in batches: the Gram points of a
-//! window of work and the midpoints its Gram blocks are searched at first
-//! ([`crate::gram_block::Ahead`]), then each round of refinement of every zero in the window
-//! ([`crate::refine::refine_all`]). What is left (Rosser unions, the walks of Turing's method
-//! at the edges, deeper searches) is evaluated one point at a time on the CPU.
+//! window of work, each round of the search of its Gram blocks ([`crate::gram_block::Ahead`]),
+//! then each round of refinement of every zero in the window ([`crate::refine::refine_all`]).
+//! What is left (Rosser unions, the walks of Turing's method at the edges) is evaluated one
+//! point at a time on the CPU.
 
 use crate::double_double::DoubleDouble;
 use crate::error::ZetaError;

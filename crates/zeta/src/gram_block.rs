@@ -64,6 +64,15 @@ pub struct GramBlock {
 }
 
 impl GramBlock {
+    fn empty() -> Self {
+        Self {
+            start: 0,
+            end: 0,
+            gram: Vec::new(),
+            samples: Vec::new(),
+        }
+    }
+
     /// Number of Gram intervals, hence of zeros Rosser's rule promises.
     pub fn len(&self) -> usize {
         (self.end - self.start) as usize
@@ -91,23 +100,52 @@ impl GramBlock {
     /// Samples Z until the block shows `len()` sign changes; `false` if the search budget
     /// ran out first (a violation of Rosser's rule, or zeros closer than the finest grid).
     pub fn separate(&mut self, ahead: &Ahead) -> bool {
-        let mut only_silent_intervals = true;
-        while self.sign_changes() < self.len() {
-            if self.samples.len() * 2 > MAX_SAMPLES_PER_BLOCK {
-                return false;
+        for round in 0.. {
+            if self.sign_changes() >= self.len() {
+                return true;
             }
-            let mut refined = Vec::with_capacity(self.samples.len() * 2);
-            for w in self.samples.windows(2) {
-                refined.push(w[0]);
-                if !only_silent_intervals || w[0].positive() == w[1].positive() {
-                    refined.push(ahead.sample(DoubleDouble::midpoint(w[0].t, w[1].t)));
+            let Some(points) = self.search_points(round) else {
+                return false;
+            };
+            let samples: Vec<Sample> = points.into_iter().map(|t| ahead.sample(t)).collect();
+            self.insert(&samples);
+        }
+        unreachable!("the budget ends the rounds")
+    }
+
+    /// The heights round `round` (0, 1, …) of [`Self::separate`] samples: the midpoints of
+    /// the intervals without a sign change in round 0, of every interval after; `None` once
+    /// the samples would pass the block's budget.
+    fn search_points(&self, round: usize) -> Option<Vec<DoubleDouble>> {
+        if self.samples.len() * 2 > MAX_SAMPLES_PER_BLOCK {
+            return None;
+        }
+        Some(
+            self.samples
+                .windows(2)
+                .filter(|w| round > 0 || w[0].positive() == w[1].positive())
+                .map(|w| DoubleDouble::midpoint(w[0].t, w[1].t))
+                .collect(),
+        )
+    }
+
+    /// Adds `new` samples (sorted, each inside the block) to the block's, keeping the order.
+    fn insert(&mut self, new: &[Sample]) {
+        let mut merged = Vec::with_capacity(self.samples.len() + new.len());
+        let mut new = new.iter().peekable();
+        for &sample in &self.samples {
+            while let Some(&&next) = new.peek() {
+                if next.t < sample.t {
+                    merged.push(next);
+                    new.next();
+                } else {
+                    break;
                 }
             }
-            refined.push(*self.samples.last().expect("a block has samples"));
-            self.samples = refined;
-            only_silent_intervals = false;
+            merged.push(sample);
         }
-        true
+        merged.extend(new);
+        self.samples = merged;
     }
 
     /// Samples Z finer, coarsest intervals first, until the block shows at least `len()` sign
@@ -242,11 +280,11 @@ pub fn last_good_at_or_before(n: i64, ahead: &Ahead) -> i64 {
     index
 }
 
-/// Samples of Z evaluated ahead, in two batches ([`Ahead::evaluate`]): the Gram points
-/// `g_first, …, g_last` of a window of work, then the midpoints each of its Gram blocks is
-/// searched at first (the silent intervals of a block whose Gram points show too few sign
-/// changes: [`GramBlock::separate`]'s first round). Walks look their samples up here and
-/// evaluate what is missing on the CPU, one at a time ([`Ahead::missed`] counts them).
+/// Samples of Z evaluated ahead, in batches ([`Ahead::evaluate`]): the Gram points
+/// `g_first, …, g_last` of a window of work, then each round of [`GramBlock::separate`]'s
+/// search of every Gram block among them that shows too few sign changes. Walks look their
+/// samples up here and evaluate what is missing (unions, the ends of the window) on the CPU,
+/// one at a time ([`Ahead::missed`] counts them).
 #[derive(Debug, Default)]
 pub struct Ahead {
     first: i64,
@@ -268,8 +306,9 @@ impl Ahead {
         &NONE
     }
 
-    /// Evaluates `g_first..=g_last` (`first ≥ −1`) and the first-round midpoints of the Gram
-    /// blocks among them, by `evaluator`; nothing if it does not batch ([`Evaluator::batches`]).
+    /// Evaluates `g_first..=g_last` (`first ≥ −1`) and the samples [`GramBlock::separate`]
+    /// takes in the Gram blocks among them, by `evaluator`; nothing if it does not batch
+    /// ([`Evaluator::batches`]).
     pub fn evaluate(
         first: i64,
         last: i64,
@@ -296,30 +335,50 @@ impl Ahead {
             .map(|(&t, (z, dz))| Sample { t, z, dz })
             .collect();
 
+        // The blocks among them, searched round by round as `GramBlock::separate` would,
+        // each round of all blocks one batch.
         let good: Vec<usize> = (0..gram.len())
             .filter(|&i| is_good(first + i as i64, gram[i].z))
             .collect();
-        let mut midpoints = Vec::new();
-        for pair in good.windows(2) {
-            let block = &gram[pair[0]..=pair[1]];
-            let changes = block
-                .windows(2)
-                .filter(|w| w[0].positive() != w[1].positive())
-                .count();
-            if changes < block.len() - 1 {
-                midpoints.extend(
-                    block
-                        .windows(2)
-                        .filter(|w| w[0].positive() == w[1].positive())
-                        .map(|w| DoubleDouble::midpoint(w[0].t, w[1].t)),
-                );
-            }
-        }
-        let points = midpoints
-            .iter()
-            .zip(evaluator.evaluate(&midpoints)?)
-            .map(|(&t, value)| (bits(t), value))
+        let mut searching: Vec<GramBlock> = good
+            .windows(2)
+            .map(|pair| GramBlock {
+                start: first + pair[0] as i64,
+                end: first + pair[1] as i64,
+                gram: gram[pair[0]..=pair[1]].iter().map(|s| s.t).collect(),
+                samples: gram[pair[0]..=pair[1]].to_vec(),
+            })
+            .filter(|block| block.sign_changes() < block.len())
             .collect();
+        let mut points = HashMap::new();
+        for round in 0.. {
+            let requests: Vec<(usize, Vec<DoubleDouble>)> = searching
+                .iter()
+                .enumerate()
+                .filter_map(|(i, block)| Some((i, block.search_points(round)?)))
+                .collect();
+            if requests.is_empty() {
+                break;
+            }
+            let heights: Vec<DoubleDouble> =
+                requests.iter().flat_map(|(_, p)| p).copied().collect();
+            let mut values = evaluator.evaluate(&heights)?.into_iter();
+            let mut next = Vec::with_capacity(requests.len());
+            for (i, heights) in requests {
+                let samples: Vec<Sample> = heights
+                    .iter()
+                    .zip(values.by_ref())
+                    .map(|(&t, (z, dz))| Sample { t, z, dz })
+                    .collect();
+                points.extend(samples.iter().map(|s| (bits(s.t), (s.z, s.dz))));
+                let mut block = std::mem::replace(&mut searching[i], GramBlock::empty());
+                block.insert(&samples);
+                if block.sign_changes() < block.len() {
+                    next.push(block);
+                }
+            }
+            searching = next;
+        }
         Ok(Ahead {
             first,
             gram,

@@ -168,7 +168,7 @@ pub fn compute_zeros(
     compute_zeros_with(first, count, &mut Cpu::default(), sink)
 }
 
-/// [`compute_zeros`] with the batches of evaluations (the Gram points and first searches of
+/// [`compute_zeros`] with the batches of evaluations (the Gram points and block searches of
 /// each window, the rounds of refinement: [`crate::batch`]) made by `evaluator`.
 pub fn compute_zeros_with(
     first: u64,

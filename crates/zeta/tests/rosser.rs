@@ -92,9 +92,8 @@ fn the_window_across_the_first_failure_comes_out_complete() {
 
 #[test]
 fn the_batched_search_finds_the_same_zeros_bit_for_bit() {
-    // As a GPU evaluator would be driven: Gram points, first searches and rounds of
-    // refinement in batches; unions, deeper searches and the walks past a window one sample
-    // at a time. A window where Rosser's rule holds, then the three across its failures.
+    // As a GPU evaluator would be driven: Gram points, the rounds of the blocks' searches and
+    // of refinement in batches; unions and the walks past a window one sample at a time. A window where Rosser's rule holds, then the three across its failures.
     let batched = |first: u64| {
         let mut zeros = Vec::new();
         let verification = compute_zeros_with(first, 4000, &mut Cpu { batch: true }, |_, b| {
@@ -106,9 +105,10 @@ fn the_batched_search_finds_the_same_zeros_bit_for_bit() {
     };
     let (zeros, verification) = batched(1_000_000);
     assert_eq!(zeros, run(1_000_000, 4000).0);
-    // Away from unions ~0.2 samples per zero are taken one at a time (0.17 measured).
+    // Away from unions nearly every sample comes from a batch (none, measured): only a
+    // block running past the window's look-ahead would be searched one sample at a time.
     assert!(
-        verification.evaluated_alone < 4000 / 4,
+        verification.evaluated_alone < 4000 / 100,
         "{} evaluated alone",
         verification.evaluated_alone
     );
