@@ -18,6 +18,11 @@ Arb at 128 bits, each timed, and the largest difference read from the decimals (
 hold γ to 1e-9 above index ~10⁷, so neither side is rounded to f64):
 
     python3 bench/zeros_vs_arb.py --heights [--height-count 100]
+
+With --windows START:COUNT …, instead: `spectral zeros` alone (Arb would take hours) on each
+window, verified, timed, with its evaluations of Z (the speed bar at height: 1000000000:1000000):
+
+    python3 bench/zeros_vs_arb.py --windows 1000000000:1000000 [--device cuda]
 """
 import argparse
 import decimal
@@ -86,6 +91,26 @@ def heights(args):
     return 0
 
 
+def windows(args):
+    print(f"{'first index':>14} {'count':>8} {'device':>7} {'seconds':>9} {'zeros/s':>9}  evaluations")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "z.f64")
+        for window in args.windows:
+            start, count = (int(x) for x in window.split(":"))
+            began = time.perf_counter()
+            run = subprocess.run(
+                [args.binary, "zeros", "--start", str(start), "--count", str(count), "--format", "f64",
+                 "--out", out, "--device", args.device],
+                check=True, capture_output=True, text=True,
+            )
+            seconds = time.perf_counter() - began
+            assert "no zero missed" in run.stdout, run.stdout
+            evaluations = next(l for l in run.stdout.splitlines() if l.startswith("evaluations"))
+            print(f"{start:>14} {count:>8} {args.device:>7} {seconds:>9.2f} {count / seconds:>9.0f}  "
+                  f"{evaluations.split(': ', 1)[1]}")
+    return 0
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=2_000_000)
@@ -93,11 +118,15 @@ def main():
     parser.add_argument("--heights", action="store_true", help="compare windows at indices 10^8..10^12 instead")
     parser.add_argument("--height-count", type=int, default=100)
     parser.add_argument("--height-indices", type=int, nargs="+", default=[10**k for k in range(8, 13)])
+    parser.add_argument("--windows", nargs="+", metavar="START:COUNT", help="time spectral alone on these windows")
+    parser.add_argument("--device", default="cpu", help="--device of spectral zeros for --windows")
     parser.add_argument("--binary", default=os.path.join(os.path.dirname(__file__), "..", "target", "release", "spectral"))
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores; python-flint {flint.__version__}")
     if args.heights:
         return heights(args)
+    if args.windows:
+        return windows(args)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "z.npy")

@@ -10,8 +10,8 @@
 //!   separate instance of the kernel, when the height is an f64 (`t_lo = 0`);
 //! - **speed**: the loop is written over fixed lanes with a branch-free sin/cos, so the
 //!   compiler vectorizes it (AVX-512 or AVX2+FMA when the CPU has them, chosen at run time;
-//!   AVX-512 made the zeros at index 10⁹ 2.4× faster than AVX2 on the 2-core AMD EPYC of CI,
-//!   2026-12-03).
+//!   AVX-512 made the zeros at index 10⁹ about 1.9× faster than AVX2 on the 2-core AMD EPYC
+//!   of CI, 2026-12-03: docs/zeta.md).
 //!
 //! The table stores, for each n, `ln n` as `(hi, lo)`, `a_n = n^{-1/2}` and `a_n·ln n`.
 
