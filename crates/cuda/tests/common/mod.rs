@@ -84,7 +84,7 @@ pub fn upload_act(gpu: &Gpu, ptr: u64, x: &[f32], act: DType) {
     match act {
         DType::BF16 => gpu.upload(ptr, &bf16_bits(x)).unwrap(),
         DType::F32 => gpu.upload(ptr, x).unwrap(),
-        DType::I32 => panic!("activations are f32 or bf16"),
+        DType::I32 | DType::F64 => panic!("activations are f32 or bf16"),
     }
 }
 
@@ -97,7 +97,7 @@ pub fn download_act(gpu: &Gpu, ptr: u64, n: usize, act: DType) -> Vec<f32> {
             from_bf16_bits(&bits)
         }
         DType::F32 => download_f32(gpu, ptr, n),
-        DType::I32 => panic!("activations are f32 or bf16"),
+        DType::I32 | DType::F64 => panic!("activations are f32 or bf16"),
     }
 }
 
