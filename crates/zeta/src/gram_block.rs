@@ -64,15 +64,6 @@ pub struct GramBlock {
 }
 
 impl GramBlock {
-    fn empty() -> Self {
-        Self {
-            start: 0,
-            end: 0,
-            gram: Vec::new(),
-            samples: Vec::new(),
-        }
-    }
-
     /// Number of Gram intervals, hence of zeros Rosser's rule promises.
     pub fn len(&self) -> usize {
         (self.end - self.start) as usize
@@ -352,10 +343,13 @@ impl Ahead {
             .collect();
         let mut points = HashMap::new();
         for round in 0.. {
-            let requests: Vec<(usize, Vec<DoubleDouble>)> = searching
-                .iter()
-                .enumerate()
-                .filter_map(|(i, block)| Some((i, block.search_points(round)?)))
+            // A block whose budget is spent drops out, as `separate` gives up on it.
+            let requests: Vec<(GramBlock, Vec<DoubleDouble>)> = searching
+                .into_iter()
+                .filter_map(|block| {
+                    let heights = block.search_points(round)?;
+                    Some((block, heights))
+                })
                 .collect();
             if requests.is_empty() {
                 break;
@@ -363,21 +357,19 @@ impl Ahead {
             let heights: Vec<DoubleDouble> =
                 requests.iter().flat_map(|(_, p)| p).copied().collect();
             let mut values = evaluator.evaluate(&heights)?.into_iter();
-            let mut next = Vec::with_capacity(requests.len());
-            for (i, heights) in requests {
+            searching = Vec::with_capacity(requests.len());
+            for (mut block, heights) in requests {
                 let samples: Vec<Sample> = heights
                     .iter()
                     .zip(values.by_ref())
                     .map(|(&t, (z, dz))| Sample { t, z, dz })
                     .collect();
                 points.extend(samples.iter().map(|s| (bits(s.t), (s.z, s.dz))));
-                let mut block = std::mem::replace(&mut searching[i], GramBlock::empty());
                 block.insert(&samples);
                 if block.sign_changes() < block.len() {
-                    next.push(block);
+                    searching.push(block);
                 }
             }
-            searching = next;
         }
         Ok(Ahead {
             first,
@@ -417,15 +409,6 @@ impl Ahead {
     /// Samples asked for that were not evaluated ahead.
     pub fn missed(&self) -> u64 {
         self.missed.load(Ordering::Relaxed)
-    }
-
-    /// Samples evaluated ahead.
-    pub fn len(&self) -> usize {
-        self.gram.len() + self.points.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 

@@ -60,8 +60,9 @@ pub struct Verification {
     pub upper: TuringBound,
     /// Evaluations of Z spent refining zeros (all chunks).
     pub refine_evaluations: u64,
-    /// Evaluations of Z made one at a time on the CPU, outside the batches (unions, deeper
-    /// searches of Gram blocks, segments past a window's samples; not Turing's walks).
+    /// Evaluations of Z made one at a time on the CPU, outside the batches: the searches of
+    /// Rosser unions and segments past a window's samples, or, for an evaluator that does not
+    /// batch (the CPU's), every sample of the walks; not Turing's walks at the range's ends.
     pub evaluated_alone: u64,
     /// The failures of Rosser's rule in `[g_a, g_b)`, each with the union it was counted over.
     pub rosser_unions: Vec<RosserUnion>,
