@@ -26,9 +26,27 @@ pub enum EngineError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// The arena a plan needs is larger than the device memory free, checked before allocating.
+    #[error(
+        "the engine's arena (weights, optimizer state and the activations of one batch) needs \
+         {:.2} GiB; {device} has {:.2} GiB free of {:.2} GiB: lower batch_size or seq_len",
+        gib(*needed),
+        gib(*free),
+        gib(*total)
+    )]
+    OutOfMemory {
+        device: String,
+        needed: usize,
+        free: usize,
+        total: usize,
+    },
     /// A shape or configuration the engine does not run (said in one line).
     #[error("{0}")]
     Unsupported(String),
+}
+
+fn gib(bytes: usize) -> f64 {
+    bytes as f64 / (1u64 << 30) as f64
 }
 
 /// Attaches what the engine was doing to a driver error.

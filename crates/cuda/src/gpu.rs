@@ -156,6 +156,15 @@ impl Gpu {
     /// Allocates the arena `layout` plans, zeroed.
     pub fn arena(&self, layout: &Layout) -> Result<Arena, EngineError> {
         let bytes = layout.bytes().max(1);
+        let (free, total) = self.memory()?;
+        if bytes > free {
+            return Err(EngineError::OutOfMemory {
+                device: self.name(),
+                needed: bytes,
+                free,
+                total,
+            });
+        }
         let memory = self.stream.alloc_zeros::<u8>(bytes).doing(|| {
             format!(
                 "allocate the arena ({:.2} GiB)",
