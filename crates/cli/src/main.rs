@@ -97,9 +97,24 @@ fn main() {
         Command::Plot(args) => commands::plot::run(args),
     });
     if let Err(error) = result {
-        eprintln!("error: {error:#}");
+        eprintln!("error: {}", one_line(&error));
         std::process::exit(1);
     }
+}
+
+/// `error` and its causes joined by ": ", each cause left out when the text so far already says
+/// it (an error type that prints its source inside its own message).
+fn one_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if line.is_empty() {
+            line = text;
+        } else if !line.contains(&text) {
+            line = format!("{line}: {text}");
+        }
+    }
+    line
 }
 
 /// Applies `--msign-gemm`, `--matmul-gemm`, `--attention`, `--gelu` and `--layer-norm` for the

@@ -86,7 +86,8 @@ fn partials(dir: &Path) -> Vec<String> {
 }
 
 /// A kill after step 25, then a kill while the resume repairs the log (the moment that used to
-/// truncate it), lose nothing: the resumed run ends with every step logged once, in order.
+/// truncate it), lose nothing: the resumed run ends with every step logged once, in order, and
+/// equal bit for bit to the run trained straight through (on another thread count).
 #[test]
 fn kills_during_training_and_resume_lose_no_metrics() {
     let dir = tempfile::tempdir().unwrap();
@@ -108,6 +109,34 @@ fn kills_during_training_and_resume_lose_no_metrics() {
     assert_eq!(steps_logged(&metrics), (1..=40).collect::<Vec<_>>());
     assert!(partials(&d.join("run")).is_empty());
     assert!(!d.join("run/.lock").exists());
+
+    // The same config trained straight through, in another process on one thread: the same
+    // losses and weights as the killed and resumed run, bit for bit.
+    std::fs::write(d.join("straight.toml"), gpt_config("straight", 40, "")).unwrap();
+    let straight = Command::new(env!("CARGO_BIN_EXE_spectral"))
+        .args(["train", "--config", "straight.toml"])
+        .current_dir(d)
+        .env("RAYON_NUM_THREADS", "1")
+        .env("MATMUL_NUM_THREADS", "1")
+        .output()
+        .unwrap();
+    ok(straight);
+    let losses = |run: &str| -> Vec<u64> {
+        MetricsLog::read(&d.join(run).join("metrics.jsonl"))
+            .unwrap()
+            .iter()
+            .map(|r| r.train_loss.to_bits())
+            .collect()
+    };
+    assert_eq!(losses("run"), losses("straight"));
+    let weights = |run: &str| -> Vec<(String, Vec<u32>)> {
+        let (model, _) = checkpoint::load(&d.join(run).join("last.safetensors")).unwrap();
+        let bits = |(name, (_, values)): (String, (Vec<usize>, Vec<f32>))| {
+            (name, values.iter().map(|v| v.to_bits()).collect())
+        };
+        model.tensors.into_iter().map(bits).collect()
+    };
+    assert_eq!(weights("run"), weights("straight"));
 }
 
 /// lr 1e12 makes the gradients non-finite within a few steps: the run stops naming the step,
@@ -303,6 +332,147 @@ fn stats_on_an_absurd_spacing_ends() {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    // And it says why.
+    let line = error_line(spectral(
+        &["stats", "--spacings", "s.f64", "--out", "stats"],
+        d,
+    ));
+    assert!(
+        line.contains("spacing 2999 is 1e300") && line.contains("consecutive zeros"),
+        "{line}"
+    );
+}
+
+/// A zeros file of `values` (kind zero ordinates, first index 1).
+fn zeros_file(path: &Path, values: &[f64]) {
+    use spectral_zeta::series_file::{Format, Header, SeriesKind, SeriesWriter};
+    let header = Header {
+        kind: SeriesKind::Zeros,
+        first_index: 1,
+        count: values.len() as u64,
+    };
+    let mut writer = SeriesWriter::create(path, Format::F64, header).unwrap();
+    writer.write(values).unwrap();
+    writer.finish().unwrap();
+}
+
+/// Each message names the file, the tensor or field, and the real cause.
+#[test]
+fn errors_name_the_real_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Ordinates below the first zero are not zeros (their "spacings" came out negative).
+    zeros_file(
+        &d.join("low.f64"),
+        &[3.0, 5.0, 14.134725141734694, 21.022039638771555],
+    );
+    let line = error_line(spectral(
+        &["unfold", "--in", "low.f64", "--out", "s.f64"],
+        d,
+    ));
+    assert!(
+        line.contains("low.f64") && line.contains("value 3 at index 1 is below the first zero"),
+        "{line}"
+    );
+    assert!(!d.join("s.f64").exists());
+
+    // A SpacingMDN of seq_len 16, then spacing files too short for it.
+    ok(spectral(
+        &["zeros", "--start", "1", "--count", "3000", "--out", "z.f64"],
+        d,
+    ));
+    ok(spectral(&["unfold", "--in", "z.f64", "--out", "s.f64"], d));
+    let mdn = gpt_config("mdn", 4, "")
+        .replace("kind = \"gpt\"", "kind = \"spacing_mdn\"\nn_components = 2")
+        .replace("[optimizer]", "[data]\nspacings = \"s.f64\"\n\n[optimizer]");
+    std::fs::write(d.join("mdn.toml"), mdn).unwrap();
+    ok(spectral(&["train", "--config", "mdn.toml"], d));
+    let spacings = std::fs::read(d.join("s.f64")).unwrap();
+    let short = |name: &str, count: u64| {
+        let mut bytes = spacings[..40 + 8 * count as usize].to_vec();
+        bytes[24..32].copy_from_slice(&count.to_le_bytes());
+        std::fs::write(d.join(name), bytes).unwrap();
+    };
+    short("ten.f64", 10);
+    short("hundred.f64", 100);
+    let eval = |file: &str| {
+        let args = ["eval", "--ckpt", "mdn/last.safetensors", "--spacings", file];
+        error_line(spectral(&args, d))
+    };
+    let line = eval("ten.f64");
+    assert!(
+        line.contains("10 values at val_fraction 0.1 leave 1 in the validation split"),
+        "{line}"
+    );
+    let line = eval("hundred.f64");
+    assert!(
+        line.contains("the validation split has 10 values") && line.contains("seq_len 16"),
+        "{line}"
+    );
+
+    // More windows than the validation split holds: scored on those, and said so.
+    let output = spectral(
+        &[
+            "eval",
+            "--ckpt",
+            "mdn/last.safetensors",
+            "--windows",
+            "1000000",
+            "--rollouts",
+            "2",
+        ],
+        d,
+    );
+    let table = ok(output.clone());
+    let notes = String::from_utf8_lossy(&output.stderr);
+    // 300 validation spacings hold ⌊299 / 16⌋ = 18 windows of 16.
+    assert!(
+        notes.contains("1000000 windows asked for; the validation split (300 spacings) holds 18"),
+        "{notes}"
+    );
+    assert!(
+        table.contains("(288 targets in 18 windows of 16; 2 rollouts)"),
+        "{table}"
+    );
+
+    // NaN weights: the file and the tensor are named, by spectrum (which reads any
+    // safetensors file) and compress.
+    let (mut dict, saved) = checkpoint::load(&d.join("mdn/last.safetensors")).unwrap();
+    let name = "model/blocks.0.mlp.fc.weight";
+    dict.tensors.get_mut(name).unwrap().1[3] = f32::NAN;
+    dict.metadata.insert("step".into(), saved.step.to_string());
+    dict.metadata
+        .insert("config".into(), saved.config_toml.clone());
+    std::fs::write(d.join("nan.safetensors"), dict.to_safetensors().unwrap()).unwrap();
+    let line = error_line(spectral(&["spectrum", "--ckpt", "nan.safetensors"], d));
+    assert!(
+        line.contains("nan.safetensors: tensor blocks.0.mlp.fc.weight") && line.contains("NaN"),
+        "{line}"
+    );
+    let args = [
+        "compress",
+        "--ckpt",
+        "nan.safetensors",
+        "--energy",
+        "0.9",
+        "--out",
+        "c.st",
+    ];
+    let line = error_line(spectral(&args, d));
+    assert!(
+        line.contains("nan.safetensors") && line.contains(name) && line.contains("NaN"),
+        "{line}"
+    );
+    assert!(!d.join("c.st").exists());
+
+    // A config's type error is one line naming the file, the line and the field's value.
+    let config = gpt_config("typo", 4, "").replace("lr = 0.003", "lr = \"fast\"");
+    std::fs::write(d.join("typo.toml"), config).unwrap();
+    let line = error_line(spectral(&["train", "--config", "typo.toml"], d));
+    assert!(
+        line.contains("typo.toml") && line.contains("line 20") && line.contains("string \"fast\""),
+        "{line}"
+    );
 }
 
 /// Counts of 0 and corrupt or diverged checkpoints are refused with one line each.

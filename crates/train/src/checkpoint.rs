@@ -226,6 +226,28 @@ pub fn save_state(
     spectral_io::write_atomic(path, &bytes).map_err(|e| write_error(e.to_string()))
 }
 
+/// Checks every array of a read file: its CRC-32 where the metadata records one (files
+/// written before checksums have none), and that it holds no NaN or infinity. The message
+/// names the array.
+pub fn check_arrays(dict: &StateDict) -> Result<(), String> {
+    for (name, (_, values)) in &dict.tensors {
+        if let Some(stored) = dict.metadata.get(&format!("{CRC32}{name}")) {
+            let actual = format!("{:08x}", crc32(values));
+            if *stored != actual {
+                return Err(format!(
+                    "array `{name}` is corrupt: its data's CRC-32 is {actual}, the file says {stored}"
+                ));
+            }
+        }
+        if let Some(value) = values.iter().find(|v| !v.is_finite()) {
+            return Err(format!(
+                "array `{name}` holds {value}: the run had diverged when this was written"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Reads a checkpoint: the model part (apply with [`load_module_state`]) and the rest.
 pub fn load(path: &Path) -> Result<(StateDict, Checkpoint), CheckpointError> {
     let bytes = std::fs::read(path).map_err(|source| CheckpointError::Read {
@@ -242,21 +264,7 @@ pub fn load(path: &Path) -> Result<(StateDict, Checkpoint), CheckpointError> {
         }
         other => invalid(other.to_string()),
     })?;
-    for (name, (_, values)) in &dict.tensors {
-        if let Some(stored) = dict.metadata.get(&format!("{CRC32}{name}")) {
-            let actual = format!("{:08x}", crc32(values));
-            if *stored != actual {
-                return Err(invalid(format!(
-                    "array `{name}` is corrupt: its data's CRC-32 is {actual}, the file says {stored}"
-                )));
-            }
-        }
-        if let Some(value) = values.iter().find(|v| !v.is_finite()) {
-            return Err(invalid(format!(
-                "array `{name}` holds {value}: the run had diverged when this was written"
-            )));
-        }
-    }
+    check_arrays(&dict).map_err(invalid)?;
     let mut model = StateDict::default();
     let mut optimizer = StateDict::default();
     for (name, tensor) in dict.tensors.iter() {

@@ -114,6 +114,7 @@ pub fn read(path: &Path) -> Result<ReadModel, CompressModelError> {
     };
     let bytes = std::fs::read(path).map_err(|e| file_error(e.to_string()))?;
     let dict = StateDict::from_safetensors(&bytes).map_err(|e| file_error(e.to_string()))?;
+    crate::checkpoint::check_arrays(&dict).map_err(file_error)?;
     let (dense, factored) = densify(&dict)?;
     let toml = dense.metadata.get("config").ok_or_else(|| {
         file_error("no `config` in the metadata: not a spectral checkpoint".into())

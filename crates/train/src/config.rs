@@ -288,11 +288,25 @@ pub enum ConfigError {
     Invalid(String),
 }
 
+/// A TOML error in one line: where (line and column of its span in `text`) and what.
+fn toml_message(error: &toml::de::Error, text: &str) -> String {
+    let what = error.message().trim().replace('\n', "; ");
+    match error.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            format!("line {line}, column {column}: {what}")
+        }
+        None => what,
+    }
+}
+
 impl TrainConfig {
     pub fn from_toml(text: &str, origin: &str) -> Result<Self, ConfigError> {
         toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: origin.to_string(),
-            message: e.to_string(),
+            message: toml_message(&e, text),
         })
     }
 

@@ -19,6 +19,10 @@ use crate::series_file::{Format, Header, SeriesKind, SeriesReader, SeriesWriter}
 use std::f64::consts::PI;
 use std::path::Path;
 
+/// γ₁ (to f64), the height of the first zero: no ordinate of a zero lies below it, and the
+/// unfolding density `ln(t/2π)/2π` is negative below t = 2π.
+pub const FIRST_ZERO: f64 = 14.134725141734693;
+
 /// `δ_n` for consecutive zeros `γ_n < γ_{n+1}`, given as f64 or double-double.
 pub fn unfolded_spacing(
     gamma_n: impl Into<DoubleDouble>,
@@ -127,6 +131,13 @@ pub fn unfold_file(input: &Path, output: &Path) -> Result<Summary, ZetaError> {
             if !gamma.hi.is_finite() || gamma.hi <= 0.0 {
                 return Err(bad(format!(
                     "value {} at index {index} is not a zero ordinate",
+                    gamma.hi
+                )));
+            }
+            if gamma.hi < FIRST_ZERO {
+                return Err(bad(format!(
+                    "value {} at index {index} is below the first zero (γ₁ = {FIRST_ZERO}), so it \
+                     is not a zero ordinate",
                     gamma.hi
                 )));
             }

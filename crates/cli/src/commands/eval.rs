@@ -54,6 +54,9 @@ impl CkptArgs {
         if let Some(windows) = self.windows {
             settings.windows = windows;
         }
+        for note in settings.fit(data.split())? {
+            eprintln!("note: {note}");
+        }
         Ok((loaded, data, settings))
     }
 }

@@ -35,7 +35,10 @@ pub fn analyze_file(path: &Path) -> Result<SpectrumReport, AnalyzeError> {
     for m in &matrices {
         reports.push(MatrixReport {
             role: m.role,
-            stats: MatrixStats::of(m.name.clone(), &m.w)?,
+            stats: MatrixStats::of(m.name.clone(), &m.w).map_err(|e| AnalyzeError::File {
+                path: path.display().to_string(),
+                message: format!("tensor {}: {e}", m.name),
+            })?,
         });
         let max_row = (0..m.w.nrows())
             .map(|i| {

@@ -80,6 +80,18 @@ pub enum DataError {
         seq_len: usize,
     },
 
+    #[error(
+        "{origin}: {total} values at val_fraction {val_fraction} leave {len} in the {split} split; \
+         each split needs at least 2 (one input and its target)"
+    )]
+    SplitTooSmall {
+        origin: String,
+        split: &'static str,
+        len: usize,
+        total: usize,
+        val_fraction: f64,
+    },
+
     #[error("a batch needs batch >= 1 and seq_len >= 1, got batch {batch}, seq_len {seq_len}")]
     EmptyBatch { batch: usize, seq_len: usize },
 }

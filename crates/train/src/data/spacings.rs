@@ -335,7 +335,7 @@ mod tests {
         ));
 
         let short = SpacingDataset::from_values(ramp(3), 1, 0.5).unwrap_err();
-        assert!(matches!(short, DataError::TooShort { .. }), "{short}");
+        assert!(matches!(short, DataError::SplitTooSmall { .. }), "{short}");
 
         let data = SpacingDataset::from_values(ramp(100), 1, 0.1).unwrap();
         let device = Default::default();

@@ -47,7 +47,17 @@ impl Split {
             len,
             n_train,
         };
-        split.check(1)?;
+        for (name, range) in [("train", split.train()), ("validation", split.val())] {
+            if range.len() < 2 {
+                return Err(DataError::SplitTooSmall {
+                    origin: split.origin,
+                    split: name,
+                    len: range.len(),
+                    total: len,
+                    val_fraction,
+                });
+            }
+        }
         Ok(split)
     }
 
@@ -162,19 +172,12 @@ mod tests {
             Split::new("t", 0, 0.1),
             Err(DataError::Empty { .. })
         ));
-        // 10 values at 10 %: 1 validation value, not enough for a window of length 1.
+        // 10 values at 10 %: 1 validation value, not enough for one input and its target.
         let error = Split::new("t", 10, 0.1).unwrap_err();
-        assert!(
-            matches!(
-                error,
-                DataError::TooShort {
-                    split: "validation",
-                    len: 1,
-                    seq_len: 1,
-                    ..
-                }
-            ),
-            "{error}"
+        assert_eq!(
+            error.to_string(),
+            "t: 10 values at val_fraction 0.1 leave 1 in the validation split; each split needs \
+             at least 2 (one input and its target)"
         );
         let split = Split::new("series.f64", 100, 0.1).unwrap();
         let message = split.check(10).unwrap_err().to_string();

@@ -3,7 +3,7 @@
 
 use crate::checkpoint::{self, CheckpointError};
 use crate::config::{ConfigError, ModelConfig, TrainConfig};
-use crate::data::{DataError, SpacingDataset};
+use crate::data::{DataError, SpacingDataset, Split};
 use crate::task::TaskError;
 use burn::tensor::backend::Backend;
 use spectral_models::{ModelError, SpacingMdn, SpacingMdnConfig};
@@ -153,5 +153,41 @@ impl EvalSettings {
     /// The longest horizon.
     pub fn max_horizon(&self) -> usize {
         self.horizons.iter().copied().max().unwrap_or(0)
+    }
+
+    /// Fits the settings to `split`'s validation range before any work: an error naming the
+    /// context when not one window of it fits, and `windows` and `rollouts` lowered to what
+    /// the range holds, each with a line saying so (to print). No room for a single rollout is
+    /// left to [`rollout_seeds`](crate::eval::suite::rollout_seeds)'s error, where they are needed.
+    pub fn fit(&mut self, split: &Split) -> Result<Vec<String>, EvalError> {
+        split.check(self.context)?;
+        let val = split.val().len();
+        let mut notes = Vec::new();
+        let windows = split.val_starts(self.context, self.windows)?.len();
+        if windows < self.windows {
+            notes.push(format!(
+                "{} windows asked for; the validation split ({val} spacings) holds {windows} of \
+                 {}: scoring those",
+                self.windows, self.context
+            ));
+            self.windows = windows;
+        }
+        let span = self.context + self.max_horizon();
+        let rollouts = if val > span {
+            split.val_starts(span, self.rollouts)?.len()
+        } else {
+            0
+        };
+        if rollouts < self.rollouts && rollouts > 0 {
+            notes.push(format!(
+                "{} rollouts asked for; the validation split ({val} spacings) holds {rollouts} \
+                 of {} + {} spacings: rolling out those",
+                self.rollouts,
+                self.context,
+                self.max_horizon()
+            ));
+            self.rollouts = rollouts;
+        }
+        Ok(notes)
     }
 }

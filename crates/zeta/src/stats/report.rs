@@ -185,6 +185,10 @@ pub fn height_drift(spacings: &[f64], first_index: u64, blocks: usize) -> Vec<He
 /// The fewest spacings [`StatsReport::of_file`] accepts (Σ² and Δ₃ at L = 20 need many windows).
 pub const MIN_SPACINGS: usize = 1000;
 
+/// The largest spacing [`StatsReport::of_file`] accepts. Unfolded spacings have mean 1, and
+/// GUE's (Wigner surmise) put one above 10 at probability 6e-55.
+pub const MAX_SPACING: f64 = 100.0;
+
 /// What `spectral stats` measures of a spacings file (written as its `stats.json`, read back
 /// by `spectral report`).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -203,8 +207,9 @@ pub struct StatsReport {
 
 impl StatsReport {
     /// Reads the spacings file `path` (written by `spectral unfold`), checks that it holds at
-    /// least [`MIN_SPACINGS`] positive finite spacings, and measures them beside a GUE
-    /// control sample drawn with `seed`, with the drift over `height_blocks` blocks.
+    /// least [`MIN_SPACINGS`] positive finite spacings, none above [`MAX_SPACING`], and
+    /// measures them beside a GUE control sample drawn with `seed`, with the drift over
+    /// `height_blocks` blocks.
     pub fn of_file(path: &Path, seed: u64, height_blocks: usize) -> Result<Self, ZetaError> {
         let started = Instant::now();
         let bad = |message: String| ZetaError::BadFile {
@@ -232,6 +237,14 @@ impl StatsReport {
         {
             return Err(bad(format!(
                 "spacing {} is {value}, not a positive number",
+                header.first_index + i as u64
+            )));
+        }
+        if let Some((i, value)) = spacings.iter().enumerate().find(|(_, s)| **s > MAX_SPACING) {
+            return Err(bad(format!(
+                "spacing {} is {value:e}: unfolded spacings have mean 1, and one above \
+                 {MAX_SPACING} does not come from consecutive zeros (a corrupt file, or not \
+                 unfolded spacings)",
                 header.first_index + i as u64
             )));
         }
