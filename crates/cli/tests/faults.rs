@@ -271,6 +271,37 @@ fn a_full_disk_leaves_no_file_behind() {
     let line = error_line(output);
     assert!(line.contains("z.f64"), "{line}");
     assert_eq!(std::fs::read_dir(d).unwrap().count(), 0);
+
+    // stats' figures on a disk that fills: one sentence naming the figure (it printed a debug
+    // dump of the image error), and no truncated image left.
+    ok(spectral(
+        &["zeros", "--start", "1", "--count", "3000", "--out", "z.f64"],
+        d,
+    ));
+    ok(spectral(&["unfold", "--in", "z.f64", "--out", "s.f64"], d));
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "trap '' XFSZ; ulimit -f 100; exec '{binary}' stats --spacings s.f64 --out st"
+        ))
+        .current_dir(d)
+        .output()
+        .unwrap();
+    let line = error_line(output);
+    assert!(
+        line.contains("st/") && line.matches("File too large").count() == 1,
+        "{line}"
+    );
+    assert!(!line.contains("Error("), "{line}");
+    for entry in std::fs::read_dir(d.join("st")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(!name.contains(".partial-"), "{name} left");
+        if name.ends_with(".png") {
+            let bytes = std::fs::read(&path).unwrap();
+            assert!(bytes.ends_with(b"IEND\xaeB`\x82"), "{name} is truncated");
+        }
+    }
 }
 
 /// A symlink or a device node given as an output is refused, and left as it was.

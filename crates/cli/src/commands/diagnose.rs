@@ -23,8 +23,7 @@ impl DeviceJob for Diagnose<'_> {
     type Output = Result<()>;
     fn run<B: Backend>(self, devices: BackendDevices<B>) -> Result<()> {
         let (args, device) = (self.0, &devices.devices[0]);
-        let (loaded, data, settings) = args.open::<Autodiff<B>>(device)?;
-        loaded.require_memory("diagnose")?;
+        let (loaded, data, settings) = args.open::<Autodiff<B>>(device, Some("diagnose"))?;
         let report =
             spectral_train::eval::diagnostics::diagnose(&loaded.model, &data, &settings, device)?;
         print!(

@@ -38,16 +38,21 @@ fn at_least_one() -> clap::builder::RangedU64ValueParser<usize> {
 }
 
 impl CkptArgs {
-    /// The checkpoint's model, its data and the settings.
+    /// The checkpoint's model, its data and the settings, every check made (the memory bank
+    /// when `memory_for` names what is done to its slots) before a note is printed.
     pub fn open<B: burn::tensor::backend::Backend>(
         &self,
         device: &B::Device,
+        memory_for: Option<&'static str>,
     ) -> Result<(
         Loaded<B>,
         spectral_train::data::SpacingDataset,
         EvalSettings,
     )> {
         let loaded = load_spacing_mdn::<B>(&self.ckpt, device)?;
+        if let Some(what) = memory_for {
+            loaded.require_memory(what)?;
+        }
         let data = loaded.dataset(self.spacings.as_deref())?;
         let mut settings = EvalSettings::for_run(&loaded.config);
         settings.rollouts = self.rollouts;
@@ -77,7 +82,7 @@ impl DeviceJob for Evaluate<'_> {
     type Output = Result<()>;
     fn run<B: Backend>(self, devices: BackendDevices<B>) -> Result<()> {
         let (args, device) = (self.0, &devices.devices[0]);
-        let (loaded, data, settings) = args.open::<B>(device)?;
+        let (loaded, data, settings) = args.open::<B>(device, None)?;
         let report =
             spectral_train::eval::suite::evaluate(&loaded.model, &data, &settings, device)?;
         print!("{}", spectral_train::eval::report::eval_table(&report));

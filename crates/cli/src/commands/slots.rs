@@ -22,8 +22,7 @@ impl DeviceJob for Ablate<'_> {
     type Output = Result<()>;
     fn run<B: Backend>(self, devices: BackendDevices<B>) -> Result<()> {
         let (args, device) = (self.0, &devices.devices[0]);
-        let (loaded, data, settings) = args.open::<B>(device)?;
-        loaded.require_memory("ablate")?;
+        let (loaded, data, settings) = args.open::<B>(device, Some("ablate"))?;
         let report =
             spectral_train::eval::slots::slot_ablations(&loaded.model, &data, &settings, device)?;
         print!("{}", spectral_train::eval::report::slots_table(&report));
