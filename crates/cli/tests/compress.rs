@@ -1,9 +1,9 @@
 //! `spectral spectrum` and `spectral compress` end to end: a PyTorch state_dict fixture, and
-//! one clear error line (and no output file) for bad input.
+//! one clear error line (and no output file) for bad input, and what --energy means with --whiten.
 
 mod common;
 
-use common::spectral;
+use common::{ok, spectral};
 
 fn fixture() -> String {
     format!(
@@ -82,4 +82,45 @@ fn compress_errors_are_one_line_and_write_nothing() {
         dir.path(),
     );
     assert!(!out.status.success(), "a rank rule is required");
+}
+
+/// With --whiten, --energy is a fraction of the layers' output energy, and the summary says so.
+#[test]
+fn whitened_energy_is_named_in_the_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let config = r#"out = "run"
+batch_size = 4
+seq_len = 16
+steps = 4
+eval_interval = 4
+eval_windows = 4
+checkpoint_interval = 4
+
+[model]
+kind = "gpt"
+n_layer = 1
+n_head = 2
+n_embd = 16
+block_size = 16
+"#;
+    std::fs::write(d.join("run.toml"), config).unwrap();
+    ok(spectral(&["train", "--config", "run.toml"], d));
+    let compress = |extra: &[&str]| {
+        let mut args = vec![
+            "compress",
+            "--ckpt",
+            "run/last.safetensors",
+            "--energy",
+            "0.9",
+        ];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--out", "c.safetensors"]);
+        ok(spectral(&args, d))
+    };
+    let named = "whitened (energy of the layers' outputs on the calibration data)";
+    let summary = compress(&["--whiten", "--calib", "4"]);
+    assert!(summary.contains(named), "{summary}");
+    let summary = compress(&[]);
+    assert!(!summary.contains("whitened"), "{summary}");
 }

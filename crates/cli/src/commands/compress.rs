@@ -12,7 +12,10 @@ pub struct Args {
     /// A training checkpoint (`spectral train` output, e.g. runs/x/best.safetensors).
     #[arg(long)]
     pub ckpt: PathBuf,
-    /// Keep, per layer, the least rank holding this fraction of Σσ² (0 < P ≤ 1).
+    /// Keep, per layer, the least rank holding this fraction of Σσ² (0 < P ≤ 1). The σ are the
+    /// weight's own; with --whiten they are those of the whitened weight LᵀW, so P is a
+    /// fraction of the layer's output energy on the calibration data, and ranks come out much
+    /// lower for the same P.
     #[arg(long)]
     pub energy: Option<f64>,
     /// Keep this rank in every layer.
@@ -21,7 +24,8 @@ pub struct Args {
     /// Keep this fraction of the block matrices' parameters, shared greedily across layers.
     #[arg(long)]
     pub params: Option<f64>,
-    /// Whiten by each layer's input Gram matrix on calibration data (SVD-LLM).
+    /// Whiten by each layer's input Gram matrix on calibration data (SVD-LLM): truncate where
+    /// the outputs lose least, and measure --energy on the outputs (see --energy).
     #[arg(long)]
     pub whiten: bool,
     /// Calibration windows (of the run's seq_len, from the training split) for --whiten.
@@ -76,7 +80,11 @@ fn print_table(r: &CompressReport) {
         "{} {}{}: block matrices {} → {} parameters ({:.2}x); model {} → {} ({:.2}x); val loss {:.4} → {:.4} ({:+.4}); wrote {}",
         r.model,
         r.rule,
-        if r.whiten { " whitened" } else { "" },
+        match (r.whiten, r.rule.starts_with("Energy")) {
+            (true, true) => " whitened (energy of the layers' outputs on the calibration data)",
+            (true, false) => " whitened",
+            (false, _) => "",
+        },
         r.matrix_params_before,
         r.matrix_params_after,
         r.matrix_params_before as f64 / r.matrix_params_after.max(1) as f64,
