@@ -3,49 +3,9 @@
 
 mod common;
 
-use common::{error_line, ok, spectral};
+use common::{MDN, TRAINING, error_line, ok, spectral, train};
 use serde_json::Value;
 use std::path::Path;
-
-const TRAINING: &str = r#"
-batch_size = 8
-seq_len = 16
-steps = 5
-eval_interval = 5
-eval_windows = 8
-checkpoint_interval = 5
-seed = 3
-
-[optimizer]
-method = "adamw"
-lr = 0.003
-
-[schedule]
-warmup_steps = 1
-total_steps = 5
-"#;
-
-const MDN: &str = r#"
-[model]
-kind = "spacing_mdn"
-n_layer = 1
-n_head = 2
-n_embd = 8
-block_size = 16
-n_components = 2
-
-[data]
-spacings = "s.f64"
-"#;
-
-fn train(dir: &Path, name: &str, model: &str) {
-    let config = format!("out = \"{name}\"\n{TRAINING}{model}");
-    std::fs::write(dir.join(format!("{name}.toml")), config).unwrap();
-    ok(spectral(
-        &["train", "--config", &format!("{name}.toml")],
-        dir,
-    ));
-}
 
 fn json(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{error_line, ok, spectral};
+use common::{MDN, error_line, ok, spectral, train};
 use spectral_train::checkpoint;
 use spectral_train::metrics::MetricsLog;
 use std::path::Path;
@@ -413,11 +413,7 @@ fn errors_name_the_real_cause() {
         d,
     ));
     ok(spectral(&["unfold", "--in", "z.f64", "--out", "s.f64"], d));
-    let mdn = gpt_config("mdn", 4, "")
-        .replace("kind = \"gpt\"", "kind = \"spacing_mdn\"\nn_components = 2")
-        .replace("[optimizer]", "[data]\nspacings = \"s.f64\"\n\n[optimizer]");
-    std::fs::write(d.join("mdn.toml"), mdn).unwrap();
-    ok(spectral(&["train", "--config", "mdn.toml"], d));
+    train(d, "mdn", MDN);
     let spacings = std::fs::read(d.join("s.f64")).unwrap();
     let short = |name: &str, count: u64| {
         let mut bytes = spacings[..40 + 8 * count as usize].to_vec();

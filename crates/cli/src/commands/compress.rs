@@ -48,7 +48,8 @@ pub struct Args {
     pub temperature: f64,
 }
 
-fn print_table(r: &CompressReport) {
+/// The per-layer table and the summary line; `rule` is the one `r` was compressed by.
+fn print_table(r: &CompressReport, rule: RankRule) {
     let width = r
         .layers
         .iter()
@@ -80,7 +81,7 @@ fn print_table(r: &CompressReport) {
         "{} {}{}: block matrices {} → {} parameters ({:.2}x); model {} → {} ({:.2}x); val loss {:.4} → {:.4} ({:+.4}); wrote {}",
         r.model,
         r.rule,
-        match (r.whiten, r.rule.starts_with("Energy")) {
+        match (r.whiten, matches!(rule, RankRule::Energy(_))) {
             (true, true) => " whitened (energy of the layers' outputs on the calibration data)",
             (true, false) => " whitened",
             (false, _) => "",
@@ -118,7 +119,7 @@ pub fn run(args: Args) -> Result<()> {
     let device = Default::default();
     let (report, model) =
         compress_checkpoint::<spectral::CpuBackend>(&args.ckpt, &args.out, &options, &device)?;
-    print_table(&report);
+    print_table(&report, rule);
     if let Some(path) = &args.json {
         spectral_io::write_json(path, &report)?;
     }

@@ -31,3 +31,47 @@ pub fn error_line(output: Output) -> String {
     assert_eq!(text.lines().count(), 1, "one error line expected: {text}");
     text
 }
+
+/// A few AdamW steps of a small model: the training part of a run config, without `out`
+/// and `[model]` (see [`train`]).
+pub const TRAINING: &str = r#"
+batch_size = 8
+seq_len = 16
+steps = 5
+eval_interval = 5
+eval_windows = 8
+checkpoint_interval = 5
+seed = 3
+
+[optimizer]
+method = "adamw"
+lr = 0.003
+
+[schedule]
+warmup_steps = 1
+total_steps = 5
+"#;
+
+/// A small SpacingMDN on `s.f64` (seq_len 16): the `[model]` and `[data]` part of a config.
+pub const MDN: &str = r#"
+[model]
+kind = "spacing_mdn"
+n_layer = 1
+n_head = 2
+n_embd = 8
+block_size = 16
+n_components = 2
+
+[data]
+spacings = "s.f64"
+"#;
+
+/// Trains `out = name` with [`TRAINING`] and `model` (written to `dir/name.toml`) in `dir`.
+pub fn train(dir: &Path, name: &str, model: &str) {
+    let config = format!("out = \"{name}\"\n{TRAINING}{model}");
+    std::fs::write(dir.join(format!("{name}.toml")), config).unwrap();
+    ok(spectral(
+        &["train", "--config", &format!("{name}.toml")],
+        dir,
+    ));
+}
