@@ -128,7 +128,7 @@ pub fn unfold_file(input: &Path, output: &Path) -> Result<Summary, ZetaError> {
         }
         spacings.clear();
         for &gamma in &buffer[..n] {
-            if !gamma.hi.is_finite() || gamma.hi <= 0.0 {
+            if !gamma.hi.is_finite() {
                 return Err(bad(format!(
                     "value {} at index {index} is not a zero ordinate",
                     gamma.hi
