@@ -15,8 +15,8 @@
 //! | [`zeta_stats`] | GUE statistics of a spacings file, `stats.json` and figures (`spectral stats`) |
 //!
 //! Shared by them: [`device`] (devices and precisions in a config by name), [`image_quality`]
-//! (PSNR and SSIM), [`mean_std`] (mean ± sample std of a summary), [`progress`] (progress
-//! bars), [`zeros_file`] (zeros computed into a file). Work runs on the backend a device names
+//! (PSNR and SSIM), [`mean_std`] (mean ± sample std of a summary), [`zeros_file`] (zeros
+//! computed into a file); progress goes through `spectral_io::progress`. Work runs on the backend a device names
 //! through spectral-train's one dispatch, `spectral_train::devices::on_devices`. Result files
 //! are written atomically by `spectral_io`.
 
@@ -28,7 +28,6 @@ pub mod init_bench;
 pub mod main_job;
 pub mod mean_std;
 pub mod optim_bench;
-pub mod progress;
 pub mod report;
 pub mod shootout;
 pub mod train_bench;

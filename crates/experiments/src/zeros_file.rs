@@ -1,7 +1,7 @@
 //! Consecutive zeros of ζ(1/2 + iγ) computed into a series file (`spectral zeros`, the main
-//! job), with a progress bar on stderr.
+//! job), with progress on stderr.
 
-use crate::progress;
+use spectral_io::progress::Progress;
 use spectral_zeta::batch::Evaluator;
 use spectral_zeta::series_file::{Format, Header, SeriesKind, SeriesWriter};
 use spectral_zeta::{Verification, ZetaError};
@@ -24,12 +24,12 @@ pub fn write_zeros(
     };
     spectral_zeta::zeros::check_range(start, count)?;
     let mut writer = SeriesWriter::create(out, format, header)?;
-    let bar = progress::bar(count, "zeros");
+    let bar = Progress::new("zeros", count, "zeros");
     let verification = spectral_zeta::compute_zeros_with(start, count, evaluator, |_, batch| {
         bar.inc(batch.len() as u64);
         writer.write(batch)
     })?;
     writer.finish()?;
-    bar.finish_and_clear();
+    bar.finish();
     Ok(verification)
 }

@@ -1,10 +1,12 @@
-//! Output that appears whole or not at all, for every crate of the workspace.
+//! Output that appears whole or not at all, and progress on stderr, for every crate of the
+//! workspace.
 //!
 //! - [`AtomicFile`]: bytes go to a temporary file beside the destination, renamed over it on
 //!   [`commit`](AtomicFile::commit); an uncommitted file is removed when dropped.
 //! - [`write_atomic`], [`write_json`], [`read_json`]: whole files in one call.
 //! - [`clean_up_on_signals`]: SIGINT and SIGTERM remove the temporary files, then exit.
 //! - [`fault`]: the kill points of the fault tests.
+//! - [`progress`]: a bar on a terminal, a plain line every ten seconds otherwise.
 //!
 //! Every error names the file it concerns ([`IoError`]).
 //!
@@ -22,6 +24,7 @@
 
 pub mod atomic_file;
 pub mod fault;
+pub mod progress;
 
 pub use atomic_file::{AtomicFile, available_space};
 

@@ -14,7 +14,7 @@ use crate::activation_grams::{Grams, gpt_grams, spacing_grams};
 use crate::checkpoint;
 use crate::checkpoint::{CheckpointError, load_module_state};
 use crate::config::{ConfigError, ModelConfig, TrainConfig};
-use crate::data::{DataError, SpacingDataset, TextDataset};
+use crate::data::{DataError, SpacingDataset, TextDataset, identity};
 use burn::tensor::backend::Backend;
 use burn::tensor::{ElementConversion, Tensor};
 use serde::Serialize;
@@ -22,6 +22,7 @@ use spectral::compress::format::{densify, insert_factors};
 use spectral::compress::{CompressError, LayerInput, RankRule, compress_layers};
 use spectral::device::{materialized, seeded};
 use spectral::optim::state::StateDict;
+use spectral_io::progress::Progress;
 use spectral_models::{Gpt, ModelError, SpacingMdn};
 use std::path::{Path, PathBuf};
 
@@ -169,10 +170,15 @@ enum Data {
     Spacings(SpacingDataset),
 }
 
+/// The data a config names, refused when the file is not the one the run read (its sha256).
 fn open_data(config: &TrainConfig) -> Result<Data, CompressModelError> {
+    let sha256 = config.data.sha256.as_deref();
     Ok(match &config.model {
         ModelConfig::Gpt(_) => Data::Text(match &config.data.text {
-            Some(path) => TextDataset::from_file(path)?,
+            Some(path) => {
+                identity::check(path, sha256)?;
+                TextDataset::from_file(path)?
+            }
             None => TextDataset::embedded(),
         }),
         ModelConfig::SpacingMdn(_) => {
@@ -184,6 +190,7 @@ fn open_data(config: &TrainConfig) -> Result<Data, CompressModelError> {
                     path: "config".into(),
                     message: "a SpacingMDN config needs data.spacings".into(),
                 })?;
+            identity::check(path, sha256)?;
             Data::Spacings(SpacingDataset::open(path, config.data.val_fraction)?)
         }
     })
@@ -346,17 +353,28 @@ pub fn compress_checkpoint<B: Backend>(
             message: "already compressed; compress the original checkpoint".into(),
         });
     }
+    let progress = Progress::new("compress", 3 + u64::from(options.whiten), "stages");
+    progress.set_message("validation loss before".into());
     let model = build::<B>(&config, &dict, device)?;
     let val_loss_before = val_loss(&model, &config, device)?;
+    progress.inc(1);
     let grams = if options.whiten {
-        Some(calibrate(&model, &config, options.calib_windows, device)?)
+        progress.set_message("calibration (activation Gram matrices)".into());
+        let grams = calibrate(&model, &config, options.calib_windows, device)?;
+        progress.inc(1);
+        Some(grams)
     } else {
         None
     };
+    progress.set_message("SVDs".into());
     let (mut compressed, layers) = compress_state(&dict, grams.as_ref(), options)?;
+    progress.inc(1);
+    progress.set_message("validation loss after".into());
     let (dense, _) = densify(&compressed)?;
     let small = build::<B>(&config, &dense, device)?;
     let val_loss_after = val_loss(&small, &config, device)?;
+    progress.inc(1);
+    progress.finish();
     let rule = format!("{:?}", options.rule);
     compressed.metadata.insert(
         "compression".into(),

@@ -90,6 +90,10 @@ pub struct DataConfig {
     pub text: Option<PathBuf>,
     /// Fraction of the series (the end of it) held out for validation.
     pub val_fraction: f64,
+    /// sha256 of the data file (hex), written with its absolute path into the run's config
+    /// when training starts ([`identity::pin`](crate::data::identity::pin)); evaluations
+    /// refuse a changed file. A config may state it to pin the file it trains on.
+    pub sha256: Option<String>,
 }
 
 impl Default for DataConfig {
@@ -98,6 +102,7 @@ impl Default for DataConfig {
             spacings: None,
             text: None,
             val_fraction: 0.1,
+            sha256: None,
         }
     }
 }
@@ -431,12 +436,55 @@ impl TrainConfig {
         Ok(())
     }
 
+    /// Makes the run `steps` long, the one meaning of `--steps` (`train`, `run`): the cosine
+    /// decay ends at the last step, and the warmup (at most a tenth of the run), evaluation
+    /// and checkpoint intervals are capped to fit.
+    pub fn set_steps(&mut self, steps: u64) {
+        self.steps = steps;
+        self.schedule.total_steps = steps;
+        self.schedule.warmup_steps = self.schedule.warmup_steps.min(steps / 10);
+        self.eval_interval = self.eval_interval.min(steps);
+        self.checkpoint_interval = self.checkpoint_interval.min(steps);
+    }
+
+    /// The start line's account of the run's length and learning rate:
+    /// `1500 steps: warmup 100, cosine to 0.1× the peak lr at step 1500`, with what is off
+    /// when the schedule was written for another length.
+    pub fn describe_schedule(&self) -> String {
+        let s = &self.schedule;
+        let mut line = format!(
+            "{} steps: warmup {}, cosine to {}× the peak lr at step {}",
+            self.steps, s.warmup_steps, s.min_factor, s.total_steps
+        );
+        if s.total_steps > self.steps {
+            let factor = s.factor(self.steps.saturating_sub(1));
+            line.push_str(&format!(
+                " (the run stops before: its last step at {factor:.3}× the peak)"
+            ));
+        } else if s.total_steps < self.steps {
+            line.push_str(&format!(
+                " (then {}× for the last {} steps)",
+                s.min_factor,
+                self.steps - s.total_steps
+            ));
+        }
+        line
+    }
+
     /// The fields a resumed run must share with its checkpoint (everything that changes the
     /// trajectory except the length of the run), as JSON for comparison.
     pub fn trajectory_key(&self) -> serde_json::Value {
         serde_json::json!({
             "model": self.model,
-            "data": self.data,
+            "data": match &self.data.sha256 {
+                // The file's bytes, wherever it lies now.
+                Some(sha256) => serde_json::json!({
+                    "sha256": sha256,
+                    "val_fraction": self.data.val_fraction,
+                    "text": self.data.text.is_some(),
+                }),
+                None => serde_json::json!(self.data),
+            },
             "optimizer": self.optimizer,
             "schedule": self.schedule,
             "batch_size": self.batch_size,
@@ -465,6 +513,52 @@ pub fn check_device_names(names: &[String]) -> Result<(), ConfigError> {
 mod tests {
     use super::*;
     use spectral::optim::Method;
+
+    #[test]
+    fn set_steps_fits_the_schedule_to_the_run() {
+        let mut config = TrainConfig::default();
+        config.schedule.warmup_steps = 100;
+        config.schedule.total_steps = 1000;
+        config.eval_interval = 500;
+        config.set_steps(400);
+        assert_eq!(config.steps, 400);
+        assert_eq!(config.schedule.total_steps, 400);
+        assert_eq!(config.schedule.warmup_steps, 40);
+        assert_eq!(config.eval_interval, 400);
+        // The last step ends at the floor, as the cosine was meant to.
+        let last = config.schedule.factor(399);
+        assert!((last - config.schedule.min_factor).abs() < 1e-4, "{last}");
+        assert!(
+            config
+                .describe_schedule()
+                .starts_with("400 steps: warmup 40, cosine to 0.1× the peak lr at step 400"),
+            "{}",
+            config.describe_schedule()
+        );
+        assert!(!config.describe_schedule().contains('('));
+    }
+
+    #[test]
+    fn a_schedule_written_for_another_length_is_described_as_such() {
+        let mut config = TrainConfig::default();
+        config.schedule.total_steps = 1000;
+        config.steps = 400;
+        let cut = config.describe_schedule();
+        let factor = config.schedule.factor(399);
+        assert!(factor > 0.5, "{factor}");
+        assert!(
+            cut.ends_with(&format!(
+                "(the run stops before: its last step at {factor:.3}× the peak)"
+            )),
+            "{cut}"
+        );
+        config.steps = 1200;
+        assert!(
+            config
+                .describe_schedule()
+                .ends_with("(then 0.1× for the last 200 steps)")
+        );
+    }
 
     #[test]
     fn toml_round_trip_and_partial_files_take_defaults() {

@@ -10,6 +10,7 @@ use crate::error::TrainError;
 use crate::memory_check;
 use crate::run_dir::{self, Start};
 use crate::run_log::TrainSummary;
+use crate::task::TaskError;
 use crate::trainer::train;
 use burn::backend::Autodiff;
 use burn::tensor::backend::Backend;
@@ -24,6 +25,7 @@ pub fn train_on_device(config: &TrainConfig, start: Start) -> Result<TrainSummar
     config.validate()?;
     let resume = start.resumes();
     let mut config = config.clone();
+    crate::data::identity::pin(&mut config.data).map_err(TaskError::Data)?;
     match choose(&config)? {
         Choice::Engine { plan, ordinal } => {
             config.engine = EngineChoice::Engine;

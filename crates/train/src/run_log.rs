@@ -11,9 +11,9 @@ use crate::run_start::{StartState, last_path};
 use crate::train_loop::{StepReport, read_norm};
 use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
-use indicatif::{ProgressBar, ProgressStyle};
 use spectral::optim::state::StateDict;
 use spectral::optim::{ParamSlot, Role, SpectralOptimizer};
+use spectral_io::progress::Progress;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -76,7 +76,7 @@ pub struct LoggedStep {
 pub struct RunLog {
     config: TrainConfig,
     metrics: MetricsLog,
-    bar: ProgressBar,
+    bar: Progress,
     last_path: PathBuf,
     best_path: PathBuf,
     params: usize,
@@ -111,14 +111,8 @@ impl RunLog {
         let metrics_path = config.out.join("metrics.jsonl");
         let metrics =
             MetricsLog::open(&metrics_path, start.step).map_err(io_error(&metrics_path))?;
-        eprintln!("{banner}");
-        let bar = ProgressBar::new(config.steps);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} steps {msg} (eta {eta})",
-            )
-            .expect("valid template"),
-        );
+        eprintln!("{banner}; {}", config.describe_schedule());
+        let bar = Progress::new("train", config.steps, "steps");
         bar.set_position(start.step);
         Ok(Self {
             config: config.clone(),

@@ -93,6 +93,21 @@ fn resume_checkpoint(
     let saved_config =
         TrainConfig::from_toml(&saved.config_toml, &last_path.display().to_string())?;
     if saved_config.trajectory_key() != config.trajectory_key() {
+        let mut same_but_schedule = config.clone();
+        same_but_schedule.schedule = saved_config.schedule;
+        if same_but_schedule.trajectory_key() == saved_config.trajectory_key() {
+            return Err(TrainError::Resume(format!(
+                "{} was written by a run whose schedule decays over {} steps (warmup {}); this \
+                 one's over {} (warmup {}): `--steps` fits the schedule to the run, so resume \
+                 with the checkpoint's steps, or lengthen `steps` in the config and keep its \
+                 [schedule]",
+                last_path.display(),
+                saved_config.schedule.total_steps,
+                saved_config.schedule.warmup_steps,
+                config.schedule.total_steps,
+                config.schedule.warmup_steps,
+            )));
+        }
         return Err(TrainError::Resume(format!(
             "{} was written by a run with another model, data, optimizer, schedule, batch or seed",
             last_path.display()

@@ -18,7 +18,8 @@ pub struct Args {
     /// fresh run into a directory holding one is refused.
     #[arg(long)]
     pub overwrite: bool,
-    /// Total optimizer steps.
+    /// The run's optimizer steps; the learning-rate schedule fits them (the cosine ends at the
+    /// last step, the warmup is at most a tenth of the run), as for `spectral run --steps`.
     #[arg(long)]
     pub steps: Option<u64>,
     /// `cpu`, `cuda` or `cuda:N`.
@@ -64,7 +65,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let mut config = TrainConfig::load(&args.config)?;
     if let Some(steps) = args.steps {
-        config.steps = steps;
+        config.set_steps(steps);
     }
     if let Some(device) = args.device {
         config.device = device;

@@ -170,7 +170,8 @@ pub fn run(config: &Config) -> Result<Report, FrameBenchError> {
         options.batch
     );
     let baseline = naive_baseline(&data.test);
-    let bar = crate::progress::bar(
+    let bar = spectral_io::progress::Progress::new(
+        "bench frames",
         (config.inits.len() * config.seeds.len()) as u64 * options.steps,
         "steps",
     );
@@ -193,7 +194,7 @@ pub fn run(config: &Config) -> Result<Report, FrameBenchError> {
             runs.push(run);
         }
     }
-    bar.finish_and_clear();
+    bar.finish();
     let report = Report::new(config, data.test.len(), baseline, runs);
     if let Some(path) = &config.json {
         write_json(path, &report)?;

@@ -209,7 +209,7 @@ pub fn run_with_progress(
 }
 
 /// The training config of one arm: `configs/quick_mdn.toml` on `spacings`, for `steps`
-/// steps (warmup, eval and checkpoint intervals capped to fit), without the memory bank
+/// steps ([`TrainConfig::set_steps`]), without the memory bank
 /// unless `memory`; its run directory is `out/name`.
 fn arm_config(
     name: &str,
@@ -221,11 +221,7 @@ fn arm_config(
     let mut config = TrainConfig::from_toml(QUICK_MDN, "configs/quick_mdn.toml")?;
     config.data.spacings = Some(spacings.to_path_buf());
     config.out = out.join(name);
-    config.steps = steps;
-    config.schedule.total_steps = steps;
-    config.schedule.warmup_steps = config.schedule.warmup_steps.min(steps / 10);
-    config.eval_interval = config.eval_interval.min(steps);
-    config.checkpoint_interval = config.checkpoint_interval.min(steps);
+    config.set_steps(steps);
     if let ModelConfig::SpacingMdn(model) = &mut config.model
         && !memory
     {

@@ -6,6 +6,7 @@ pub mod figures;
 
 use serde::{Deserialize, Serialize};
 use spectral::plot::PlotError;
+use spectral_io::progress::Progress;
 use spectral_io::{IoError, write_json};
 use spectral_zeta::ZetaError;
 use spectral_zeta::stats::report::StatsReport;
@@ -64,7 +65,11 @@ pub enum StatsError {
 /// Measures `config.spacings` and writes `stats.json` and the figures into `config.out`
 /// (nothing is created when the file is not a usable spacings file).
 pub fn run(config: &Config) -> Result<Report, StatsError> {
+    let progress = Progress::new("stats", 2, "stages");
+    progress.set_message("statistics of the spacings and a GUE control".into());
     let stats = StatsReport::of_file(&config.spacings, config.seed, config.height_blocks)?;
+    progress.inc(1);
+    progress.set_message("figures".into());
     std::fs::create_dir_all(&config.out).map_err(|source| StatsError::CreateDir {
         path: config.out.display().to_string(),
         source,
@@ -72,6 +77,8 @@ pub fn run(config: &Config) -> Result<Report, StatsError> {
     let json = config.out.join("stats.json");
     write_json(&json, &stats)?;
     let figures = figures::write_figures(&stats, &config.out)?;
+    progress.inc(1);
+    progress.finish();
     Ok(Report {
         stats,
         json,

@@ -12,9 +12,11 @@
 //!   Shakespeare slice in `data/shakespeare/`.
 //! - [`synthetic_video`]: seeded clips of moving, rotating textured shapes (64×64 RGB) and
 //!   their frame triplets, for frame interpolation (`spectral bench frames`).
+//! - [`identity`]: the data file a run read, by absolute path and sha256.
 //! - [`sampling`]: training windows as a pure function of `(seed, step, row)`, so a run resumes
 //!   from its step number alone; validation windows are fixed and consecutive.
 
+pub mod identity;
 pub mod sampling;
 pub mod spacings;
 pub mod split;
@@ -90,6 +92,13 @@ pub enum DataError {
         len: usize,
         total: usize,
         val_fraction: f64,
+    },
+
+    #[error("{path} has changed since the run read it (sha256 {expected:.12}…, now {found:.12}…)")]
+    Changed {
+        path: PathBuf,
+        expected: String,
+        found: String,
     },
 
     #[error("a batch needs batch >= 1 and seq_len >= 1, got batch {batch}, seq_len {seq_len}")]

@@ -21,6 +21,7 @@ use crate::data::SpacingDataset;
 use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Tensor, TensorData};
+use spectral_io::progress::Progress;
 use spectral_models::{MemoryEdit, SlotAblation, SpacingMdn};
 
 /// One phenomenon's number and its reading.
@@ -217,13 +218,19 @@ pub fn diagnose<B: AutodiffBackend>(
     settings: &EvalSettings,
     device: &B::Device,
 ) -> Result<Diagnostics, EvalError> {
+    let m = model.n_slots();
+    // The slot gradients, the unablated means, each slot zeroed, all zeroed, the rollouts.
+    let progress = Progress::new("diagnose", 4 + m as u64, "passes");
+    progress.set_message("slot gradients".into());
     let gradients = slot_gradients(model, data, settings, device)?;
+    progress.inc(1);
     let (grad_mean, grad_max) = pairwise_pearson(&gradients);
     let model = model.valid();
     let device: &<B::InnerBackend as burn::tensor::backend::BackendTypes>::Device = device;
-    let m = model.n_slots();
     let none = MemoryEdit::none();
+    progress.set_message("slot ablations".into());
     let (base, targets) = predicted_means(&model, data, settings, &none, device)?;
+    progress.inc(1);
     let mae = mean_abs_diff(&base, &targets);
     let pct = |means: &[f64]| 100.0 * mean_abs_diff(means, &base) / mae;
     let mut single_eff_pct = Vec::with_capacity(m);
@@ -236,11 +243,14 @@ pub fn diagnose<B: AutodiffBackend>(
             device,
         )?
         .0));
+        progress.inc(1);
     }
     let all = MemoryEdit {
         ablations: (0..m).map(|s| (s, SlotAblation::Zero)).collect(),
     };
     let joint_eff_pct = pct(&predicted_means(&model, data, settings, &all, device)?.0);
+    progress.inc(1);
+    progress.set_message("rollouts".into());
     let sum_single: f64 = single_eff_pct.iter().sum();
     let ratio = if sum_single > 0.0 {
         joint_eff_pct / sum_single
@@ -275,6 +285,8 @@ pub fn diagnose<B: AutodiffBackend>(
 
     let set = rollout_seeds(data, settings)?;
     let err = rollout_errors(&model, &set, settings, &none, device)?;
+    progress.inc(1);
+    progress.finish();
     let first = err.first().copied().unwrap_or(0.0);
     let last = err.last().copied().unwrap_or(0.0);
     Ok(Diagnostics {

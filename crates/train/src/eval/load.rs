@@ -3,7 +3,7 @@
 
 use crate::checkpoint::{self, CheckpointError};
 use crate::config::{ConfigError, ModelConfig, TrainConfig};
-use crate::data::{DataError, SpacingDataset, Split};
+use crate::data::{DataError, SpacingDataset, Split, identity};
 use crate::task::TaskError;
 use burn::tensor::backend::Backend;
 use spectral_models::{ModelError, SpacingMdn, SpacingMdnConfig};
@@ -26,6 +26,13 @@ pub enum EvalError {
     Load { path: String, message: String },
     #[error("the checkpoint's config names no spacing file; pass one with --spacings")]
     NoSpacings,
+    #[error(
+        "{path}, the spacing file the run trained on, is not there (moved or deleted?); pass it \
+         with --spacings FILE"
+    )]
+    DataMissing { path: String },
+    #[error("{message}; pass --spacings FILE to evaluate on this file anyway")]
+    DataChanged { message: String },
     #[error(transparent)]
     Data(#[from] DataError),
     #[error(transparent)]
@@ -102,13 +109,36 @@ impl<B: Backend> Loaded<B> {
         Ok(())
     }
 
-    /// The run's spacing data (or `spacings` instead), split as in training.
+    /// The run's spacing data, split as in training ([`run_spacings`]).
     pub fn dataset(&self, spacings: Option<&Path>) -> Result<SpacingDataset, EvalError> {
-        let path = spacings
-            .or(self.config.data.spacings.as_deref())
-            .ok_or(EvalError::NoSpacings)?;
-        Ok(SpacingDataset::open(path, self.config.data.val_fraction)?)
+        run_spacings(&self.config, spacings)
     }
+}
+
+/// The spacing data of the run `config` describes, split as in training: the file its config
+/// records, which must be there with the bytes the run read (its sha256), or `spacings`
+/// instead, unchecked.
+pub fn run_spacings(
+    config: &TrainConfig,
+    spacings: Option<&Path>,
+) -> Result<SpacingDataset, EvalError> {
+    let data = &config.data;
+    let path = match spacings {
+        Some(path) => path,
+        None => {
+            let path = data.spacings.as_deref().ok_or(EvalError::NoSpacings)?;
+            if !path.exists() {
+                return Err(EvalError::DataMissing {
+                    path: path.display().to_string(),
+                });
+            }
+            identity::check(path, data.sha256.as_deref()).map_err(|e| EvalError::DataChanged {
+                message: e.to_string(),
+            })?;
+            path
+        }
+    };
+    Ok(SpacingDataset::open(path, data.val_fraction)?)
 }
 
 /// How much of the validation split the suite reads, and how.

@@ -17,6 +17,7 @@ use super::load::{EvalError, EvalSettings};
 use super::suite::{predicted_means, rollout_errors, rollout_seeds};
 use crate::data::SpacingDataset;
 use burn::tensor::backend::Backend;
+use spectral_io::progress::Progress;
 use spectral_models::{MemoryEdit, SlotAblation, SpacingMdn};
 
 /// What one slot's one-step effect says, by eff% (thresholds of the design notes).
@@ -144,14 +145,18 @@ pub fn slot_ablations<B: Backend>(
     settings: &EvalSettings,
     device: &B::Device,
 ) -> Result<SlotReport, EvalError> {
+    let progress = Progress::new("slots", 1 + 2 * model.n_slots() as u64, "ablations");
+    progress.set_message("the unablated model".into());
     let none = MemoryEdit::none();
     let (base, targets) = predicted_means(model, data, settings, &none, device)?;
     let baseline_mae = mean_abs_diff(&base, &targets);
     let set = rollout_seeds(data, settings)?;
     let baseline_err = rollout_errors(model, &set, settings, &none, device)?;
+    progress.inc(1);
     let mut rows = Vec::new();
     for slot in 0..model.n_slots() {
         for (name, ablation) in [("zero", SlotAblation::Zero), ("mean", SlotAblation::Mean)] {
+            progress.set_message(format!("slot {slot} {name}"));
             let edit = MemoryEdit {
                 ablations: vec![(slot, ablation)],
             };
@@ -177,8 +182,10 @@ pub fn slot_ablations<B: Backend>(
                 rollout_effect,
                 rollout_delta_pct,
             });
+            progress.inc(1);
         }
     }
+    progress.finish();
     let max_eff_pct = rows.iter().map(|r| r.eff_pct).fold(0.0, f64::max);
     let max_rollout_delta_pct = rows
         .iter()

@@ -10,6 +10,7 @@ use crate::data::SpacingDataset;
 use crate::spacing_eval::spacing_metrics;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
+use spectral_io::progress::Progress;
 use spectral_models::{MemoryEdit, SpacingMdn};
 use spectral_zeta::stats::distance::ks_distance;
 use spectral_zeta::stats::gaudin::gaudin_cdf;
@@ -149,6 +150,8 @@ pub fn evaluate<B: Backend>(
     settings: &EvalSettings,
     device: &B::Device,
 ) -> Result<EvalReport, EvalError> {
+    let progress = Progress::new("eval", 4, "passes");
+    progress.set_message("one step ahead".into());
     let one_step = spacing_metrics(
         model,
         data,
@@ -157,6 +160,8 @@ pub fn evaluate<B: Backend>(
         settings.windows,
         device,
     )?;
+    progress.inc(1);
+    progress.set_message("CRPS and PIT".into());
     let (mut crps, mut pits) = (0.0, Vec::with_capacity(one_step.targets));
     for (x, y) in
         data.val_batches::<B>(settings.batch, settings.context, settings.windows, device)?
@@ -169,10 +174,14 @@ pub fn evaluate<B: Backend>(
             pits.push(mixtures.cdf(i, y));
         }
     }
+    progress.inc(1);
+    progress.set_message(format!("{} mean-feed rollouts", settings.rollouts));
     let set = rollout_seeds(data, settings)?;
     let horizon = settings.max_horizon();
     let none = MemoryEdit::none();
     let mean_feed = rollout(model, &set.seeds, horizon, Feed::Mean, &none, device)?;
+    progress.inc(1);
+    progress.set_message(format!("{} sampled rollouts", settings.rollouts));
     let sampled = rollout(
         model,
         &set.seeds,
@@ -183,6 +192,8 @@ pub fn evaluate<B: Backend>(
         &none,
         device,
     )?;
+    progress.inc(1);
+    progress.finish();
     let horizons = settings
         .horizons
         .iter()
