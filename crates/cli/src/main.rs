@@ -3,6 +3,7 @@
 //! prints; errors end as one line on stderr and a non-zero exit.
 
 mod commands;
+mod output;
 
 use clap::{Parser, Subcommand};
 

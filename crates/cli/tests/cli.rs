@@ -71,7 +71,7 @@ fn unfold_writes_spacings_and_json() {
         .success()
     );
     let output = spectral(
-        &["unfold", "--in", "z.f64", "--out", "s.f64", "--json"],
+        &["unfold", "--in", "z.f64", "--out", "s.f64", "--json", "-"],
         dir.path(),
     );
     assert!(output.status.success());

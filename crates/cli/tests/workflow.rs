@@ -138,3 +138,50 @@ fn long_work_reports_progress_in_plain_lines_when_stderr_is_not_a_terminal() {
         "{stderr:?}"
     );
 }
+
+#[test]
+fn dash_is_stdout_for_data_and_json_and_the_words_move_to_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let zeros = |format: &str, out: &str| {
+        spectral(
+            &[
+                "zeros", "--start", "1", "--count", "500", "--format", format, "--out", out,
+            ],
+            d,
+        )
+    };
+    let text = zeros("txt", "-");
+    let stderr = String::from_utf8_lossy(&text.stderr).into_owned();
+    let stdout = ok(text);
+    assert_eq!(stdout.lines().count(), 500, "{stdout}");
+    assert!(stdout.starts_with("1 14.1347251417346"), "{stdout}");
+    assert!(stderr.contains("verified: "), "{stderr}");
+    assert!(!d.join("-").exists());
+    // Binary into a pipe: the same bytes as the file.
+    let piped = zeros("f64", "-");
+    assert!(piped.status.success());
+    ok(zeros("f64", "z.f64"));
+    assert_eq!(piped.stdout, std::fs::read(d.join("z.f64")).unwrap());
+
+    // `--json -`: JSON alone on stdout; `--json FILE` beside the table.
+    let json = ok(spectral(
+        &["unfold", "--in", "z.f64", "--out", "s.f64", "--json", "-"],
+        d,
+    ));
+    let summary: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(summary["count"], 499);
+    let table = ok(spectral(
+        &[
+            "unfold", "--in", "z.f64", "--out", "s.f64", "--json", "u.json",
+        ],
+        d,
+    ));
+    assert!(
+        table.contains("499 spacings") && table.contains("wrote u.json"),
+        "{table}"
+    );
+    let file: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("u.json")).unwrap()).unwrap();
+    assert_eq!(file, summary);
+}

@@ -6,7 +6,8 @@
 //! [`AtomicFile::create`] of the same destination (a temporary whose process is gone).
 //!
 //! A destination that exists must be a regular file: a rename would replace a symlink, a
-//! device node (`/dev/null`) or a FIFO with a regular file, so those are refused.
+//! device node (`/dev/null`) or a FIFO with a regular file, so those are refused. The
+//! destination `-` is standard output (`--out -`, `--json -`), written as it comes.
 //!
 //! [`commit`]: AtomicFile::commit
 
@@ -24,7 +25,8 @@ static LIVE: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
 /// [`commit`](Self::commit).
 pub struct AtomicFile {
     destination: PathBuf,
-    temporary: PathBuf,
+    /// `None` for standard output.
+    temporary: Option<PathBuf>,
     /// `None` once committed or once the commit failed.
     writer: Option<BufWriter<File>>,
 }
@@ -35,6 +37,18 @@ impl AtomicFile {
     /// directory, a symlink, a device node, a FIFO).
     pub fn create(destination: impl AsRef<Path>) -> Result<Self, IoError> {
         let destination = destination.as_ref().to_path_buf();
+        if is_stdout(&destination) {
+            use std::os::fd::AsFd;
+            let stdout = std::io::stdout()
+                .as_fd()
+                .try_clone_to_owned()
+                .map_err(|e| IoError::new(&destination, e))?;
+            return Ok(Self {
+                destination,
+                temporary: None,
+                writer: Some(BufWriter::with_capacity(1 << 20, File::from(stdout))),
+            });
+        }
         if let Ok(meta) = fs::symlink_metadata(&destination) {
             let kind = meta.file_type();
             if !kind.is_file() {
@@ -60,7 +74,7 @@ impl AtomicFile {
         live().insert(temporary.clone());
         Ok(Self {
             destination,
-            temporary,
+            temporary: Some(temporary),
             writer: Some(BufWriter::with_capacity(1 << 20, file)),
         })
     }
@@ -85,6 +99,12 @@ impl AtomicFile {
     /// temporary file is removed and the destination is as it was.
     pub fn commit(mut self) -> Result<(), IoError> {
         let writer = self.writer.take().expect("commit once");
+        let Some(temporary) = self.temporary.clone() else {
+            return writer
+                .into_inner()
+                .map(drop)
+                .map_err(|e| IoError::new(&self.destination, e.into_error()));
+        };
         let result = writer
             .into_inner()
             .map_err(|e| e.into_error())
@@ -94,23 +114,30 @@ impl AtomicFile {
                     let name = self.destination.file_name().unwrap_or_default();
                     format!("commit:{}", name.to_string_lossy())
                 });
-                fs::rename(&self.temporary, &self.destination)
+                fs::rename(&temporary, &self.destination)
             });
         if result.is_err() {
-            let _ = fs::remove_file(&self.temporary);
+            let _ = fs::remove_file(&temporary);
         }
-        live().remove(&self.temporary);
+        live().remove(&temporary);
         result.map_err(|e| IoError::new(&self.destination, e))
     }
 }
 
 impl Drop for AtomicFile {
     fn drop(&mut self) {
-        if self.writer.take().is_some() {
-            let _ = fs::remove_file(&self.temporary);
-            live().remove(&self.temporary);
+        if self.writer.take().is_some()
+            && let Some(temporary) = &self.temporary
+        {
+            let _ = fs::remove_file(temporary);
+            live().remove(temporary);
         }
     }
+}
+
+/// Whether `path` is `-`, standard output.
+pub fn is_stdout(path: &Path) -> bool {
+    path.as_os_str() == "-"
 }
 
 fn live() -> std::sync::MutexGuard<'static, BTreeSet<PathBuf>> {

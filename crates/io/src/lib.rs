@@ -26,7 +26,7 @@ pub mod atomic_file;
 pub mod fault;
 pub mod progress;
 
-pub use atomic_file::{AtomicFile, available_space};
+pub use atomic_file::{AtomicFile, available_space, is_stdout};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;

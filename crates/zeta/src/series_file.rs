@@ -162,7 +162,8 @@ impl SeriesWriter {
             _ => PathBuf::from("."),
         };
         let needed = format.size_bound(header.count);
-        if let Some(available) = spectral_io::available_space(&directory)
+        if !spectral_io::is_stdout(path)
+            && let Some(available) = spectral_io::available_space(&directory)
             && needed > available
         {
             return Err(ZetaError::io(

@@ -33,7 +33,7 @@ pub fn unfolded_spacing(
 }
 
 /// Count, mean, variance (population), min and max of a stream of values (Welford).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
 pub struct Summary {
     pub count: u64,
     pub mean: f64,
@@ -78,13 +78,6 @@ impl Summary {
         let mut summary = Self::default();
         values.iter().for_each(|&x| summary.push(x));
         summary.finish()
-    }
-
-    pub fn to_json(&self) -> String {
-        format!(
-            "{{\"count\": {}, \"mean\": {}, \"variance\": {}, \"min\": {}, \"max\": {}}}",
-            self.count, self.mean, self.variance, self.min, self.max
-        )
     }
 }
 

@@ -1,6 +1,7 @@
 //! `spectral compress --ckpt FILE (--energy P | --rank K | --params F) [--whiten --calib N]
 //! --out FILE2`: SVD compression of a trained checkpoint; prints the per-layer table.
 
+use crate::output::Console;
 use anyhow::{Result, bail};
 use spectral::compress::{DEFAULT_DAMPING, RankRule};
 use spectral_train::compress::{AnyModel, CompressOptions, CompressReport, compress_checkpoint};
@@ -34,8 +35,8 @@ pub struct Args {
     /// Where the compressed checkpoint goes (loadable by `spectral_train::compress::load`).
     #[arg(long)]
     pub out: PathBuf,
-    /// Also write the report as JSON here.
-    #[arg(long)]
+    /// Also write the report as JSON to FILE (`-`: stdout, the table then on stderr).
+    #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
     /// GPT only: print this many bytes sampled from the compressed model (greedy = 0 temperature).
     #[arg(long, default_value_t = 0)]
@@ -49,7 +50,7 @@ pub struct Args {
 }
 
 /// The per-layer table and the summary line; `rule` is the one `r` was compressed by.
-fn print_table(r: &CompressReport, rule: RankRule) {
+fn print_table(r: &CompressReport, rule: RankRule, console: Console) {
     let width = r
         .layers
         .iter()
@@ -57,16 +58,16 @@ fn print_table(r: &CompressReport, rule: RankRule) {
         .max()
         .unwrap_or(5)
         .max(5);
-    println!(
+    console.line(&format!(
         "{:<width$} {:>9} {:>6} {:>9} {:>9} {:>9} {:>9}",
         "layer", "d_in×d_out", "rank", "params", "after", "rel err", "out err"
-    );
+    ));
     for l in &r.layers {
         let rank = l.rank.map_or("dense".to_string(), |k| k.to_string());
         let out = l
             .rel_output_error
             .map_or("-".to_string(), |e| format!("{e:.4}"));
-        println!(
+        console.line(&format!(
             "{:<width$} {:>9} {:>6} {:>9} {:>9} {:>9.4} {:>9}",
             l.name,
             format!("{}x{}", l.d_in, l.d_out),
@@ -75,9 +76,9 @@ fn print_table(r: &CompressReport, rule: RankRule) {
             l.params_after,
             l.rel_error,
             out
-        );
+        ));
     }
-    println!(
+    console.line(&format!(
         "{} {}{}: block matrices {} → {} parameters ({:.2}x); model {} → {} ({:.2}x); val loss {:.4} → {:.4} ({:+.4}); wrote {}",
         r.model,
         r.rule,
@@ -96,7 +97,7 @@ fn print_table(r: &CompressReport, rule: RankRule) {
         r.val_loss_after,
         r.val_loss_after - r.val_loss_before,
         r.out.display()
-    );
+    ));
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -119,10 +120,9 @@ pub fn run(args: Args) -> Result<()> {
     let device = Default::default();
     let (report, model) =
         compress_checkpoint::<spectral::CpuBackend>(&args.ckpt, &args.out, &options, &device)?;
-    print_table(&report, rule);
-    if let Some(path) = &args.json {
-        spectral_io::write_json(path, &report)?;
-    }
+    let console = Console::for_outputs(&[args.json.as_deref()]);
+    print_table(&report, rule, console);
+    console.write_json(args.json.as_deref(), &report)?;
     if args.sample > 0 {
         let AnyModel::Gpt(gpt) = &model else {
             bail!("--sample needs a GPT checkpoint");
@@ -131,7 +131,10 @@ pub fn run(args: Args) -> Result<()> {
         let ids =
             spectral_models::generate::generate(gpt, &prompt, args.sample, args.temperature, 1)?;
         let bytes: Vec<u8> = ids.into_iter().map(|t| t as u8).collect();
-        println!("--- sample ---\n{}", String::from_utf8_lossy(&bytes));
+        console.line(&format!(
+            "--- sample ---\n{}",
+            String::from_utf8_lossy(&bytes)
+        ));
     }
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! `spectral diagnose --ckpt FILE`: the six memory phenomena, a number and a reading each
 //! (`spectral_train::eval::diagnostics`).
 
-use crate::commands::eval::{CkptArgs, write_json};
+use crate::commands::eval::CkptArgs;
 use anyhow::Result;
 use burn::backend::Autodiff;
 use burn::tensor::backend::Backend;
@@ -26,10 +26,8 @@ impl DeviceJob for Diagnose<'_> {
         let (loaded, data, settings) = args.open::<Autodiff<B>>(device, Some("diagnose"))?;
         let report =
             spectral_train::eval::diagnostics::diagnose(&loaded.model, &data, &settings, device)?;
-        print!(
-            "{}",
-            spectral_train::eval::report::diagnostics_table(&report)
-        );
-        write_json(args.json.as_deref(), &report)
+        let console = args.console();
+        console.print(&spectral_train::eval::report::diagnostics_table(&report));
+        console.write_json(args.json.as_deref(), &report)
     }
 }

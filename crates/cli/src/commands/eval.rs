@@ -1,12 +1,13 @@
 //! `spectral eval --ckpt FILE`: NLL, MAE, CRPS, PIT, Err@H, rollout distribution and
 //! mem_entropy of a SpacingMDN on its validation split (`spectral_train::eval::suite`).
 
+use crate::output::Console;
 use anyhow::Result;
 use burn::tensor::backend::Backend;
 use spectral::DeviceKind;
 use spectral_train::devices::{BackendDevices, DeviceJob, DeviceSet, on_devices};
 use spectral_train::eval::{EvalSettings, Loaded, load_spacing_mdn};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// What all three evaluation commands take.
 #[derive(clap::Args)]
@@ -17,8 +18,8 @@ pub struct CkptArgs {
     /// Spacing file instead of the one named in the checkpoint's config.
     #[arg(long)]
     pub spacings: Option<PathBuf>,
-    /// Also write the results as JSON here.
-    #[arg(long)]
+    /// Also write the results as JSON to FILE (`-`: stdout, the table then on stderr).
+    #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
     /// Rollouts (validation windows of seq_len + 100 spacings).
     #[arg(long, default_value_t = 64, value_parser = at_least_one())]
@@ -38,6 +39,11 @@ fn at_least_one() -> clap::builder::RangedU64ValueParser<usize> {
 }
 
 impl CkptArgs {
+    /// Where the table goes (stderr when `--json -` takes stdout).
+    pub fn console(&self) -> Console {
+        Console::for_outputs(&[self.json.as_deref()])
+    }
+
     /// The checkpoint's model, its data and the settings, every check made (the memory bank
     /// when `memory_for` names what is done to its slots) before a note is printed.
     pub fn open<B: burn::tensor::backend::Backend>(
@@ -85,16 +91,8 @@ impl DeviceJob for Evaluate<'_> {
         let (loaded, data, settings) = args.open::<B>(device, None)?;
         let report =
             spectral_train::eval::suite::evaluate(&loaded.model, &data, &settings, device)?;
-        print!("{}", spectral_train::eval::report::eval_table(&report));
-        write_json(args.json.as_deref(), &report)
+        let console = args.console();
+        console.print(&spectral_train::eval::report::eval_table(&report));
+        console.write_json(args.json.as_deref(), &report)
     }
-}
-
-/// Writes `value` as pretty JSON to `path` atomically, when asked.
-pub fn write_json(path: Option<&Path>, value: &impl serde::Serialize) -> Result<()> {
-    if let Some(path) = path {
-        spectral_io::write_json(path, value)?;
-        println!("wrote {}", path.display());
-    }
-    Ok(())
 }

@@ -31,7 +31,9 @@ pub fn run(args: Args) -> Result<()> {
                 z.zeros, z.seconds, z.spacings.count, z.spacings.mean, z.spacings.variance
             );
         }
-        Progress::Stats(stats) => crate::commands::stats::print_summary(stats),
+        Progress::Stats(stats) => {
+            crate::commands::stats::print_summary(stats, crate::output::Console::for_outputs(&[]))
+        }
         Progress::Training { arm, steps } => {
             println!("training the SpacingMDN {arm} ({steps} steps) ...")
         }

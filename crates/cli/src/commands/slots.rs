@@ -1,7 +1,7 @@
 //! `spectral slots --ckpt FILE`: zero- and mean-ablate every memory slot; eff%, rollout Δ
 //! and their labels (`spectral_train::eval::slots`).
 
-use crate::commands::eval::{CkptArgs, write_json};
+use crate::commands::eval::CkptArgs;
 use anyhow::Result;
 use burn::tensor::backend::Backend;
 use spectral_train::devices::{BackendDevices, DeviceJob, DeviceSet, on_devices};
@@ -25,7 +25,8 @@ impl DeviceJob for Ablate<'_> {
         let (loaded, data, settings) = args.open::<B>(device, Some("ablate"))?;
         let report =
             spectral_train::eval::slots::slot_ablations(&loaded.model, &data, &settings, device)?;
-        print!("{}", spectral_train::eval::report::slots_table(&report));
-        write_json(args.json.as_deref(), &report)
+        let console = args.console();
+        console.print(&spectral_train::eval::report::slots_table(&report));
+        console.write_json(args.json.as_deref(), &report)
     }
 }

@@ -1,3 +1,4 @@
+use crate::output::{Console, check_binary_stdout};
 use anyhow::Result;
 use std::path::PathBuf;
 
@@ -6,28 +7,27 @@ pub struct Args {
     /// Zeros file written by `spectral zeros --format f64`.
     #[arg(long = "in")]
     pub input: PathBuf,
-    /// Spacings file to write (same f64 format, kind = spacings).
+    /// Spacings file to write (same f64 format, kind = spacings; `-`: stdout, when it is not
+    /// a terminal).
     #[arg(long)]
     pub out: PathBuf,
-    /// Print the summary as JSON.
-    #[arg(long)]
-    pub json: bool,
+    /// Also write the summary (count, mean, variance, min, max) as JSON to FILE (`-`: stdout).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> Result<()> {
+    check_binary_stdout(&args.out, true)?;
+    let console = Console::for_outputs(&[Some(&args.out), args.json.as_deref()]);
     let summary = spectral_zeta::unfold::unfold_file(&args.input, &args.out)?;
-    if args.json {
-        println!("{}", summary.to_json());
-    } else {
-        println!(
-            "{} spacings: mean {:.6}, variance {:.6}, min {:.6}, max {:.6} → {}",
-            summary.count,
-            summary.mean,
-            summary.variance,
-            summary.min,
-            summary.max,
-            args.out.display()
-        );
-    }
-    Ok(())
+    console.line(&format!(
+        "{} spacings: mean {:.6}, variance {:.6}, min {:.6}, max {:.6} → {}",
+        summary.count,
+        summary.mean,
+        summary.variance,
+        summary.min,
+        summary.max,
+        args.out.display()
+    ));
+    console.write_json(args.json.as_deref(), &summary)
 }

@@ -1,6 +1,7 @@
 //! `spectral zeros --start N --count K` (or `--from-t T --count K`): consecutive zeros of ζ,
 //! verified complete, into a file.
 
+use crate::output::{Console, check_binary_stdout};
 use anyhow::Result;
 use spectral::DeviceKind;
 use spectral_experiments::zeros_file::write_zeros;
@@ -43,7 +44,8 @@ pub struct Args {
     pub count: u64,
     #[arg(long, value_enum, default_value = "f64")]
     pub format: FormatArg,
-    /// Output file [default: zeros-START-COUNT.EXT in the current directory].
+    /// Output file [default: zeros-START-COUNT.EXT in the current directory]; `-` writes to
+    /// stdout (txt, or npy/f64 into a pipe) and the summary to stderr.
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Where Z is evaluated: `cpu` (every core) or `cuda[:N]` (the main sums on that GPU, the
@@ -81,21 +83,23 @@ pub fn run(args: Args) -> Result<()> {
             format.extension()
         ))
     });
+    check_binary_stdout(&out, format != Format::Txt)?;
+    let console = Console::for_outputs(&[Some(&out)]);
     let mut evaluator = evaluator(args.device)?;
     let started = std::time::Instant::now();
     let verification = write_zeros(start, args.count, format, &out, evaluator.as_mut())?;
     let seconds = started.elapsed().as_secs_f64();
-    println!("verified: {}", verification.summary());
-    println!(
+    console.line(&format!("verified: {}", verification.summary()));
+    console.line(&format!(
         "evaluations of Z: {} refining zeros, {} one at a time outside the batches",
         verification.refine_evaluations, verification.evaluated_alone
-    );
-    println!(
+    ));
+    console.line(&format!(
         "wrote γ_{}..γ_{} to {} in {seconds:.2} s ({:.0} zeros/s)",
         start,
         start + args.count - 1,
         out.display(),
         args.count as f64 / seconds
-    );
+    ));
     Ok(())
 }
