@@ -62,6 +62,8 @@ enum Command {
     Bench(commands::bench::Args),
     /// Evaluate a SpacingMDN checkpoint: NLL, MAE, CRPS, PIT, Err@10/100, rollouts vs GUE, mem_entropy.
     Eval(commands::eval::Args),
+    /// Sample a checkpoint: text from a char-level GPT, or SpacingMDN rollouts to a file.
+    Sample(commands::sample::Args),
     /// Ablate each memory slot of a SpacingMDN (zero, mean): eff%, rollout Δ, labels.
     Slots(commands::slots::Args),
     /// The six memory diagnostics of a SpacingMDN checkpoint, each a number and a reading.
@@ -90,6 +92,7 @@ fn main() {
         Command::Train(args) => commands::train::run(args),
         Command::Bench(args) => commands::bench::run(args),
         Command::Eval(args) => commands::eval::run(args),
+        Command::Sample(args) => commands::sample::run(args),
         Command::Slots(args) => commands::slots::run(args),
         Command::Diagnose(args) => commands::diagnose::run(args),
         Command::Compress(args) => commands::compress::run(args),

@@ -8,6 +8,7 @@ pub mod eval;
 pub mod plot;
 pub mod report;
 pub mod run;
+pub mod sample;
 pub mod slots;
 pub mod spectrum;
 pub mod stats;

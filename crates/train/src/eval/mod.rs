@@ -13,6 +13,7 @@
 //! | [`diagnostics`] | `spectral diagnose`: the six memory phenomena, a number and a reading each |
 //! | [`report`] | the printed tables |
 //! | [`slots`] | `spectral slots`: per-slot zero/mean ablation, eff%, rollout Δ, labels |
+//! | [`sample`] | `spectral sample`: text from a char-GPT, rollouts from a SpacingMDN, to a file |
 
 pub mod crps;
 pub mod diagnostics;
@@ -22,6 +23,7 @@ pub mod mixture;
 pub mod pit;
 pub mod report;
 pub mod rollout;
+pub mod sample;
 pub mod slots;
 pub mod suite;
 #[cfg(test)]
