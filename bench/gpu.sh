@@ -108,7 +108,7 @@ for model in mdn gpt; do
     # activations and gradients; the gemms' math is the row's precision, as PyTorch's is:
     # train_ref.py runs NS5 in bf16 in its bf16 row).
     for gemm in $MATMUL_GEMMS; do
-        stage "$BIN" --matmul-gemm "$gemm" --msign-gemm "$gemm" bench train --model "$model" \
+        stage "$BIN" bench train --matmul-gemm "$gemm" --msign-gemm "$gemm" --model "$model" \
             --device cuda "${shape[@]}" --steps "$STEPS" --warmup "$WARMUP" \
             --json "$OUT/${model}_rust_${gemm}.json"
     done
@@ -117,8 +117,8 @@ for model in mdn gpt; do
     if [ "$model" = mdn ]; then attention=$MDN_ATTENTION; else attention=$GPT_ATTENTION; fi
     for gemm in $FUSED_GEMMS; do
         # shellcheck disable=SC2086 # FUSED_FLAGS is a list of flags
-        stage "$BIN" --attention "$attention" $FUSED_FLAGS --matmul-gemm "$gemm" \
-            --msign-gemm "$gemm" bench train \
+        stage "$BIN" bench train --attention "$attention" $FUSED_FLAGS --matmul-gemm "$gemm" \
+            --msign-gemm "$gemm" \
             --model "$model" --device cuda "${shape[@]}" --steps "$STEPS" --warmup "$WARMUP" \
             --json "$OUT/${model}_rust_fused_${gemm}.json"
     done

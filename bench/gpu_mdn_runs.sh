@@ -45,7 +45,7 @@ if [ ! -f "$SPACINGS" ]; then
 fi
 
 # shellcheck disable=SC2086 # KERNEL_FLAGS is a list of flags
-"$BIN" --matmul-gemm "$MATMUL_GEMM" --msign-gemm "$MSIGN_GEMM" $KERNEL_FLAGS bench train --device cuda --batch-size 128 --seq-len 255 --steps 10 --warmup 4 \
+"$BIN" bench train --matmul-gemm "$MATMUL_GEMM" --msign-gemm "$MSIGN_GEMM" $KERNEL_FLAGS --device cuda --batch-size 128 --seq-len 255 --steps 10 --warmup 4 \
     --json "$OUT/speed.json" || exit 1
 N_RUNS=$(echo $RUNS | wc -w)
 STEPS=$(python3 -c "
@@ -66,7 +66,7 @@ for run in $RUNS; do
     sed -e "s/^steps = .*/steps = $STEPS/" -e "s/^total_steps = .*/total_steps = $STEPS/" \
         "configs/gpu/mdn_$run.toml" > "$OUT/$run.toml"
     # shellcheck disable=SC2086 # KERNEL_FLAGS is a list of flags
-    timeout $((BUDGET * 2)) "$BIN" --matmul-gemm "$MATMUL_GEMM" --msign-gemm "$MSIGN_GEMM" $KERNEL_FLAGS train --config "$OUT/$run.toml" --spacings "$SPACINGS" \
+    timeout $((BUDGET * 2)) "$BIN" train --matmul-gemm "$MATMUL_GEMM" --msign-gemm "$MSIGN_GEMM" $KERNEL_FLAGS --config "$OUT/$run.toml" --spacings "$SPACINGS" \
         --out "$OUT/$run" > "$OUT/$run/train.log" 2>&1
     echo "exit $?" >> "$OUT/$run/train.log"
     tail -2 "$OUT/$run/train.log"

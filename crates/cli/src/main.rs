@@ -3,6 +3,7 @@
 //! prints; errors end as one line on stderr and a non-zero exit.
 
 mod commands;
+mod kernels;
 mod output;
 
 use clap::{Parser, Subcommand};
@@ -12,35 +13,6 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
-    /// Where the optimizers' Newton–Schulz (msign) matmuls run on a GPU: `burn` (burn's own
-    /// kernels), `cublas-bf16` (bf16 operands, f32 accumulation, as muon.py), `cublas-tf32` or
-    /// `cublas-f32`. The cuBLAS choices need a `--features cuda` build; CPU runs ignore this.
-    #[arg(long, global = true, default_value = "burn")]
-    msign_gemm: spectral::linalg::Gemm,
-    /// Where the models' matrix products (linear layers, attention; forward and backward) run
-    /// on a GPU: `burn`, `cublas-tf32` (f32 tensors, TF32 tensor cores: PyTorch's
-    /// `allow_tf32`), `cublas-bf16` (f32 tensors, bf16 tensor-core products) or `cublas-f32`.
-    /// The cuBLAS choices need a `--features cuda` build; CPU runs ignore this.
-    #[arg(long, global = true, default_value = "burn")]
-    matmul_gemm: spectral::linalg::Gemm,
-    /// How the models compute causal self-attention on a GPU: `materialized` (the
-    /// `[B, H, T, T]` scores stored, burn's softmax), `fused` (one FlashAttention-style f32
-    /// kernel, forward and backward, with RoPE inside; the scores never stored) or `cublas`
-    /// (the products as cuBLAS gemms in `--matmul-gemm`'s precision around one softmax kernel
-    /// each way; a layer's scores kept only during its pass). `fused` and `cublas` need a
-    /// `--features cuda` build; CPU runs ignore this.
-    #[arg(long, global = true, default_value = "materialized")]
-    attention: spectral::linalg::AttentionKernel,
-    /// Who computes the MLPs' bias and GELU on a GPU: `burn` (burn's fused element-wise
-    /// kernel) or `fused` (one kernel each way, forward and backward). `fused` needs a
-    /// `--features cuda` build; CPU runs ignore this.
-    #[arg(long, global = true, default_value = "burn")]
-    gelu: spectral::linalg::GeluKernel,
-    /// Who computes the models' LayerNorms on a GPU: `burn` (burn's means, square root and
-    /// division, differentiated op by op) or `fused` (one kernel each way; widths a multiple of
-    /// 128 up to 1024). `fused` needs a `--features cuda` build; CPU runs ignore this.
-    #[arg(long, global = true, default_value = "burn")]
-    layer_norm: spectral::linalg::LayerNormKernel,
 }
 
 #[derive(Subcommand)]
@@ -83,7 +55,7 @@ fn main() {
     if let Err(e) = spectral_io::clean_up_on_signals() {
         eprintln!("warning: no clean-up on Ctrl-C (partial outputs may stay): {e}");
     }
-    let result = use_kernels(&cli).and_then(|()| match cli.command {
+    let result = match cli.command {
         Command::Run(args) => commands::run::run(args),
         Command::Zeros(args) => commands::zeros::run(args),
         Command::ZetaZ(args) => commands::zeta_z::run(args),
@@ -99,7 +71,7 @@ fn main() {
         Command::Spectrum(args) => commands::spectrum::run(args),
         Command::Report(args) => commands::report::run(args),
         Command::Plot(args) => commands::plot::run(args),
-    });
+    };
     if let Err(error) = result {
         eprintln!("error: {}", one_line(&error));
         std::process::exit(1);
@@ -119,52 +91,4 @@ fn one_line(error: &anyhow::Error) -> String {
         }
     }
     line
-}
-
-/// Applies `--msign-gemm`, `--matmul-gemm`, `--attention`, `--gelu` and `--layer-norm` for the
-/// whole process, before any work; a cuBLAS or fused choice in a build without the `cuda`
-/// feature is an error.
-fn use_kernels(cli: &Cli) -> anyhow::Result<()> {
-    use spectral::linalg::{AttentionKernel, GeluKernel, Gemm, LayerNormKernel};
-    let cuda = cfg!(feature = "cuda");
-    let gpu_only = [
-        (
-            "--msign-gemm",
-            cli.msign_gemm.to_string(),
-            cli.msign_gemm != Gemm::Burn,
-        ),
-        (
-            "--matmul-gemm",
-            cli.matmul_gemm.to_string(),
-            cli.matmul_gemm != Gemm::Burn,
-        ),
-        (
-            "--attention",
-            cli.attention.to_string(),
-            cli.attention != AttentionKernel::Materialized,
-        ),
-        (
-            "--gelu",
-            cli.gelu.to_string(),
-            cli.gelu == GeluKernel::Fused,
-        ),
-        (
-            "--layer-norm",
-            cli.layer_norm.to_string(),
-            cli.layer_norm == LayerNormKernel::Fused,
-        ),
-    ];
-    for (flag, value, needs_cuda) in gpu_only {
-        if needs_cuda && !cuda {
-            anyhow::bail!(
-                "{flag} {value} needs a build with `--features cuda` (this one has no GPU kernels)"
-            );
-        }
-    }
-    spectral::linalg::set_msign_gemm(cli.msign_gemm);
-    spectral::linalg::set_matmul_gemm(cli.matmul_gemm);
-    spectral::linalg::set_attention_kernel(cli.attention);
-    spectral::linalg::set_gelu_kernel(cli.gelu);
-    spectral::linalg::set_layer_norm_kernel(cli.layer_norm);
-    Ok(())
 }

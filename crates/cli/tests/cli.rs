@@ -3,21 +3,43 @@
 
 mod common;
 
-use common::{error_line, spectral};
+use common::{error_line, ok, spectral};
 use std::path::Path;
 
 fn files_in(dir: &Path) -> usize {
     std::fs::read_dir(dir).unwrap().count()
 }
 
+/// Every subcommand has `--help`, and the GPU kernel flags of burn's CUDA path appear on
+/// the commands that run a model or an optimizer there, and nowhere else.
 #[test]
-fn every_subcommand_has_help() {
+fn every_subcommand_has_help_with_only_its_own_flags() {
     let dir = tempfile::tempdir().unwrap();
-    for sub in ["run", "zeros", "unfold", "stats"] {
-        let output = spectral(&[sub, "--help"], dir.path());
-        assert!(output.status.success(), "{sub} --help");
-        assert!(String::from_utf8_lossy(&output.stdout).contains("Usage"));
+    let with_kernels = [
+        "train",
+        "eval",
+        "slots",
+        "diagnose",
+        "bench optim",
+        "bench train",
+        "bench init",
+    ];
+    let without = [
+        "run", "zeros", "zeta-z", "unfold", "stats", "compress", "spectrum", "report", "plot",
+        "sample", "bench frames",
+    ];
+    for sub in with_kernels.iter().chain(&without) {
+        let mut args: Vec<&str> = sub.split(' ').collect();
+        args.push("--help");
+        let help = ok(spectral(&args, dir.path()));
+        assert!(help.contains("Usage"), "{sub}");
+        let kernels = ["--msign-gemm", "--matmul-gemm", "--attention", "--gelu", "--layer-norm"];
+        let shown = kernels.iter().filter(|flag| help.contains(*flag)).count();
+        let expected = if with_kernels.contains(sub) { 5 } else { 0 };
+        assert_eq!(shown, expected, "{sub} --help:\n{help}");
     }
+    let top = ok(spectral(&["--help"], dir.path()));
+    assert!(!top.contains("--attention"), "{top}");
 }
 
 #[test]
@@ -278,13 +300,17 @@ fn bench_train_prints_its_table_and_json() {
     assert!(json["result"]["steps_per_s"].as_f64().unwrap() > 0.0);
 }
 
-/// `--msign-gemm`, `--matmul-gemm`, `--attention`, `--gelu` and `--layer-norm`: an unknown value and, in a build
+/// `--msign-gemm`, `--matmul-gemm`, `--attention`, `--gelu` and `--layer-norm` (here on
+/// `bench optim`): an unknown value and, in a build
 /// without the `cuda` feature, any cuBLAS or fused value are refused with one line before any
 /// work; the defaults (`burn`, `materialized`) run.
 #[test]
 fn kernel_flags_are_checked_before_work() {
     let dir = tempfile::tempdir().unwrap();
-    let zeros = ["zeros", "--start", "1", "--count", "3"];
+    let bench = [
+        "bench", "optim", "--layers", "1", "--width", "8", "--steps", "1", "--warmup", "0",
+        "--methods", "adamw",
+    ];
     let cases = [
         (
             "--msign-gemm",
@@ -331,8 +357,8 @@ fn kernel_flags_are_checked_before_work() {
     ];
     for (flag, bad, complaint, default, gpu_only) in cases {
         let with = |value: &str| {
-            let mut args = vec![flag, value];
-            args.extend(zeros);
+            let mut args = bench.to_vec();
+            args.extend([flag, value]);
             spectral(&args, dir.path())
         };
         let unknown = with(bad);

@@ -58,6 +58,8 @@ pub struct OptimArgs {
     /// Also write the results as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    #[command(flatten)]
+    pub kernels: crate::kernels::KernelArgs,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -70,6 +72,7 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 fn optim(args: OptimArgs) -> Result<()> {
+    args.kernels.apply()?;
     let methods = match (args.methods.is_empty(), args.engine) {
         (false, _) => args
             .methods

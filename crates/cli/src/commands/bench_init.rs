@@ -67,9 +67,12 @@ pub struct InitArgs {
     /// Square sizes for `--qr-cost`.
     #[arg(long, value_delimiter = ',', default_value = "1024,4096,16384")]
     pub qr_sizes: Vec<usize>,
+    #[command(flatten)]
+    pub kernels: crate::kernels::KernelArgs,
 }
 
 pub fn init(args: InitArgs) -> Result<()> {
+    args.kernels.apply()?;
     if args.qr_cost {
         println!("{:>8} {:>12}  threads", "n", "seconds");
         let config = qr_cost::Config {

@@ -55,9 +55,12 @@ pub struct TrainArgs {
     /// Also write the result as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    #[command(flatten)]
+    pub kernels: crate::kernels::KernelArgs,
 }
 
 pub fn train(args: TrainArgs) -> Result<()> {
+    args.kernels.apply()?;
     let report = train_bench::run(&Config {
         model: args.model,
         device: args.device,

@@ -14,6 +14,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    args.ckpt.kernels.apply()?;
     on_devices(&DeviceSet::one(args.ckpt.device)?, Diagnose(&args.ckpt))
 }
 

@@ -31,6 +31,8 @@ pub struct CkptArgs {
     /// rollouts take many minutes on a CPU).
     #[arg(long, default_value = "cpu")]
     pub device: DeviceKind,
+    #[command(flatten)]
+    pub kernels: crate::kernels::KernelArgs,
 }
 
 /// A count of at least 1 (0 windows or rollouts would score nothing).
@@ -79,6 +81,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    args.ckpt.kernels.apply()?;
     on_devices(&DeviceSet::one(args.ckpt.device)?, Evaluate(&args.ckpt))
 }
 

@@ -13,6 +13,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    args.ckpt.kernels.apply()?;
     on_devices(&DeviceSet::one(args.ckpt.device)?, Ablate(&args.ckpt))
 }
 

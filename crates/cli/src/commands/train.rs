@@ -60,9 +60,12 @@ pub struct Args {
     /// orthogonal, gaussian_m23_scale, orthogonal_m23_scale (redrawn from the seed).
     #[arg(long)]
     pub init: Option<spectral_train::model_init::ModelInit>,
+    #[command(flatten)]
+    pub kernels: crate::kernels::KernelArgs,
 }
 
 pub fn run(args: Args) -> Result<()> {
+    args.kernels.apply()?;
     let mut config = TrainConfig::load(&args.config)?;
     if let Some(steps) = args.steps {
         config.set_steps(steps);
