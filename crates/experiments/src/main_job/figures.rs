@@ -1,5 +1,5 @@
-//! The main job's figures: loss curves of both arms, and the rollouts' spacing distribution
-//! beside the zeros' and GUE's.
+//! The main job's figures: loss curves of both arms (training a line, validation dots, one
+//! colour an arm), and the rollouts' spacing distribution beside the zeros' and GUE's.
 
 use super::Arm;
 use super::evaluate::{ROLLOUT_HORIZON, ROLLOUTS};
@@ -27,37 +27,46 @@ pub fn density_histogram(values: &[f64]) -> Vec<(f64, f64)> {
 /// rollouts' spacing density beside the true validation spacings and GUE), SVG and PNG;
 /// returns the PNG names.
 pub fn write_run_figures(out: &Path, arms: &[Arm]) -> Result<Vec<String>, PlotError> {
-    let mut loss = Chart {
-        title: "SpacingMDN training: NLL per spacing".into(),
-        x_label: "step".into(),
-        y_label: "loss (nats)".into(),
-        series: Vec::new(),
-    };
-    for Arm {
-        name, evaluated, ..
-    } in arms
+    let mut loss = Chart::new(
+        "SpacingMDN training: NLL per spacing",
+        "step",
+        "loss (nats)",
+        Vec::new(),
+    );
+    for (
+        colour,
+        Arm {
+            name, evaluated, ..
+        },
+    ) in arms.iter().enumerate()
     {
-        loss.series.push(Series::new(
-            format!("{name} train"),
-            evaluated.train_curve.clone(),
-            Mark::Line,
-        ));
-        loss.series.push(Series::new(
-            format!("{name} val"),
-            evaluated.val_curve.clone(),
-            Mark::Dots,
-        ));
+        loss.series.push(
+            Series::new(
+                format!("{name} train"),
+                evaluated.train_curve.clone(),
+                Mark::Line,
+            )
+            .colour(colour),
+        );
+        loss.series.push(
+            Series::new(
+                format!("{name} val"),
+                evaluated.val_curve.clone(),
+                Mark::Dots,
+            )
+            .colour(colour),
+        );
     }
-    let mut spacings = Chart {
-        title: "Next-spacing distribution: model rollouts vs the zeros vs GUE".into(),
-        x_label: "spacing s (mean 1)".into(),
-        y_label: "density".into(),
-        series: vec![Series::new(
+    let mut spacings = Chart::new(
+        "Next-spacing distribution: model rollouts vs the zeros vs GUE",
+        "spacing s (mean 1)",
+        "density",
+        vec![Series::new(
             "true validation spacings",
             density_histogram(&arms[0].evaluated.truth),
             Mark::Bars(0.1),
         )],
-    };
+    );
     for Arm {
         name, evaluated, ..
     } in arms

@@ -85,20 +85,22 @@ pub fn section(path: &Path, root: &Path, out: &Path) -> Result<(Section, usize)>
         let (lo, hi) = span.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
             (a.min(x), b.max(x))
         });
-        let chart = Chart {
-            title: format!("{model}: validation loss vs compression"),
-            x_label: "whole-model compression ratio (params before / after)".into(),
-            y_label: "validation loss (nats)".into(),
-            series: vec![
+        let chart = Chart::new(
+            format!("{model}: validation loss vs compression"),
+            "whole-model compression ratio (params before / after)",
+            "validation loss (nats)",
+            vec![
                 Series::new("plain SVD", plain, Mark::Line),
                 Series::new("whitened SVD", white, Mark::Line),
                 Series::new(
                     "uncompressed",
                     vec![(lo.min(1.0), before), (hi, before)],
                     Mark::Line,
-                ),
+                )
+                .colour(7)
+                .dashed(),
             ],
-        };
+        );
         let name = format!(
             "compress_{}",
             model

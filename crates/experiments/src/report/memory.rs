@@ -3,6 +3,7 @@
 //! --json RUN/slots.json` beside its checkpoints.
 
 use super::{EVAL_JSON, ReportError, Result, SLOTS_JSON, Section, read_json, relative};
+use crate::curves::{seed_groups, stem};
 use crate::mean_std::mean_std;
 use spectral_train::ModelConfig;
 use spectral_train::eval::slots::SlotReport;
@@ -91,14 +92,6 @@ fn read_row(run: &TrainRun) -> Result<Row> {
     })
 }
 
-/// A run's name without a trailing `_s<seed>`: the variant's name.
-fn stem(name: &str) -> &str {
-    match name.rsplit_once("_s") {
-        Some((head, seed)) if !seed.is_empty() && seed.chars().all(|c| c.is_ascii_digit()) => head,
-        _ => name,
-    }
-}
-
 /// `value` for one run, `mean ± std` over several (`–` when some run lacks it).
 fn cell(values: &[Option<f64>], digits: usize) -> String {
     let present: Vec<f64> = values.iter().flatten().copied().collect();
@@ -114,21 +107,13 @@ fn cell(values: &[Option<f64>], digits: usize) -> String {
 
 pub fn section(runs: &[TrainRun], root: &Path) -> Result<Section> {
     // Variants: runs whose configs differ only in the seed (and output directory).
-    let mut groups: Vec<(serde_json::Value, Vec<&TrainRun>)> = Vec::new();
-    for run in runs {
-        let mut key = run.config.trajectory_key();
-        key["seed"] = serde_json::Value::Null;
-        match groups.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, members)) => members.push(run),
-            None => groups.push((key, vec![run])),
-        }
-    }
+    let groups = seed_groups(runs);
     let mut md = String::from(
         "## Memory bank\n\nOne row per variant (runs whose configs differ only in the seed), from each run directory's `eval.json` (`spectral eval --ckpt RUN/best.safetensors --json RUN/eval.json`) and, with memory, `slots.json` (`spectral slots --ckpt RUN/best.safetensors --json RUN/slots.json`); over several seeds, mean ± std (sample std). eff% and rollout Δ are the largest over slots, under mean-ablation (a slot replaced by its mean over windows: the reading the notes' 5 % line is for) and, in brackets, zero-ablation (a slot set to 0, off the training distribution, so it overstates); Δ at the first rollout horizon.\n\n| run | variant | seeds | steps | val NLL | CRPS | Err@10 | Err@100 | max eff%, mean-abl. (zero-abl.) | max rollout Δ, mean-abl. (zero-abl.) | mem_entropy |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     let mut focus = Vec::new();
     let mut with_slots = 0;
-    for (_, members) in &groups {
+    for members in &groups {
         let rows: Vec<Row> = members.iter().map(|r| read_row(r)).collect::<Result<_>>()?;
         let names: Vec<String> = members.iter().map(|r| relative(&r.dir, root)).collect();
         let name = if members.len() == 1 {

@@ -1,8 +1,9 @@
 //! The optimizer shoot-out section: per model kind a table of the methods at their chosen lr
 //! (numbers and rules from [`crate::shootout`]), the lr grid, validation loss against steps
-//! and against wall-clock (seed means), and the verdicts on the notes' claims.
+//! and against wall-clock (seed means, bands ± std over the seeds), and the verdicts on the notes' claims.
 
 use super::{ReportError, Result, Section, Targets, relative};
+use crate::mean_std::mean_std;
 use crate::shootout::{KindShootout, MethodResult, shootout, verdicts};
 use spectral::plot::{Chart, Mark, Series, write_chart_in};
 use spectral_train::runs::TrainRun;
@@ -47,22 +48,36 @@ pub fn section(
                 |p: &spectral_train::runs::ValPoint| p.wall_s,
             ),
         ] {
-            let chart = Chart {
-                title: format!("{}: validation loss", kind_title(&kind.kind)),
-                x_label: x_label.into(),
-                y_label: "validation loss (nats)".into(),
-                series: kind
-                    .methods
-                    .iter()
-                    .map(|m| {
-                        Series::new(
+            let series = kind
+                .methods
+                .iter()
+                .map(|m| {
+                    let points = m.mean_curve.iter().map(|p| (x(p), p.val_loss)).collect();
+                    match m.dirs.len() {
+                        1 => Series::new(
                             format!("{} lr {}", m.method.name(), m.lr),
-                            m.mean_curve.iter().map(|p| (x(p), p.val_loss)).collect(),
+                            points,
+                            Mark::Line,
+                        ),
+                        n => Series::new(
+                            format!("{} lr {} ({n} seeds)", m.method.name(), m.lr),
+                            points,
                             Mark::Line,
                         )
-                    })
-                    .collect(),
-            };
+                        .with_spread(seed_std(m, runs)),
+                    }
+                })
+                .collect();
+            let mut chart = Chart::new(
+                format!("{}: validation loss", kind_title(&kind.kind)),
+                x_label,
+                "validation loss (nats)",
+                series,
+            );
+            if kind.methods.iter().any(|m| m.dirs.len() > 1) {
+                chart =
+                    chart.with_note("seed means; bands ± the sample std over the seeds (n − 1)");
+            }
             let name = format!("{stem}_{suffix}");
             figures += write_chart_in(&out.join(&name), &chart, zoom(kind))?.len();
             md += &format!("![{} {suffix}]({name}.png)\n", kind.kind);
@@ -76,6 +91,26 @@ pub fn section(
         },
         figures,
     ))
+}
+
+/// The sample std over `m`'s seed runs of the validation loss at each point of its mean
+/// curve (the runs are those of `m.dirs`; 0 where fewer than two have the step).
+fn seed_std(m: &MethodResult, runs: &[TrainRun]) -> Vec<f64> {
+    let curves: Vec<Vec<spectral_train::runs::ValPoint>> = runs
+        .iter()
+        .filter(|r| m.dirs.contains(&r.dir))
+        .map(TrainRun::val_curve)
+        .collect();
+    m.mean_curve
+        .iter()
+        .map(|p| {
+            let at: Vec<f64> = curves
+                .iter()
+                .filter_map(|c| c.iter().find(|q| q.step == p.step).map(|q| q.val_loss))
+                .collect();
+            mean_std(&at).map_or(0.0, |v| v.std)
+        })
+        .collect()
 }
 
 /// The loss axis of the curves: from the lowest point to the highest after the first tenth

@@ -1,5 +1,5 @@
 //! The figures of `spectral stats`: each statistic of the zeros beside the GUE control and
-//! the GUE prediction, as SVG and PNG.
+//! the GUE prediction, as SVG and PNG. Measured values are points, predictions lines.
 
 use spectral::plot::{Chart, Mark, Series, write_chart};
 use spectral_zeta::stats::report::{Point, StatsReport};
@@ -28,11 +28,11 @@ pub fn write_figures(
     let charts = [
         (
             "spacing_distribution",
-            Chart {
-                title: "Nearest-neighbour spacings".into(),
-                x_label: "s (mean spacings)".into(),
-                y_label: "density p(s)".into(),
-                series: vec![
+            Chart::new(
+                "Nearest-neighbour spacings",
+                "s (mean spacings)",
+                "density p(s)",
+                vec![
                     Series::new("zeta zeros", measured(&z.histogram), Mark::Bars(width)),
                     Series::new("GUE control", measured(&g.histogram), Mark::Dots),
                     Series::new(
@@ -44,52 +44,53 @@ pub fn write_figures(
                         "Wigner surmise",
                         curve(surmise::wigner_density, 0.0, 3.0),
                         Mark::Line,
-                    ),
+                    )
+                    .dashed(),
                     Series::new(
                         "Poisson",
                         curve(surmise::poisson_density, 0.0, 3.0),
                         Mark::Line,
                     ),
                 ],
-            },
+            ),
         ),
         (
             "pair_correlation",
-            Chart {
-                title: "Pair correlation".into(),
-                x_label: "r (mean spacings)".into(),
-                y_label: "R2(r)".into(),
-                series: vec![
+            Chart::new(
+                "Pair correlation",
+                "r (mean spacings)",
+                "R₂(r)",
+                vec![
                     Series::new("zeta zeros", measured(&z.pair_correlation), Mark::Dots),
                     Series::new("GUE control", measured(&g.pair_correlation), Mark::Dots),
                     Series::new(
-                        "1 - (sin πr/πr)²",
+                        "1 − (sin πr / πr)²",
                         curve(gue::pair_correlation, 0.0, 3.0),
                         Mark::Line,
                     ),
                 ],
-            },
+            ),
         ),
         (
             "number_variance",
-            Chart {
-                title: "Number variance".into(),
-                x_label: "L (mean spacings)".into(),
-                y_label: "Σ²(L)".into(),
-                series: vec![
+            Chart::new(
+                "Number variance",
+                "L (mean spacings)",
+                "Σ²(L)",
+                vec![
                     Series::new("zeta zeros", measured(&z.number_variance), Mark::Dots),
                     Series::new("GUE control", measured(&g.number_variance), Mark::Dots),
                     Series::new("GUE", curve(gue::number_variance, 0.05, l_max), Mark::Line),
                 ],
-            },
+            ),
         ),
         (
             "rigidity",
-            Chart {
-                title: "Spectral rigidity".into(),
-                x_label: "L (mean spacings)".into(),
-                y_label: "Δ3(L)".into(),
-                series: vec![
+            Chart::new(
+                "Spectral rigidity",
+                "L (mean spacings)",
+                "Δ₃(L)",
+                vec![
                     Series::new("zeta zeros", measured(&z.rigidity), Mark::Dots),
                     Series::new("GUE control", measured(&g.rigidity), Mark::Dots),
                     Series::new(
@@ -101,27 +102,27 @@ pub fn write_figures(
                         Mark::Line,
                     ),
                 ],
-            },
+            ),
         ),
         (
             "autocorrelation",
-            Chart {
-                title: "Autocorrelation of consecutive spacings".into(),
-                x_label: "lag k".into(),
-                y_label: "corr(δn, δn+k)".into(),
-                series: vec![
-                    Series::new("zeta zeros", lags(&z.autocorrelation), Mark::Line),
-                    Series::new("GUE control", lags(&g.autocorrelation), Mark::Line),
+            Chart::new(
+                "Autocorrelation of consecutive spacings",
+                "lag k",
+                "corr(δₙ, δₙ₊ₖ)",
+                vec![
+                    Series::new("zeta zeros", lags(&z.autocorrelation), Mark::Dots),
+                    Series::new("GUE control", lags(&g.autocorrelation), Mark::Dots),
                 ],
-            },
+            ),
         ),
         (
             "height_drift",
-            Chart {
-                title: "Finite-height drift of the spacing variance".into(),
-                x_label: "height t".into(),
-                y_label: "variance of δ".into(),
-                series: vec![
+            Chart::new(
+                "Finite-height drift of the spacing variance",
+                "height t",
+                "variance of δ",
+                vec![
                     Series::new(
                         "zeta zeros, per block",
                         report
@@ -129,7 +130,7 @@ pub fn write_figures(
                             .iter()
                             .map(|b| (b.height, b.variance))
                             .collect(),
-                        Mark::Line,
+                        Mark::Dots,
                     ),
                     Series::new(
                         format!("GUE ({:.5})", gaudin::gaudin_variance()),
@@ -141,24 +142,24 @@ pub fn write_figures(
                         Mark::Line,
                     ),
                 ],
-            },
+            ),
         ),
         (
             "height_drift_ks",
-            Chart {
-                title: "Finite-height drift of the KS distance to Gaudin".into(),
-                x_label: "height t".into(),
-                y_label: "KS distance".into(),
-                series: vec![Series::new(
+            Chart::new(
+                "Finite-height drift of the KS distance to Gaudin",
+                "height t",
+                "KS distance",
+                vec![Series::new(
                     "zeta zeros, per block",
                     report
                         .height_drift
                         .iter()
                         .map(|b| (b.height, b.ks_gaudin))
                         .collect(),
-                    Mark::Line,
+                    Mark::Dots,
                 )],
-            },
+            ),
         ),
     ];
     let mut written = Vec::new();

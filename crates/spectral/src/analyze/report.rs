@@ -5,7 +5,7 @@ use super::AnalyzeError;
 use super::modular::{ModularNorm, modular_norm};
 use super::source::{Layout, Role, read_matrices};
 use super::stats::MatrixStats;
-use crate::plot::{Chart, Mark, Series, write_chart};
+use crate::plot::{Chart, Mark, Series, write_figure};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -143,9 +143,63 @@ pub fn to_json(report: &SpectrumReport, compare: Option<&SpectrumReport>) -> Str
     .expect("reports serialize")
 }
 
-/// Writes the charts `dir/singular_values.{svg,png}` (log10 σ_i / σ_1 against i / r, every
-/// Linear weight) and `dir/energy.{svg,png}` (cumulative energy against i / r); with `compare`,
-/// both files' curves, prefixed `A:` and `B:`. Returns the paths written.
+/// Singular values at most this multiple of `max(d_in, d_out)·σ_1` are zero to the precision
+/// of f32 weights (the tolerance of a numerical rank): a compressed layer's product of factors,
+/// rounded to f32, has its exact zeros at about 1e-8·σ_1, and they are drawn as zeros.
+const F32_FLOOR: f64 = f32::EPSILON as f64;
+
+/// Most curves in one panel: beyond that colours stop being told apart.
+const PER_PANEL: usize = 8;
+
+/// A matrix's place in the network: its name with the block index replaced by `*` and that
+/// index (`blocks.3.attn.q.weight` → `blocks.*.attn.q.weight`, 3); `None` without one.
+fn place(name: &str) -> (String, Option<usize>) {
+    let parts: Vec<&str> = name.split('.').collect();
+    match parts.iter().position(|p| p.parse::<usize>().is_ok()) {
+        Some(at) => {
+            let index = parts[at].parse().ok();
+            let mut pattern = parts.clone();
+            pattern[at] = "*";
+            (pattern.join("."), index)
+        }
+        None => (name.to_string(), None),
+    }
+}
+
+/// The matrices by role, in order of first appearance: one group per block-indexed pattern
+/// (`blocks.*.attn.q.weight`: the q projections of every block), then the other Linear
+/// weights together, then the embeddings. Each group lists `(matrix name, legend label)`.
+fn roles(names: &[(&str, Role)]) -> Vec<(String, Vec<(String, String)>)> {
+    let mut blocks: Vec<(String, Vec<(String, String)>)> = Vec::new();
+    let (mut other, mut embeddings) = (Vec::new(), Vec::new());
+    for &(name, role) in names {
+        let entry = (name.to_string(), name.to_string());
+        match (role, place(name)) {
+            (Role::Embedding, _) => embeddings.push(entry),
+            (Role::Linear, (pattern, Some(index))) => {
+                let entry = (name.to_string(), format!("block {index}"));
+                match blocks.iter_mut().find(|(p, _)| *p == pattern) {
+                    Some((_, members)) => members.push(entry),
+                    None => blocks.push((pattern, vec![entry])),
+                }
+            }
+            (Role::Linear, (_, None)) => other.push(entry),
+        }
+    }
+    for (title, members) in [("other Linear weights", other), ("embeddings", embeddings)] {
+        if !members.is_empty() {
+            blocks.push((title.to_string(), members));
+        }
+    }
+    blocks
+}
+
+/// Writes two figures into `dir`, one panel per matrix role (see [`roles`]) with at most 8
+/// curves each (a role with more is split over several panels): `singular_values.{svg,png}`,
+/// `σ_i / σ_1` on a log axis against `i / r` (values below the f32 floor, [`F32_FLOOR`], are
+/// zeros, left out with a note), and `energy.{svg,png}`, the cumulative energy
+/// `Σ_{j≤i} σ_j² / Σ_j σ_j²` against `i / r`. With `compare`, each matrix has its curve from
+/// both files, `A` solid and `B` dashed in one colour. Returns the paths written.
 pub fn write_outputs(
     dir: &Path,
     report: &SpectrumReport,
@@ -155,60 +209,95 @@ pub fn write_outputs(
         path: dir.display().to_string(),
         message: e.to_string(),
     })?;
-    let mut written = Vec::new();
-    let mut sv = Vec::new();
-    let mut energy = Vec::new();
     let sides: Vec<(&str, &SpectrumReport)> = match compare {
         None => vec![("", report)],
         Some(other) => vec![("A: ", report), ("B: ", other)],
     };
-    for (tag, r) in sides {
-        for m in r.matrices.iter().filter(|m| m.role == Role::Linear) {
-            let s = &m.stats.singular_values;
-            let (top, n) = (s[0].max(f64::MIN_POSITIVE), s.len() as f64);
-            let at = |i: usize| (i + 1) as f64 / n;
-            sv.push(Series::new(
-                format!("{tag}{}", m.stats.name),
-                s.iter()
-                    .enumerate()
-                    .filter(|(_, x)| **x > 0.0)
-                    .map(|(i, x)| (at(i), (x / top).log10()))
-                    .collect(),
-                Mark::Line,
-            ));
-            energy.push(Series::new(
-                format!("{tag}{}", m.stats.name),
-                m.stats
-                    .energy_curve()
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, e)| (at(i), e))
-                    .collect(),
-                Mark::Line,
+    let mut names: Vec<(&str, Role)> = Vec::new();
+    for (_, r) in &sides {
+        for m in &r.matrices {
+            if !names.iter().any(|(n, _)| *n == m.stats.name) {
+                names.push((&m.stats.name, m.role));
+            }
+        }
+    }
+    let (mut sv_panels, mut energy_panels) = (Vec::new(), Vec::new());
+    for (role, members) in roles(&names) {
+        // As many panels as needed, their sizes as equal as can be (5 blocks: 3 and 2).
+        let panels = members.len().div_ceil(PER_PANEL / sides.len());
+        let chunks: Vec<&[(String, String)]> =
+            members.chunks(members.len().div_ceil(panels)).collect();
+        for chunk in &chunks {
+            let title = match chunk {
+                _ if chunks.len() == 1 => role.clone(),
+                [(_, only)] => format!("{role}, {only}"),
+                [(_, first), .., (_, last)] => format!("{role}, {first} to {last}"),
+                [] => unreachable!("chunks are not empty"),
+            };
+            let (mut sv, mut energy, mut zeros) = (Vec::new(), Vec::new(), false);
+            for (colour, (name, label)) in chunk.iter().enumerate() {
+                for (side, (tag, r)) in sides.iter().enumerate() {
+                    let Some(m) = r.matrices.iter().find(|m| m.stats.name == *name) else {
+                        continue;
+                    };
+                    let st = &m.stats;
+                    let s = &st.singular_values;
+                    let top = s.first().copied().unwrap_or(0.0);
+                    let floor = F32_FLOOR * st.d_in.max(st.d_out) as f64 * top;
+                    let at = |i: usize| (i + 1) as f64 / s.len() as f64;
+                    zeros |= s.iter().any(|&x| x <= floor);
+                    let style = |series: Series| {
+                        let series = series.colour(colour);
+                        if side == 1 { series.dashed() } else { series }
+                    };
+                    sv.push(style(Series::new(
+                        format!("{tag}{label}"),
+                        s.iter()
+                            .enumerate()
+                            .map(|(i, &x)| (at(i), if x > floor { x / top } else { 0.0 }))
+                            .collect(),
+                        Mark::Line,
+                    )));
+                    energy.push(style(Series::new(
+                        format!("{tag}{label}"),
+                        st.energy_curve()
+                            .into_iter()
+                            .enumerate()
+                            .map(|(i, e)| (at(i), e))
+                            .collect(),
+                        Mark::Line,
+                    )));
+                }
+            }
+            let mut chart =
+                Chart::new(&title, "i / r (r = min(d_in, d_out))", "σᵢ / σ₁", sv).log_y();
+            if zeros {
+                chart = chart
+                    .with_note("σᵢ ≤ max(d_in, d_out)·2⁻²³·σ₁ (the f32 rounding floor) count as 0");
+            }
+            sv_panels.push(chart);
+            energy_panels.push(Chart::new(
+                title,
+                "i / r (r = min(d_in, d_out))",
+                "share of Σσ² in σ₁…σᵢ",
+                energy,
             ));
         }
     }
-    let chart = |title: &str, y: &str, series: Vec<Series>| Chart {
-        title: title.into(),
-        x_label: "index i / r".into(),
-        y_label: y.into(),
-        series,
+    let files = match compare {
+        None => format!(" of {}", report.file),
+        Some(other) => format!(": A {} (solid), B {} (dashed)", report.file, other.file),
     };
-    written.extend(write_chart(
+    let mut written = Vec::new();
+    written.extend(write_figure(
         &dir.join("singular_values"),
-        &chart(
-            "singular values of the Linear weights",
-            "log10 σ_i / σ_1",
-            sv,
-        ),
+        &format!("Singular values by matrix role{files}"),
+        &sv_panels,
     )?);
-    written.extend(write_chart(
+    written.extend(write_figure(
         &dir.join("energy"),
-        &chart(
-            "cumulative energy Σ_{j≤i} σ_j² / Σσ²",
-            "energy fraction",
-            energy,
-        ),
+        &format!("Cumulative energy of the singular values{files}"),
+        &energy_panels,
     )?);
     Ok(written)
 }
