@@ -25,15 +25,30 @@ fn every_subcommand_has_help_with_only_its_own_flags() {
         "bench init",
     ];
     let without = [
-        "run", "zeros", "zeta-z", "unfold", "stats", "compress", "spectrum", "report", "plot",
-        "sample", "bench frames",
+        "run",
+        "zeros",
+        "zeta-z",
+        "unfold",
+        "stats",
+        "compress",
+        "spectrum",
+        "report",
+        "plot",
+        "sample",
+        "bench frames",
     ];
     for sub in with_kernels.iter().chain(&without) {
         let mut args: Vec<&str> = sub.split(' ').collect();
         args.push("--help");
         let help = ok(spectral(&args, dir.path()));
         assert!(help.contains("Usage"), "{sub}");
-        let kernels = ["--msign-gemm", "--matmul-gemm", "--attention", "--gelu", "--layer-norm"];
+        let kernels = [
+            "--msign-gemm",
+            "--matmul-gemm",
+            "--attention",
+            "--gelu",
+            "--layer-norm",
+        ];
         let shown = kernels.iter().filter(|flag| help.contains(*flag)).count();
         let expected = if with_kernels.contains(sub) { 5 } else { 0 };
         assert_eq!(shown, expected, "{sub} --help:\n{help}");
@@ -308,8 +323,18 @@ fn bench_train_prints_its_table_and_json() {
 fn kernel_flags_are_checked_before_work() {
     let dir = tempfile::tempdir().unwrap();
     let bench = [
-        "bench", "optim", "--layers", "1", "--width", "8", "--steps", "1", "--warmup", "0",
-        "--methods", "adamw",
+        "bench",
+        "optim",
+        "--layers",
+        "1",
+        "--width",
+        "8",
+        "--steps",
+        "1",
+        "--warmup",
+        "0",
+        "--methods",
+        "adamw",
     ];
     let cases = [
         (

@@ -36,7 +36,7 @@ pub struct CkptArgs {
 }
 
 /// A count of at least 1 (0 windows or rollouts would score nothing).
-fn at_least_one() -> clap::builder::RangedU64ValueParser<usize> {
+pub(crate) fn at_least_one() -> clap::builder::RangedU64ValueParser<usize> {
     clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
 }
 

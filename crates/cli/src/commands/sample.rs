@@ -2,7 +2,9 @@
 //! rollouts --ckpt FILE --out FILE2` (free-running SpacingMDN rollouts to a series file):
 //! `spectral_train::eval::sample`.
 
+use crate::commands::eval::at_least_one;
 use crate::commands::zeros::FormatArg;
+use crate::output::{Console, check_binary_stdout};
 use anyhow::Result;
 use burn::tensor::backend::Backend;
 use spectral::DeviceKind;
@@ -62,6 +64,8 @@ pub struct TextArgs {
     /// `cpu`, or `cuda[:N]` in a binary built with `--features cuda`.
     #[arg(long, default_value = "cpu")]
     pub device: DeviceKind,
+    #[command(flatten)]
+    pub kernels: crate::kernels::KernelArgs,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -110,17 +114,20 @@ pub struct RolloutArgs {
     /// `cpu`, or `cuda[:N]` in a binary built with `--features cuda`.
     #[arg(long, default_value = "cpu")]
     pub device: DeviceKind,
-}
-
-/// A count of at least 1.
-fn at_least_one() -> clap::builder::RangedU64ValueParser<usize> {
-    clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+    #[command(flatten)]
+    pub kernels: crate::kernels::KernelArgs,
 }
 
 pub fn run(args: Args) -> Result<()> {
     match args.command {
-        SampleCommand::Text(args) => on_devices(&DeviceSet::one(args.device)?, Text(&args)),
-        SampleCommand::Rollouts(args) => on_devices(&DeviceSet::one(args.device)?, Rollouts(&args)),
+        SampleCommand::Text(args) => {
+            args.kernels.apply()?;
+            on_devices(&DeviceSet::one(args.device)?, Text(&args))
+        }
+        SampleCommand::Rollouts(args) => {
+            args.kernels.apply()?;
+            on_devices(&DeviceSet::one(args.device)?, Rollouts(&args))
+        }
     }
 }
 
@@ -153,7 +160,8 @@ impl DeviceJob for Text<'_> {
         match &args.out {
             Some(path) => {
                 spectral_io::write_atomic(path, text.as_bytes())?;
-                println!("{summary}; wrote {}", path.display());
+                Console::for_outputs(&[Some(path)])
+                    .line(&format!("{summary}; wrote {}", path.display()));
             }
             None => {
                 println!("{text}");
@@ -185,6 +193,7 @@ impl DeviceJob for Rollouts<'_> {
             },
         };
         let format = Format::from(args.format);
+        check_binary_stdout(&args.out, format != Format::Txt)?;
         let file = rollout_file(&args.out, format, args.count, args.horizon)?;
         let rollouts = sample_rollouts(&model, &data, &options, device)?;
         write_rollouts(file, &rollouts.values)?;
@@ -192,7 +201,7 @@ impl DeviceJob for Rollouts<'_> {
             FeedbackArg::Mean => "mean feedback".to_string(),
             FeedbackArg::Sampled => format!("sampled feedback, seed {seed}"),
         };
-        println!(
+        Console::for_outputs(&[Some(&args.out)]).line(&format!(
             "wrote {} rollout{} × {} spacings ({feedback}; seed window δ_{}..δ_{}) to \
              {} in {:.2} s; mean spacing {:.4} vs {:.4} in the data ({})",
             args.count,
@@ -209,7 +218,7 @@ impl DeviceJob for Rollouts<'_> {
             } else {
                 format!("the {} spacings after the seed window", rollouts.data_span)
             },
-        );
+        ));
         Ok(())
     }
 }
