@@ -36,8 +36,12 @@ impl MeanStd {
         (self.mean, self.std)
     }
 
-    /// `mean ± std` with `digits` decimals ([`plus_minus`]).
+    /// `mean ± std` with `digits` decimals ([`plus_minus`]); the mean alone for one value,
+    /// which has no spread to show.
     pub fn pm(self, digits: usize) -> String {
+        if self.n == 1 {
+            return format!("{:.digits$}", self.mean);
+        }
         plus_minus(self.pair(), digits)
     }
 }
@@ -73,6 +77,7 @@ mod tests {
         assert!((mean - 1.9).abs() < 1e-15 && (std - 0.1).abs() < 1e-15);
         assert_eq!(plus_minus((mean, std), 4), "1.9000 ± 0.1000");
         assert_eq!(mean_std(&[1.0, 3.0]).unwrap().pm(1), "2.0 ± 1.4");
+        assert_eq!(mean_std(&[0.25]).unwrap().pm(3), "0.250");
         assert!(mean_std_pair(&[]).0.is_nan());
     }
 }

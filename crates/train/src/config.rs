@@ -471,6 +471,47 @@ impl TrainConfig {
         line
     }
 
+    /// The fields (dotted TOML paths) where `self` and `other` differ, each as
+    /// `field: this vs that`, leaving out `out`, the directory a run is written to.
+    pub fn differences(&self, other: &TrainConfig) -> Vec<String> {
+        fn flatten(prefix: &str, value: &serde_json::Value, into: &mut Vec<(String, String)>) {
+            match value {
+                serde_json::Value::Object(map) => {
+                    for (key, value) in map {
+                        let path = if prefix.is_empty() {
+                            key.clone()
+                        } else {
+                            format!("{prefix}.{key}")
+                        };
+                        flatten(&path, value, into);
+                    }
+                }
+                leaf => into.push((prefix.to_string(), leaf.to_string())),
+            }
+        }
+        let fields = |config: &TrainConfig| {
+            let mut fields = Vec::new();
+            let value = serde_json::to_value(config).expect("a config serializes");
+            flatten("", &value, &mut fields);
+            fields
+                .into_iter()
+                .collect::<std::collections::BTreeMap<String, String>>()
+        };
+        let (mine, theirs) = (fields(self), fields(other));
+        let keys: std::collections::BTreeSet<&String> = mine.keys().chain(theirs.keys()).collect();
+        keys.into_iter()
+            .filter(|key| key.as_str() != "out")
+            .filter_map(|key| {
+                let absent = "(none)".to_string();
+                let (a, b) = (
+                    mine.get(key).unwrap_or(&absent),
+                    theirs.get(key).unwrap_or(&absent),
+                );
+                (a != b).then(|| format!("{key}: {a} vs {b}"))
+            })
+            .collect()
+    }
+
     /// The fields a resumed run must share with its checkpoint (everything that changes the
     /// trajectory except the length of the run), as JSON for comparison.
     pub fn trajectory_key(&self) -> serde_json::Value {
@@ -513,6 +554,23 @@ pub fn check_device_names(names: &[String]) -> Result<(), ConfigError> {
 mod tests {
     use super::*;
     use spectral::optim::Method;
+
+    #[test]
+    fn differences_name_every_field_but_the_output_directory() {
+        let a = TrainConfig::default();
+        let mut b = a.clone();
+        assert!(a.differences(&b).is_empty());
+        b.out = "elsewhere".into();
+        b.steps = 400;
+        b.optimizer.muon.momentum = 0.9;
+        let d = a.differences(&b);
+        assert_eq!(d.len(), 2, "{d:?}");
+        assert!(d.contains(&format!("steps: {} vs 400", a.steps)), "{d:?}");
+        assert!(
+            d.iter().any(|f| f.starts_with("optimizer.muon.momentum: ")),
+            "{d:?}"
+        );
+    }
 
     #[test]
     fn set_steps_fits_the_schedule_to_the_run() {

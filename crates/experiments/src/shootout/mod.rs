@@ -196,15 +196,7 @@ pub fn shootout(
             .entry(run.config.optimizer.lr.to_bits())
             .or_default();
         if let Some(other) = seeds.insert(run.config.seed, run) {
-            return Err(format!(
-                "{} and {} are the same run (model {}, optimizer {}, lr {}, seed {}); keep one",
-                other.dir.display(),
-                run.dir.display(),
-                run.model_kind(),
-                method.name(),
-                run.config.optimizer.lr,
-                run.config.seed
-            ));
+            return Err(collision(other, run));
         }
     }
     Ok(kinds
@@ -227,6 +219,35 @@ pub fn shootout(
             }
         })
         .collect())
+}
+
+/// Why two runs with one (model, optimizer, lr, seed) cannot both be cells of the grid: the
+/// config fields they differ in, and what to do about it.
+fn collision(a: &TrainRun, b: &TrainRun) -> String {
+    let (x, y) = (a.dir.display(), b.dir.display());
+    let shared = format!(
+        "model {}, optimizer {}, lr {}, seed {}",
+        b.model_kind(),
+        b.config.optimizer.method.name(),
+        b.config.optimizer.lr,
+        b.config.seed
+    );
+    let differences = a.config.differences(&b.config);
+    if differences.is_empty() {
+        return format!("{x} and {y} are the same run ({shared}, the same config); keep one");
+    }
+    let evaluate = if b.model_kind() == "spacing_mdn" {
+        format!(
+            ": to compare them as memory-bank variants, evaluate each (`spectral eval --ckpt \
+             {x}/best.safetensors --json {x}/eval.json`, and the same for {y})"
+        )
+    } else {
+        ": give each study its own directory and report them one by one".to_string()
+    };
+    format!(
+        "{x} and {y} share {shared} but differ in {}, so they are not one optimizer grid{evaluate}",
+        differences.join(", ")
+    )
 }
 
 fn method_result(method: Method, grid: &BTreeMap<u64, BTreeMap<u64, &TrainRun>>) -> MethodResult {
@@ -483,6 +504,18 @@ mod tests {
             run(Method::Muon, 0.02, 0, |_| 1.0, 1.0),
         ];
         let error = shootout(&runs, |_| None).unwrap_err();
-        assert!(error.contains("same run"), "{error}");
+        assert!(
+            error.contains("same run") && error.contains("the same config"),
+            "{error}"
+        );
+        // Two runs that differ in their length are told apart by that field.
+        let mut longer = run(Method::Muon, 0.02, 0, |_| 1.0, 1.0);
+        longer.config.steps = 60;
+        let runs = vec![run(Method::Muon, 0.02, 0, |_| 1.0, 1.0), longer];
+        let error = shootout(&runs, |_| None).unwrap_err();
+        assert!(
+            error.contains("differ in steps: 30 vs 60") && !error.contains("same run"),
+            "{error}"
+        );
     }
 }
