@@ -51,6 +51,12 @@ enum Command {
 }
 
 fn main() {
+    // `spectral … | head`: a closed pipe ends the program quietly, as it ends other Unix
+    // tools, instead of a panic in `print!` (Rust ignores SIGPIPE by default).
+    // SAFETY: called first, before any thread exists; SIG_DFL is a valid disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     if let Err(e) = spectral_io::clean_up_on_signals() {
         eprintln!("warning: no clean-up on Ctrl-C (partial outputs may stay): {e}");

@@ -185,3 +185,30 @@ fn dash_is_stdout_for_data_and_json_and_the_words_move_to_stderr() {
         serde_json::from_str(&std::fs::read_to_string(d.join("u.json")).unwrap()).unwrap();
     assert_eq!(file, summary);
 }
+
+#[test]
+fn a_closed_pipe_ends_the_program_quietly() {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_spectral"))
+        .args([
+            "zeros", "--start", "1", "--count", "200000", "--format", "txt", "--out", "-",
+        ])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 64];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    // The reader is gone (as after `| head`): SIGPIPE, not a panic's exit status 101.
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(
+        output.status.signal(),
+        Some(libc::SIGPIPE),
+        "{:?}",
+        output.status
+    );
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("panicked"));
+}
