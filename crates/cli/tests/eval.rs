@@ -15,11 +15,7 @@ fn json(path: &Path) -> Value {
 fn eval_slots_and_diagnose_a_trained_memory_model() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    ok(spectral(
-        &["zeros", "--start", "1", "--count", "6000", "--out", "z.f64"],
-        d,
-    ));
-    ok(spectral(&["unfold", "--in", "z.f64", "--out", "s.f64"], d));
+    common::spacings(d, 6000);
     train(d, "mem", &format!("{MDN}\n[model.memory]\nn_slots = 3\n"));
     train(d, "plain", MDN);
     let ckpt = "mem/last.safetensors";

@@ -96,11 +96,7 @@ fn legend(svg: &str, figure: &str) -> Vec<String> {
 fn stats_figures_have_plain_ticks_and_legends_beside_the_plot() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    ok(spectral(
-        &["zeros", "--start", "1", "--count", "3000", "--out", "z.f64"],
-        d,
-    ));
-    ok(spectral(&["unfold", "--in", "z.f64", "--out", "s.f64"], d));
+    common::spacings(d, 3000);
     ok(spectral(
         &["stats", "--spacings", "s.f64", "--out", "st"],
         d,
@@ -152,18 +148,6 @@ fn train_seeded(dir: &Path, name: &str, seed: u64, top: &str, model: &str) {
     ));
 }
 
-/// The spacing file of the SpacingMDN fixture.
-fn spacings(dir: &Path) {
-    ok(spectral(
-        &["zeros", "--start", "1", "--count", "600", "--out", "z.f64"],
-        dir,
-    ));
-    ok(spectral(
-        &["unfold", "--in", "z.f64", "--out", "s.f64"],
-        dir,
-    ));
-}
-
 /// Splits the texts of a spectrum figure into its panels (each begins with its title, a
 /// matrix role) and returns the legend entries of each.
 fn panels(svg: &str) -> Vec<(String, Vec<String>)> {
@@ -188,7 +172,7 @@ fn panels(svg: &str) -> Vec<(String, Vec<String>)> {
 fn spectrum_compare_draws_one_panel_per_role_with_at_most_8_curves() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    spacings(d);
+    common::spacings(d, 600);
     // Five blocks: each role has 5 matrices × 2 files = 10 curves, more than a panel holds.
     let deep = MDN.replace("n_layer = 1", "n_layer = 5");
     assert_ne!(deep, MDN);
@@ -252,7 +236,7 @@ fn spectrum_compare_draws_one_panel_per_role_with_at_most_8_curves() {
 fn spectrum_of_a_compressed_checkpoint_notes_the_zeros_it_leaves_out() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    spacings(d);
+    common::spacings(d, 600);
     train(d, "a", MDN);
     ok(spectral(
         &[
@@ -311,7 +295,7 @@ fn spectrum_of_a_compressed_checkpoint_notes_the_zeros_it_leaves_out() {
 fn plot_draws_train_and_val_curves_with_a_band_over_seeds() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    spacings(d);
+    common::spacings(d, 600);
     // A training loss logged at every step, so that the band has a width to draw.
     let every_step = "log_interval = 1";
     train_seeded(d, "r_s3", 3, every_step, MDN);

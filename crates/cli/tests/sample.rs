@@ -22,11 +22,7 @@ fn read(path: &Path) -> Vec<f64> {
 fn rollouts_of_a_trained_spacing_mdn_read_back() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    ok(spectral(
-        &["zeros", "--start", "1", "--count", "2000", "--out", "z.f64"],
-        d,
-    ));
-    ok(spectral(&["unfold", "--in", "z.f64", "--out", "s.f64"], d));
+    common::spacings(d, 2000);
     train(d, "mdn", MDN);
     let ckpt = "mdn/last.safetensors";
     let three = ["--count", "3", "--horizon", "20", "--seed", "7"];

@@ -7,18 +7,6 @@ use common::{MDN, TRAINING, error_line, ok, spectral};
 use serde_json::Value;
 use std::path::Path;
 
-/// `dir/s.f64`: the spacings of the first 3000 zeros.
-fn spacings(dir: &Path) {
-    ok(spectral(
-        &["zeros", "--start", "1", "--count", "3000", "--out", "z.f64"],
-        dir,
-    ));
-    ok(spectral(
-        &["unfold", "--in", "z.f64", "--out", "s.f64"],
-        dir,
-    ));
-}
-
 /// The JSON objects of `run/metrics.jsonl`.
 fn metrics(run: &Path) -> Vec<Value> {
     std::fs::read_to_string(run.join("metrics.jsonl"))
@@ -32,7 +20,7 @@ fn metrics(run: &Path) -> Vec<Value> {
 fn steps_fit_the_schedule_and_the_start_line_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    spacings(d);
+    common::spacings(d, 3000);
     // The file's schedule is written for 5 steps; `--steps 3` makes the run and its cosine 3.
     std::fs::write(d.join("m.toml"), format!("out = \"m\"\n{TRAINING}{MDN}")).unwrap();
     let output = spectral(&["train", "--config", "m.toml", "--steps", "3"], d);
@@ -67,7 +55,7 @@ fn steps_fit_the_schedule_and_the_start_line_says_so() {
 fn a_checkpoint_finds_its_data_from_anywhere_and_notices_a_changed_file() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    spacings(d);
+    common::spacings(d, 3000);
     common::train(d, "m", MDN);
     let saved = std::fs::read_to_string(d.join("m/config.toml")).unwrap();
     let absolute = d.canonicalize().unwrap().join("s.f64");
@@ -109,7 +97,7 @@ fn a_checkpoint_finds_its_data_from_anywhere_and_notices_a_changed_file() {
 fn long_work_reports_progress_in_plain_lines_when_stderr_is_not_a_terminal() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    spacings(d);
+    common::spacings(d, 3000);
     std::fs::write(d.join("m.toml"), format!("out = \"m\"\n{TRAINING}{MDN}")).unwrap();
     // Every 10 ms instead of every 10 s, so that a run of a second reports.
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_spectral"))

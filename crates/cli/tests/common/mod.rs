@@ -32,6 +32,19 @@ pub fn error_line(output: Output) -> String {
     text
 }
 
+/// `dir/z.f64` (the first `count` zeros) and `dir/s.f64`, their spacings: the data of [`MDN`].
+pub fn spacings(dir: &Path, count: u64) {
+    let count = count.to_string();
+    ok(spectral(
+        &["zeros", "--start", "1", "--count", &count, "--out", "z.f64"],
+        dir,
+    ));
+    ok(spectral(
+        &["unfold", "--in", "z.f64", "--out", "s.f64"],
+        dir,
+    ));
+}
+
 /// A few AdamW steps of a small model: the training part of a run config, without `out`
 /// and `[model]` (see [`train`]).
 pub const TRAINING: &str = r#"
