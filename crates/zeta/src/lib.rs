@@ -61,6 +61,7 @@ pub mod euler_maclaurin;
 pub mod gpu;
 pub mod gram_block;
 pub mod hardy_z;
+pub mod multi_eval;
 pub mod phase_sum;
 pub mod refine;
 pub mod riemann_siegel;
