@@ -9,10 +9,15 @@
 //! the direct sum, every k-th of the same heights (its cost per evaluation does not depend
 //! on how many there are). Both in one run, so the ratio is from the same machine state.
 //!
+//! Then end to end, on all threads: `compute_zeros` (direct, `batch::Cpu`) against
+//! `compute_zeros_with` and a [`MultiEvaluator`], verified zeros per second, on windows of
+//! 10⁶ zeros at 10⁹, 10⁵ at 10¹⁰ and 10⁴ at 10¹² (the direct side would take minutes on
+//! larger ones), and the largest difference between the two sets of zeros.
+//!
 //! Run: `cargo bench -p spectral-zeta --bench multi_eval` (add `-- 1e9` to run one index).
 
 use spectral_zeta::DoubleDouble;
-use spectral_zeta::multi_eval::{self, Block, Params};
+use spectral_zeta::multi_eval::{self, Block, MultiEvaluator, Params};
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -38,6 +43,61 @@ fn main() {
         }
         run(index, &params);
     }
+    println!(
+        "end to end, {} threads: {:>6} {:>8} {:>10} {:>10} {:>8} {:>7} {:>9}",
+        rayon::current_num_threads(),
+        "index",
+        "zeros",
+        "direct",
+        "multi",
+        "ratio",
+        "blocks",
+        "max|Δγ|"
+    );
+    for (index, count) in [(1.0e9, 1_000_000), (1.0e10, 100_000), (1.0e12, 10_000)] {
+        if only.is_some_and(|o| o != index) {
+            continue;
+        }
+        zeros(index as u64, count, &params);
+    }
+}
+
+fn zeros(first: u64, count: u64, params: &Params) {
+    let mut direct = Vec::with_capacity(count as usize);
+    let clock = Instant::now();
+    spectral_zeta::compute_zeros(first, count, |_, batch| {
+        direct.extend_from_slice(batch);
+        Ok(())
+    })
+    .expect("direct zeros");
+    let direct_seconds = clock.elapsed().as_secs_f64();
+    let mut multi = Vec::with_capacity(count as usize);
+    let mut evaluator = MultiEvaluator::new(*params);
+    let clock = Instant::now();
+    spectral_zeta::compute_zeros_with(first, count, &mut evaluator, |_, batch| {
+        multi.extend_from_slice(batch);
+        Ok(())
+    })
+    .expect("multi-evaluation zeros");
+    let multi_seconds = clock.elapsed().as_secs_f64();
+    assert_eq!(direct.len(), multi.len());
+    let worst = direct
+        .iter()
+        .zip(&multi)
+        .map(|(&a, &b)| (a - b).to_f64().abs())
+        .fold(0.0, f64::max);
+    println!(
+        "{:>28} {:>8} {:>9.2}s {:>9.2}s {:>7.1}x {:>7} {:>9.1e}   ({:.0} vs {:.0} zeros/s)",
+        format!("{first:.0e}"),
+        count,
+        direct_seconds,
+        multi_seconds,
+        direct_seconds / multi_seconds,
+        evaluator.blocks_built(),
+        worst,
+        count as f64 / direct_seconds,
+        count as f64 / multi_seconds
+    );
 }
 
 fn run(index: f64, params: &Params) {

@@ -82,6 +82,9 @@ use crate::phase_sum::{MAX_TERMS, PhaseSums, PhaseTable};
 use crate::riemann_siegel::MainSum;
 use std::f64::consts::PI;
 
+mod evaluator;
+pub use evaluator::MultiEvaluator;
+
 /// Parameters of a block: grid, spreading and interpolation (see the module's error budget).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Params {
@@ -231,6 +234,13 @@ impl Block {
         })
     }
 
+    /// The block whose reach starts at `first` (to within one grid spacing): see [`place`].
+    pub fn starting_at(first: DoubleDouble, params: &Params) -> Result<Self, ZetaError> {
+        params.check()?;
+        let (centre, _) = place(first, params);
+        Self::new(centre, Self::terms_at(centre).max(2), params)
+    }
+
     /// The block's centre `t_c`.
     pub fn centre(&self) -> DoubleDouble {
         self.centre
@@ -349,13 +359,8 @@ pub fn z_and_derivative_sorted(
                 crate::zeros::max_height()
             )));
         }
-        // The block's reach depends on N only through h = π/(βc); place it by the N at `first`.
-        let probe_terms = Block::terms_at(first).max(2);
-        let shift = 0.5 * (probe_terms as f64).ln();
-        let spacing = PI / (params.oversampling * shift);
-        let reach = (params.modes as f64 / 2.0 - params.kernel_half_width as f64 - 3.0) * spacing;
-        let centre = first + reach;
-        let block = Block::new(centre, Block::terms_at(centre).max(2), params)?;
+        let block = Block::starting_at(first, params)?;
+        let centre = block.centre();
         let covered = rest.partition_point(|&t| block.covers(t));
         if covered == 0 {
             return Err(ZetaError::Internal(format!(
@@ -371,6 +376,18 @@ pub fn z_and_derivative_sorted(
         rest = &rest[covered..];
     }
     Ok(out)
+}
+
+/// Where a block that starts at `first` goes: its centre `first + R` and `R`, a lower bound
+/// on its [`Block::reach`]. `R = (M/2 − m − 3)·h₊` with `h₊ = π/(βc₊)` the spacing for the
+/// `N` at `first + M·h(first)`, beyond the centre, so `h₊` is no larger than the block's own
+/// spacing and the block covers `[first, first + 2R]`.
+pub(crate) fn place(first: DoubleDouble, params: &Params) -> (DoubleDouble, f64) {
+    let spacing = |terms: usize| PI / (params.oversampling * 0.5 * (terms.max(2) as f64).ln());
+    let far = first + params.modes as f64 * spacing(Block::terms_at(first));
+    let reach = (params.modes as f64 / 2.0 - params.kernel_half_width as f64 - 3.0)
+        * spacing(Block::terms_at(far));
+    (first + reach, reach)
 }
 
 /// `x·(y_hi + y_lo)` reduced modulo 2π to about `[−π, π]`, for `x` in double-double: the
