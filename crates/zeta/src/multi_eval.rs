@@ -516,6 +516,7 @@ fn fft(x: &mut [[f64; 2]]) {
 mod tests {
     use super::*;
     use crate::hardy_z;
+    use proptest::prelude::*;
 
     /// Heights spread over a block's reach (a fixed irrational step, no grid alignment).
     fn heights(block: &Block, count: usize) -> Vec<DoubleDouble> {
@@ -646,6 +647,28 @@ mod tests {
         let mut reversed = heights.clone();
         reversed.reverse();
         assert!(z_and_derivative_sorted(&reversed, &params).is_err());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        #[test]
+        fn any_height_of_any_block_matches_the_direct_sum(
+            log_t in 3.5_f64..11.0,
+            fraction in 0.0_f64..1.0,
+            position in -1.0_f64..1.0,
+        ) {
+            // Centres from 3·10³ (N = 21) to 10¹¹ (N = 1.3·10⁵), at an arbitrary fraction; a
+            // height anywhere in the block's reach, edges included.
+            let params = Params { modes: 1 << 10, ..Params::default() };
+            let centre = DoubleDouble::from_f64(10f64.powf(log_t).floor()) + fraction;
+            let block = Block::new(centre, Block::terms_at(centre), &params).unwrap();
+            let t = centre + position * block.reach();
+            prop_assume!(t.hi >= RIEMANN_SIEGEL_MIN_HEIGHT);
+            let (z, _) = block.z_and_derivative(t).unwrap();
+            let want = hardy_z::z(t);
+            prop_assert!((z - want).abs() < 1e-12, "t = {}: {} vs {}", t.hi, z, want);
+        }
     }
 
     #[test]
