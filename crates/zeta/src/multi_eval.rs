@@ -382,7 +382,7 @@ pub fn z_and_derivative_sorted(
 /// on its [`Block::reach`]. `R = (M/2 − m − 3)·h₊` with `h₊ = π/(βc₊)` the spacing for the
 /// `N` at `first + M·h(first)`, beyond the centre, so `h₊` is no larger than the block's own
 /// spacing and the block covers `[first, first + 2R]`.
-pub(crate) fn place(first: DoubleDouble, params: &Params) -> (DoubleDouble, f64) {
+pub fn place(first: DoubleDouble, params: &Params) -> (DoubleDouble, f64) {
     let spacing = |terms: usize| PI / (params.oversampling * 0.5 * (terms.max(2) as f64).ln());
     let far = first + params.modes as f64 * spacing(Block::terms_at(first));
     let reach = (params.modes as f64 / 2.0 - params.kernel_half_width as f64 - 3.0)
