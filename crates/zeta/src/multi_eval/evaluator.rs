@@ -4,7 +4,7 @@
 //! Each batch's heights are sorted; those no block in the cache covers get new blocks, laid
 //! from the lowest up ([`Block::starting_at`]) and built in parallel on rayon's threads; then
 //! every height is interpolated from its block, in parallel. The search for zeros moves up in
-//! height, so blocks stay cached while a batch reaches them (a block spans ~3·10⁴ in height at
+//! height, so blocks stay cached while a batch reaches them (a block spans ~1.5·10⁴ in height at
 //! index 10⁹, several windows of work) and are dropped once a batch starts above them. Heights
 //! below [`RIEMANN_SIEGEL_MIN_HEIGHT`] (Euler–Maclaurin) are evaluated directly, as are the
 //! evaluations the search makes one at a time (Rosser unions, Turing's walks).
