@@ -202,7 +202,7 @@ fn bad_input_gives_one_line_and_no_file() {
 }
 
 #[test]
-fn run_writes_its_outputs() {
+fn run_writes_its_outputs_and_report_reads_them() {
     let dir = tempfile::tempdir().unwrap();
     let output = spectral(
         &["run", "--count", "3000", "--steps", "3", "--out", "r"],
@@ -228,6 +228,58 @@ fn run_writes_its_outputs() {
     ] {
         assert!(dir.path().join("r").join(file).exists(), "{file}");
     }
+
+    // `report` takes the job's output as it is: the two arms are two studies of one method
+    // each, so memory-bank rows, evaluated first. Without evaluation it names the commands.
+    let error = String::from_utf8_lossy(
+        &spectral(&["report", "--runs", "r", "--no-evaluate"], dir.path()).stderr,
+    )
+    .into_owned();
+    for arm in ["baseline", "memory"] {
+        assert!(
+            error.contains(&format!(
+                "spectral eval --ckpt r/{arm}/best.safetensors --json r/{arm}/eval.json"
+            )),
+            "{error}"
+        );
+    }
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_spectral"))
+        .args(["report", "--runs", "r"])
+        .env("SPECTRAL_PROGRESS_SECONDS", "0.01")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let stdout = ok(output);
+    // It says what it evaluates, and the evaluation reports its progress.
+    assert!(
+        stderr.contains("report: evaluating r/baseline on the CPU (1 of 2;")
+            && stderr.contains("eval: 4/4 passes (100%)"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("Memory bank, Zeta statistics"), "{stdout}");
+    let page = std::fs::read_to_string(dir.path().join("r/RESULTS.md")).unwrap();
+    for (arm, variant) in [("baseline", "no memory"), ("memory", "slots")] {
+        let eval: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join(format!("r/{arm}/eval.json"))).unwrap(),
+        )
+        .unwrap();
+        let nll = eval["nll"].as_f64().unwrap();
+        let row = page
+            .lines()
+            .find(|l| l.starts_with(&format!("| {arm} | ")))
+            .unwrap_or_else(|| panic!("no {arm} row in {page}"));
+        assert!(
+            row.contains(variant) && row.contains(&format!("| {nll:.4} |")),
+            "{row}"
+        );
+    }
+    assert!(
+        page.contains(
+            "`spectral slots --ckpt r/memory/best.safetensors --json r/memory/slots.json`"
+        ),
+        "{page}"
+    );
 }
 
 #[test]

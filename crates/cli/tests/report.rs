@@ -339,6 +339,13 @@ fn report_assembles_every_section_with_the_hand_computed_numbers() {
         ),
         "{page}"
     );
+    // What an energy cut means once whitened.
+    assert!(
+        page.contains(
+            "measures the energy of the layer's outputs on that data, not of the weights"
+        ),
+        "{page}"
+    );
 
     // Zeta statistics: the numbers of stats.json, and the figures of `spectral stats`.
     let variance = stats["zeros"]["variance"].as_f64().unwrap();
@@ -420,6 +427,52 @@ fn report_reads_what_spectral_train_writes() {
     );
     // One seed each: the verdict says it cannot judge the spread.
     assert!(page.contains("no spread to judge it (one seed)"), "{page}");
+}
+
+/// Runs that differ in anything but optimizer, lr and seed are separate studies: two GPT grids
+/// of different lengths get a subsection and figures each, headed by what sets them apart.
+#[test]
+fn report_splits_runs_into_studies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    for (steps, final_val) in [(30, 2.0), (60, 1.5)] {
+        for (method, lr) in [("adamw", 3e-3), ("muon", 0.02)] {
+            let dir = d.join(format!("runs/{steps}/{method}"));
+            fake_run(&dir, method, lr, 0, [3.0, 2.5, final_val], 0.1, 0.02);
+            let config = std::fs::read_to_string(dir.join("config.toml")).unwrap();
+            write(
+                &dir.join("config.toml"),
+                &config.replace("steps = 30", &format!("steps = {steps}")),
+            );
+            // Evaluated at steps/3, 2·steps/3 and the last step, so every run finished.
+            let mut metrics = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
+            for step in [30, 20, 10] {
+                metrics = metrics.replace(
+                    &format!("\"step\":{step},"),
+                    &format!("\"step\":{},", step * steps / 30),
+                );
+            }
+            write(&dir.join("metrics.jsonl"), &metrics);
+        }
+    }
+    ok(spectral(&["report", "--runs", "runs"], d));
+    let page = std::fs::read_to_string(d.join("runs/RESULTS.md")).unwrap();
+    for (n, steps, final_val) in [(1, 30, "2.0000"), (2, 60, "1.5000")] {
+        let heading = format!("### char-GPT on Shakespeare, steps = {steps} ({steps} steps");
+        let section = page
+            .split("### ")
+            .find(|s| format!("### {s}").starts_with(&heading))
+            .unwrap_or_else(|| panic!("{heading} in {page}"));
+        assert!(
+            section.contains(&format!("| adamw | 0.003 | 0 | {final_val} |")),
+            "{section}"
+        );
+        for suffix in ["val_vs_step", "val_vs_wall"] {
+            let name = format!("shootout_gpt_{n}_{suffix}");
+            assert!(section.contains(&format!("({name}.png)")), "{section}");
+            assert!(d.join(format!("runs/{name}.svg")).is_file(), "{name}");
+        }
+    }
 }
 
 #[test]

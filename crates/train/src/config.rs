@@ -474,29 +474,8 @@ impl TrainConfig {
     /// The fields (dotted TOML paths) where `self` and `other` differ, each as
     /// `field: this vs that`, leaving out `out`, the directory a run is written to.
     pub fn differences(&self, other: &TrainConfig) -> Vec<String> {
-        fn flatten(prefix: &str, value: &serde_json::Value, into: &mut Vec<(String, String)>) {
-            match value {
-                serde_json::Value::Object(map) => {
-                    for (key, value) in map {
-                        let path = if prefix.is_empty() {
-                            key.clone()
-                        } else {
-                            format!("{prefix}.{key}")
-                        };
-                        flatten(&path, value, into);
-                    }
-                }
-                leaf => into.push((prefix.to_string(), leaf.to_string())),
-            }
-        }
-        let fields = |config: &TrainConfig| {
-            let mut fields = Vec::new();
-            let value = serde_json::to_value(config).expect("a config serializes");
-            flatten("", &value, &mut fields);
-            fields
-                .into_iter()
-                .collect::<std::collections::BTreeMap<String, String>>()
-        };
+        let fields =
+            |config: &TrainConfig| flat_fields(&serde_json::to_value(config).expect("serializes"));
         let (mine, theirs) = (fields(self), fields(other));
         let keys: std::collections::BTreeSet<&String> = mine.keys().chain(theirs.keys()).collect();
         keys.into_iter()
@@ -536,6 +515,35 @@ impl TrainConfig {
             "init": self.init,
         })
     }
+}
+
+/// The leaves of a JSON object by dotted path (`optimizer.muon.momentum`), each as its JSON
+/// text: the form in which two configs are compared field by field.
+pub fn flat_fields(value: &serde_json::Value) -> std::collections::BTreeMap<String, String> {
+    fn flatten(
+        prefix: &str,
+        value: &serde_json::Value,
+        into: &mut std::collections::BTreeMap<String, String>,
+    ) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, value) in map {
+                    let path = if prefix.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{prefix}.{key}")
+                    };
+                    flatten(&path, value, into);
+                }
+            }
+            leaf => {
+                into.insert(prefix.to_string(), leaf.to_string());
+            }
+        }
+    }
+    let mut fields = std::collections::BTreeMap::new();
+    flatten("", value, &mut fields);
+    fields
 }
 
 /// An error naming the first empty entry of a `devices` list (`cpu:0,,cpu:1` on the command

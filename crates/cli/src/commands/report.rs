@@ -1,6 +1,7 @@
 //! `spectral report --runs DIR [--out OUTDIR]`: the results page (`OUTDIR/RESULTS.md` with
-//! its tables and SVG/PNG plots) from the run directories and result files under DIR; see
-//! `spectral_experiments::report` for what each section reads.
+//! its tables and SVG/PNG plots) from the run directories and result files under DIR, after
+//! evaluating the SpacingMDN runs that lack `eval.json`; see `spectral_experiments::report` for
+//! what each section reads.
 
 use anyhow::Result;
 use spectral_experiments::report::{self, Config, Targets};
@@ -20,6 +21,11 @@ pub struct Args {
     /// Shoot-out target validation loss of the SpacingMDN (default: as for the GPT).
     #[arg(long)]
     pub target_mdn: Option<f64>,
+    /// Do not evaluate SpacingMDN runs that lack eval.json (the main job's arms, memory
+    /// variants); name the `spectral eval` commands instead. By default they are evaluated on
+    /// the CPU and RUN/eval.json is written.
+    #[arg(long)]
+    pub no_evaluate: bool,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -30,6 +36,7 @@ pub fn run(args: Args) -> Result<()> {
             gpt: args.target_gpt,
             mdn: args.target_mdn,
         },
+        evaluate: !args.no_evaluate,
     })?;
     println!(
         "wrote {} ({}) and {} figure files",

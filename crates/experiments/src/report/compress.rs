@@ -32,7 +32,7 @@ pub fn section(path: &Path, root: &Path, out: &Path) -> Result<(Section, usize)>
     let mut models: Vec<&str> = rows.iter().map(|r| r.model.as_str()).collect();
     models.dedup();
     let mut md = format!(
-        "## Compression\n\nFrom `{}` (`python3 bench/compress_sweep.py`: `spectral compress --params F`, plain and `--whiten --calib 64`). Loss in nats on the checkpoint config's validation windows; the change from the uncompressed model in brackets.\n\n| model | block params kept | ratio (blocks / whole model) | val loss before | plain SVD | whitened SVD |\n|---|---|---|---|---|---|\n",
+        "## Compression\n\nFrom `{}` (`python3 bench/compress_sweep.py`: `spectral compress --params F`, plain and `--whiten --calib 64`). Loss in nats on the checkpoint config's validation windows; the change from the uncompressed model in brackets. Both columns keep the same number of parameters; whitened SVD truncates the singular values of LᵀW (L the Cholesky factor of the layer's input Gram matrix on the calibration windows), so its spectrum, and an `--energy P` cut of it, measures the energy of the layer's outputs on that data, not of the weights.\n\n| model | block params kept | ratio (blocks / whole model) | val loss before | plain SVD | whitened SVD |\n|---|---|---|---|---|---|\n",
         relative(path, root)
     );
     let find = |model: &str, fraction: f64, whiten: bool| {

@@ -2,7 +2,8 @@
 //! JSON of `spectral eval --json RUN/eval.json` and (models with memory) `spectral slots
 //! --json RUN/slots.json` beside its checkpoints.
 
-use super::{EVAL_JSON, ReportError, Result, SLOTS_JSON, Section, read_json, relative};
+use super::evaluate::slots_command;
+use super::{EVAL_JSON, Result, SLOTS_JSON, Section, read_json, relative};
 use crate::curves::{seed_groups, stem};
 use crate::mean_std::mean_std;
 use spectral_train::ModelConfig;
@@ -58,6 +59,11 @@ fn variant(run: &TrainRun) -> String {
     parts.join(", ")
 }
 
+/// Whether `run`'s model has a memory bank (slots to ablate).
+fn has_memory(run: &TrainRun) -> bool {
+    matches!(&run.config.model, ModelConfig::SpacingMdn(m) if m.memory.is_some())
+}
+
 /// One run's numbers.
 struct Row {
     nll: f64,
@@ -69,9 +75,6 @@ struct Row {
 }
 
 fn read_row(run: &TrainRun) -> Result<Row> {
-    if run.model_kind() != "spacing_mdn" {
-        return Err(ReportError::EvalOfGpt(run.dir.display().to_string()));
-    }
     let eval: EvalReport = read_json(&run.dir.join(EVAL_JSON))?;
     let slots_path = run.dir.join(SLOTS_JSON);
     let err = |h: usize| eval.horizons.iter().find(|x| x.h == h).map(|x| x.err);
@@ -172,6 +175,18 @@ pub fn section(runs: &[TrainRun], root: &Path) -> Result<Section> {
             column(&|r| Some(r.crps), 4),
             column(&|r| r.err10, 4),
             column(&|r| r.err100, 4),
+        );
+    }
+    let unmeasured: Vec<String> = runs
+        .iter()
+        .filter(|r| has_memory(r) && !r.dir.join(SLOTS_JSON).is_file())
+        .map(|r| format!("- `{}`\n", slots_command(r)))
+        .collect();
+    if !unmeasured.is_empty() {
+        md += &format!(
+            "\nNo slots.json (eff% and rollout Δ not measured) for {} run(s) with memory; each is written by:\n\n{}",
+            unmeasured.len(),
+            unmeasured.concat()
         );
     }
     md += &format!(

@@ -3,15 +3,18 @@
 //!
 //! | found under DIR | section | module |
 //! |---|---|---|
-//! | run directories of `spectral train` (`config.toml` + `metrics.jsonl`) without `eval.json` | Optimizer shoot-out | [`shootout`] |
+//! | run directories of `spectral train` (`config.toml` + `metrics.jsonl`) but the memory bank's | Optimizer shoot-out, one subsection per study ([`crate::shootout::studies`]) | [`shootout`] |
 //! | records of `spectral bench init` (`<init>_lr<lr>_s<seed>.json`) | Init | [`init_bench`] |
-//! | run directories with `eval.json` (`spectral eval --json`) and optionally `slots.json` (`spectral slots --json`) | Memory bank | [`memory`] |
+//! | SpacingMDN run directories with `eval.json` (`spectral eval --json`), or with a checkpoint and outside an optimizer grid (the main job's arms), and optionally `slots.json` (`spectral slots --json`) | Memory bank | [`memory`] |
 //! | `sweep.json` of `bench/compress_sweep.py` | Compression | [`compress`] |
 //! | `stats.json` of `spectral stats` | Zeta statistics | [`zeta`] |
 //!
-//! A section appears only when its files are there; nothing found is an error.
+//! A section appears only when its files are there; nothing found is an error. A memory-bank
+//! run without `eval.json` is evaluated on the CPU first ([`evaluate`]), unless
+//! [`Config::evaluate`] is off: then the error names the commands that would.
 
 pub mod compress;
+pub mod evaluate;
 pub mod init_bench;
 pub mod memory;
 pub mod shootout;
@@ -40,6 +43,13 @@ pub struct Config {
     pub out: PathBuf,
     #[serde(default)]
     pub targets: Targets,
+    /// Evaluate memory-bank runs that lack `eval.json` (else: an error naming the commands).
+    #[serde(default = "evaluate_by_default")]
+    pub evaluate: bool,
+}
+
+fn evaluate_by_default() -> bool {
+    true
 }
 
 /// What can stop the report; each names the file or directory.
@@ -64,10 +74,21 @@ pub enum ReportError {
     },
     #[error("{0}: no rows")]
     EmptySweep(String),
-    #[error("{0}: eval.json beside a GPT run; the memory-bank section is for SpacingMDN runs")]
-    EvalOfGpt(String),
-    #[error("shoot-out: {0}")]
-    Shootout(String),
+    #[error("evaluating {run}")]
+    Eval {
+        run: String,
+        source: spectral_train::eval::EvalError,
+    },
+    #[error(
+        "{run} has no checkpoint (best.safetensors or last.safetensors) to evaluate; `{command}` needs one"
+    )]
+    NoCheckpoint { run: String, command: String },
+    #[error(
+        "the memory-bank section needs eval.json of {} run(s); write it with:\n{}\n(or leave out --no-evaluate and the report runs these on the CPU)",
+        .0.len(),
+        .0.join("\n")
+    )]
+    Unevaluated(Vec<String>),
     #[error(transparent)]
     Runs(#[from] RunsError),
     #[error(transparent)]
@@ -149,6 +170,23 @@ pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     })
 }
 
+/// The directories of the memory-bank section's runs: SpacingMDN runs that were evaluated
+/// (`eval.json`), and those with a checkpoint in a study that is no optimizer grid (one
+/// method and lr: the main job's arms, memory variants), which [`run`] evaluates.
+fn memory_bank_runs(runs: &[TrainRun]) -> Vec<PathBuf> {
+    crate::shootout::studies(runs)
+        .iter()
+        .filter(|study| study.kind == "spacing_mdn")
+        .flat_map(|study| {
+            let grid = study.is_grid();
+            study.runs.iter().filter(move |r| {
+                r.dir.join(EVAL_JSON).is_file() || (!grid && evaluate::checkpoint(r).is_some())
+            })
+        })
+        .map(|r| r.dir.clone())
+        .collect()
+}
+
 /// Builds every section from `config.runs` and writes `OUT/RESULTS.md` with its figures
 /// beside it.
 pub fn run(config: &Config) -> Result<Written> {
@@ -161,9 +199,29 @@ pub fn run(config: &Config) -> Result<Written> {
     for dir in run_dirs(runs)? {
         train_runs.push(TrainRun::open(&dir)?);
     }
+    let memory_dirs = memory_bank_runs(&train_runs);
+    let missing: Vec<&TrainRun> = train_runs
+        .iter()
+        .filter(|r| memory_dirs.contains(&r.dir) && !r.dir.join(EVAL_JSON).is_file())
+        .collect();
+    if !missing.is_empty() && !config.evaluate {
+        return Err(ReportError::Unevaluated(
+            missing.iter().map(|r| evaluate::eval_command(r)).collect(),
+        ));
+    }
+    for (i, run) in missing.iter().enumerate() {
+        eprintln!(
+            "report: evaluating {} on the CPU ({} of {}; `{}` does the same)",
+            run.dir.display(),
+            i + 1,
+            missing.len(),
+            evaluate::eval_command(run)
+        );
+        evaluate::write_eval(run)?;
+    }
     let (memory_runs, shootout_runs): (Vec<TrainRun>, Vec<TrainRun>) = train_runs
         .into_iter()
-        .partition(|r| r.dir.join(EVAL_JSON).is_file());
+        .partition(|r| memory_dirs.contains(&r.dir));
     let mut sections = Vec::new();
     let mut figures = 0;
     if !shootout_runs.is_empty() {

@@ -1,8 +1,8 @@
-//! The optimizer shoot-out section: per model kind a table of the methods at their chosen lr
-//! (numbers and rules from [`crate::shootout`]), the lr grid, validation loss against steps
+//! The optimizer shoot-out section: per study (a model kind on one config, [`crate::shootout::studies`])
+//! a table of the methods at their chosen lr (numbers and rules from [`crate::shootout`]), the lr grid, validation loss against steps
 //! and against wall-clock (seed means, bands ± std over the seeds), and the verdicts on the notes' claims.
 
-use super::{ReportError, Result, Section, Targets, relative};
+use super::{Result, Section, Targets, relative};
 use crate::mean_std::mean_std;
 use crate::shootout::{KindShootout, MethodResult, shootout, verdicts};
 use spectral::plot::{Chart, Mark, Series, write_chart_in};
@@ -27,15 +27,22 @@ pub fn section(
     out: &Path,
     targets: Targets,
 ) -> Result<(Section, usize)> {
-    let kinds = shootout(runs, |kind| targets.for_kind(kind)).map_err(ReportError::Shootout)?;
+    let kinds = shootout(runs, |kind| targets.for_kind(kind));
     let mut md = format!(
         "## Optimizer shoot-out\n\n{} run directories. Rules: each optimizer's lr is the one whose seed-0 run has the lowest final validation loss on the grid; mean ± std (sample std, n − 1) over the seeds at that lr; curves are seed means at each evaluation step; steps/seconds to target are where the mean curve first reaches the target; a verdict's σ is √(s_A²/n_A + s_B²/n_B), and only |difference| ≥ 3 σ is read as a difference (with 3 seeds each std is itself uncertain by about ±50 %).\n\n",
         runs.len()
     );
     let mut figures = 0;
-    for kind in &kinds {
+    for (i, kind) in kinds.iter().enumerate() {
         md += &kind_markdown(kind, root);
-        let stem = format!("shootout_{}", kind.kind);
+        // Numbered within the kind when it has several studies.
+        let of_kind = |k: &KindShootout| k.kind == kind.kind;
+        let stem = if kinds.iter().filter(|k| of_kind(k)).count() == 1 {
+            format!("shootout_{}", kind.kind)
+        } else {
+            let n = kinds[..=i].iter().filter(|k| of_kind(k)).count();
+            format!("shootout_{}_{n}", kind.kind)
+        };
         for (suffix, x_label, x) in [
             (
                 "val_vs_step",
@@ -69,7 +76,14 @@ pub fn section(
                 })
                 .collect();
             let mut chart = Chart::new(
-                format!("{}: validation loss", kind_title(&kind.kind)),
+                match kind.study.as_slice() {
+                    [] => format!("{}: validation loss", kind_title(&kind.kind)),
+                    study => format!(
+                        "{} ({}): validation loss",
+                        kind_title(&kind.kind),
+                        study.join(", ")
+                    ),
+                },
                 x_label,
                 "validation loss (nats)",
                 series,
@@ -80,7 +94,10 @@ pub fn section(
             }
             let name = format!("{stem}_{suffix}");
             figures += write_chart_in(&out.join(&name), &chart, zoom(kind))?.len();
-            md += &format!("![{} {suffix}]({name}.png)\n", kind.kind);
+            md += &format!(
+                "![{} {suffix}]({name}.png)\n",
+                stem.trim_start_matches("shootout_")
+            );
         }
         md += "\n";
     }
@@ -155,8 +172,13 @@ fn kind_markdown(kind: &KindShootout, root: &Path) -> String {
     let steps: Vec<u64> = kind.methods.iter().map(|m| m.steps).collect();
     let equal_steps = steps.windows(2).all(|w| w[0] == w[1]);
     let equal_wall = kind.equal_wall_s();
+    let study = if kind.study.is_empty() {
+        String::new()
+    } else {
+        format!(", {}", kind.study.join(", "))
+    };
     let mut md = format!(
-        "### {} ({} steps{})\n\nTarget validation loss {:.4} ({}).\n\n",
+        "### {}{study} ({} steps{})\n\nTarget validation loss {:.4} ({}).\n\n",
         kind_title(&kind.kind),
         steps.iter().max().copied().unwrap_or(0),
         if equal_steps {
@@ -215,6 +237,21 @@ fn kind_markdown(kind: &KindShootout, root: &Path) -> String {
             m.method.name(),
             dirs.join(", ")
         );
+    }
+    if !kind.repeats.is_empty() {
+        md += "\nLeft out as repeats of a run in the grid (same config and seed):\n\n";
+        for r in &kind.repeats {
+            let differing = if r.differences.is_empty() {
+                String::new()
+            } else {
+                format!("; differing only in {}", r.differences.join(", "))
+            };
+            md += &format!(
+                "- {} (repeats {}{differing})\n",
+                relative(&r.left_out, root),
+                relative(&r.kept, root)
+            );
+        }
     }
     let verdicts = verdicts(kind);
     if !verdicts.is_empty() {

@@ -1,9 +1,14 @@
-//! The optimizer shoot-out's numbers from finished runs ([`spectral_train::runs`]): runs grouped by
-//! (model kind, optimizer method, lr, seed), each method's lr chosen on the grid, mean ± std
-//! over seeds at that lr, steps and seconds to a target validation loss, optimizer-step cost,
-//! and the verdicts on the notes' claims.
+//! The optimizer shoot-out's numbers from finished runs ([`spectral_train::runs`]): runs split
+//! into studies ([`studies`]: equal configs but for optimizer method, lr, seed and output
+//! directory), within a study grouped by (method, lr, seed), each method's lr chosen on the
+//! grid, mean ± std over seeds at that lr, steps and seconds to a target validation loss,
+//! optimizer-step cost, and the verdicts on the notes' claims.
 //!
 //! Rules, in one place:
+//! - **study**: runs whose configs agree in everything that changes their numbers or their
+//!   timing (model, data by sha256, optimizer settings, schedule, steps, batch, evaluation,
+//!   device and engine) except the optimizer's method and lr and the seed. Two GPT runs that
+//!   differ only in steps are two studies, never one grid.
 //! - **best lr**: the lr whose seed-0 run has the lowest final validation loss (a method
 //!   without a seed-0 run: its lowest seed); a run that diverged or stopped early counts as +∞.
 //! - **mean ± std**: over the seeds at the best lr; std is the sample standard deviation
@@ -24,6 +29,8 @@ pub use verdicts::{Comparison, Verdict, compare, verdicts};
 use crate::mean_std::{MeanStd, mean_std};
 use serde::{Deserialize, Serialize};
 use spectral::optim::Method;
+use spectral_train::TrainConfig;
+use spectral_train::config::flat_fields;
 use spectral_train::runs::{RunsError, TrainRun, ValPoint, run_dirs};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -60,11 +67,11 @@ impl Targets {
     }
 }
 
-/// Every model kind's shoot-out. Serialized only: an lr that diverged has a final loss of +∞,
+/// Every study's shoot-out. Serialized only: an lr that diverged has a final loss of +∞,
 /// which JSON writes as `null`.
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
-    /// By model kind, sorted by its name.
+    /// By model kind, sorted by its name, then by study.
     pub kinds: Vec<KindShootout>,
 }
 
@@ -75,8 +82,6 @@ pub enum ShootoutError {
     Runs(#[from] RunsError),
     #[error("no run directories under {0}")]
     NoRuns(String),
-    #[error("shoot-out: {0}")]
-    Duplicate(String),
 }
 
 /// Reads every run directory under `config.runs` and summarizes them ([`shootout`]).
@@ -88,8 +93,7 @@ pub fn run(config: &Config) -> Result<Report, ShootoutError> {
     if runs.is_empty() {
         return Err(ShootoutError::NoRuns(config.runs.display().to_string()));
     }
-    let kinds =
-        shootout(&runs, |kind| config.targets.for_kind(kind)).map_err(ShootoutError::Duplicate)?;
+    let kinds = shootout(&runs, |kind| config.targets.for_kind(kind));
     Ok(Report { kinds })
 }
 
@@ -147,16 +151,20 @@ pub fn steps_to_target(curve: &[ValPoint], target: f64) -> Option<(u64, f64)> {
         .map(|p| (p.step, p.wall_s))
 }
 
-/// Every method's result for one model kind, with the target used.
+/// Every method's result for one study of one model kind, with the target used.
 #[derive(Clone, Debug, Serialize)]
 pub struct KindShootout {
     /// `"gpt"` or `"spacing_mdn"`.
     pub kind: String,
+    /// What sets the study apart from the kind's others ([`Study::distinct`]).
+    pub study: Vec<String>,
     /// In [`Method::ALL`] order.
     pub methods: Vec<MethodResult>,
     pub target: f64,
     /// True when the target was given, false when it is the worst method's final mean.
     pub target_given: bool,
+    /// Runs left out as repeats of a run in the grid.
+    pub repeats: Vec<Repeat>,
 }
 
 impl KindShootout {
@@ -173,81 +181,201 @@ impl KindShootout {
     }
 }
 
-/// Groups `runs` by (model kind, method, lr, seed) and summarizes each kind; `target(kind)`
-/// gives a kind's target loss when the user set one. Fails on two runs with the same key.
-pub fn shootout(
-    runs: &[TrainRun],
-    target: impl Fn(&str) -> Option<f64>,
-) -> Result<Vec<KindShootout>, String> {
-    // kind -> method -> lr (bits) -> seed -> run
-    type Grid<'a> = BTreeMap<u64, BTreeMap<u64, &'a TrainRun>>;
-    let mut kinds: BTreeMap<&str, BTreeMap<usize, Grid>> = BTreeMap::new();
-    for run in runs {
-        let method = run.config.optimizer.method;
-        let index = Method::ALL
+/// One study ([`studies`]): runs of one model kind on one config but for method, lr and seed.
+pub struct Study<'a> {
+    /// `"gpt"` or `"spacing_mdn"`.
+    pub kind: &'a str,
+    /// `field = value` for the config fields that set this study apart from its nearest other
+    /// studies of its kind (those it differs from in the fewest fields), where it ran first,
+    /// at most 5 and then how many more; empty when the kind has one study.
+    pub distinct: Vec<String>,
+    pub runs: Vec<&'a TrainRun>,
+}
+
+impl Study<'_> {
+    /// Whether the runs span more than one (method, lr): an optimizer grid rather than one
+    /// setting's seeds.
+    pub fn is_grid(&self) -> bool {
+        let first = &self.runs[0].config.optimizer;
+        self.runs
             .iter()
-            .position(|&m| m == method)
-            .expect("listed");
-        let seeds = kinds
-            .entry(run.model_kind())
-            .or_default()
-            .entry(index)
-            .or_default()
-            .entry(run.config.optimizer.lr.to_bits())
-            .or_default();
-        if let Some(other) = seeds.insert(run.config.seed, run) {
-            return Err(collision(other, run));
+            .any(|r| r.config.optimizer.method != first.method || r.config.optimizer.lr != first.lr)
+    }
+}
+
+/// What a run's config holds besides the grid's coordinates (optimizer method and lr, seed)
+/// and where it is written: the fields that must agree within a study, as JSON.
+fn study_key(config: &TrainConfig) -> serde_json::Value {
+    let mut key = config.trajectory_key();
+    key["seed"] = serde_json::Value::Null;
+    key["optimizer"]["method"] = serde_json::Value::Null;
+    key["optimizer"]["lr"] = serde_json::Value::Null;
+    key["steps"] = config.steps.into();
+    key["eval_interval"] = config.eval_interval.into();
+    key["eval_windows"] = config.eval_windows.into();
+    key["device"] = config.device.clone().into();
+    key["devices"] = config.devices.join(",").into();
+    key["engine"] = serde_json::json!(config.engine);
+    key["engine_precision"] = serde_json::json!(config.engine_precision);
+    key
+}
+
+/// `runs` split into studies, by model kind and then in the order their first run appears.
+pub fn studies(runs: &[TrainRun]) -> Vec<Study<'_>> {
+    let mut groups: Vec<(&str, serde_json::Value, Vec<&TrainRun>)> = Vec::new();
+    for run in runs {
+        let key = study_key(&run.config);
+        match groups
+            .iter_mut()
+            .find(|(kind, k, _)| *kind == run.model_kind() && *k == key)
+        {
+            Some((_, _, members)) => members.push(run),
+            None => groups.push((run.model_kind(), key, vec![run])),
         }
     }
-    Ok(kinds
-        .into_iter()
-        .map(|(kind, methods)| {
-            let methods: Vec<MethodResult> = methods
-                .into_iter()
-                .map(|(index, grid)| method_result(Method::ALL[index], &grid))
+    groups.sort_by_key(|(kind, _, _)| *kind);
+    let fields: Vec<BTreeMap<String, String>> =
+        groups.iter().map(|(_, key, _)| flat_fields(key)).collect();
+    (0..groups.len())
+        .map(|i| {
+            let (kind, _, members) = &groups[i];
+            let differing = |j: usize| -> Vec<&String> {
+                let (mine, theirs) = (&fields[i], &fields[j]);
+                mine.keys()
+                    .chain(theirs.keys().filter(|k| !mine.contains_key(*k)))
+                    .filter(|k| mine.get(*k) != theirs.get(*k))
+                    .collect()
+            };
+            let others: Vec<Vec<&String>> = (0..groups.len())
+                .filter(|&j| j != i && groups[j].0 == *kind)
+                .map(differing)
                 .collect();
-            let given = target(kind);
+            // What sets the study apart from its nearest neighbours (fewest differing fields).
+            let nearest = others.iter().map(Vec::len).min().unwrap_or(0);
+            let mut apart: Vec<&String> = others
+                .iter()
+                .filter(|d| d.len() == nearest)
+                .flatten()
+                .copied()
+                .collect();
+            apart.sort_by_key(|field| (heading_rank(field), field.as_str()));
+            apart.dedup();
+            let mut distinct: Vec<String> = apart
+                .iter()
+                .take(HEADING_FIELDS)
+                .map(|field| {
+                    let value = fields[i].get(*field).map_or("(none)", String::as_str);
+                    format!("{field} = {}", shorten(value))
+                })
+                .collect();
+            if apart.len() > HEADING_FIELDS {
+                distinct.push(format!("{} more fields", apart.len() - HEADING_FIELDS));
+            }
+            Study {
+                kind,
+                distinct,
+                runs: members.clone(),
+            }
+        })
+        .collect()
+}
+
+/// Fields named in a study's heading, at most.
+const HEADING_FIELDS: usize = 5;
+
+/// Where a field comes in a study's heading: where and how it ran first, then its length
+/// and shapes, then the rest in name order.
+fn heading_rank(field: &str) -> usize {
+    const FIRST: [&str; 8] = [
+        "device",
+        "devices",
+        "engine",
+        "engine_precision",
+        "steps",
+        "batch_size",
+        "seq_len",
+        "data.sha256",
+    ];
+    FIRST
+        .iter()
+        .position(|f| *f == field)
+        .unwrap_or(FIRST.len())
+}
+
+/// A config value for a heading, without JSON's quotes; a long one (a sha256, a path) cut to
+/// its first 12 characters.
+fn shorten(value: &str) -> String {
+    let value = value.trim_matches('"');
+    match value.char_indices().nth(12) {
+        Some((cut, _)) if value.chars().count() > 24 => format!("{}…", &value[..cut]),
+        _ => value.to_string(),
+    }
+}
+
+/// Splits `runs` into studies ([`studies`]), groups each by (method, lr, seed) and summarizes
+/// it; `target(kind)` gives a kind's target loss when the user set one. A second run of one
+/// study with the same (method, lr, seed) is a repeat: left out of the grid and listed in
+/// [`KindShootout::repeats`].
+pub fn shootout(runs: &[TrainRun], target: impl Fn(&str) -> Option<f64>) -> Vec<KindShootout> {
+    // method -> lr (bits) -> seed -> run
+    type Grid<'a> = BTreeMap<usize, BTreeMap<u64, BTreeMap<u64, &'a TrainRun>>>;
+    studies(runs)
+        .into_iter()
+        .map(|study| {
+            let mut grid: Grid = BTreeMap::new();
+            let mut repeats = Vec::new();
+            for &run in &study.runs {
+                let method = run.config.optimizer.method;
+                let index = Method::ALL
+                    .iter()
+                    .position(|&m| m == method)
+                    .expect("listed");
+                let seeds = grid
+                    .entry(index)
+                    .or_default()
+                    .entry(run.config.optimizer.lr.to_bits())
+                    .or_default();
+                match seeds.get(&run.config.seed) {
+                    Some(kept) => repeats.push(Repeat {
+                        left_out: run.dir.clone(),
+                        kept: kept.dir.clone(),
+                        differences: kept.config.differences(&run.config),
+                    }),
+                    None => {
+                        seeds.insert(run.config.seed, run);
+                    }
+                }
+            }
+            let methods: Vec<MethodResult> = grid
+                .into_iter()
+                .map(|(index, lrs)| method_result(Method::ALL[index], &lrs))
+                .collect();
+            let given = target(study.kind);
             let worst = methods
                 .iter()
                 .filter_map(|m| m.final_val.map(|v| v.mean))
                 .max_by(f64::total_cmp);
             KindShootout {
-                kind: kind.to_string(),
+                kind: study.kind.to_string(),
+                study: study.distinct,
                 target: given.or(worst).unwrap_or(f64::NAN),
                 target_given: given.is_some(),
                 methods,
+                repeats,
             }
         })
-        .collect())
+        .collect()
 }
 
-/// Why two runs with one (model, optimizer, lr, seed) cannot both be cells of the grid: the
-/// config fields they differ in, and what to do about it.
-fn collision(a: &TrainRun, b: &TrainRun) -> String {
-    let (x, y) = (a.dir.display(), b.dir.display());
-    let shared = format!(
-        "model {}, optimizer {}, lr {}, seed {}",
-        b.model_kind(),
-        b.config.optimizer.method.name(),
-        b.config.optimizer.lr,
-        b.config.seed
-    );
-    let differences = a.config.differences(&b.config);
-    if differences.is_empty() {
-        return format!("{x} and {y} are the same run ({shared}, the same config); keep one");
-    }
-    let evaluate = if b.model_kind() == "spacing_mdn" {
-        format!(
-            ": to compare them as memory-bank variants, evaluate each (`spectral eval --ckpt \
-             {x}/best.safetensors --json {x}/eval.json`, and the same for {y})"
-        )
-    } else {
-        ": give each study its own directory and report them one by one".to_string()
-    };
-    format!(
-        "{x} and {y} share {shared} but differ in {}, so they are not one optimizer grid{evaluate}",
-        differences.join(", ")
-    )
+/// A run left out of its study's grid: another run of the study has its (method, lr, seed).
+#[derive(Clone, Debug, Serialize)]
+pub struct Repeat {
+    pub left_out: PathBuf,
+    /// The run in the grid (the first in directory order).
+    pub kept: PathBuf,
+    /// `field: kept vs left out` for the config fields they differ in that change no numbers
+    /// (logging, checkpoints, the data file's path); empty for the same config.
+    pub differences: Vec<String>,
 }
 
 fn method_result(method: Method, grid: &BTreeMap<u64, BTreeMap<u64, &TrainRun>>) -> MethodResult {
@@ -379,7 +507,7 @@ mod tests {
             run(Method::Muon, 0.02, 1, |s| 1.6 + (30 - s) as f64 / 10.0, 2.0),
             run(Method::Muon, 0.02, 2, |s| 1.7 + (30 - s) as f64 / 10.0, 2.0),
         ];
-        let result = shootout(&runs, |_| None).unwrap();
+        let result = shootout(&runs, |_| None);
         assert_eq!(result.len(), 1);
         let gpt = &result[0];
         assert_eq!(gpt.kind, "gpt");
@@ -420,7 +548,7 @@ mod tests {
             verdicts[0].finding
         );
         // A given target wins over the default.
-        let given = shootout(&runs, |k| (k == "gpt").then_some(2.2)).unwrap();
+        let given = shootout(&runs, |k| (k == "gpt").then_some(2.2));
         assert!(given[0].target_given && given[0].target == 2.2);
         assert_eq!(
             given[0]
@@ -445,7 +573,7 @@ mod tests {
                 1.0,
             ), // 2.2, 2.1, 2.0
         ];
-        let result = shootout(&runs, |_| None).unwrap();
+        let result = shootout(&runs, |_| None);
         let v = verdicts(&result[0]);
         assert_eq!(v.len(), 1);
         // AdamW reaches 2.0 at step 30, Spectra at 30 too (2.0 exactly): 0 % sooner.
@@ -459,7 +587,7 @@ mod tests {
             run(Method::AdamW, 1e-3, 0, |s| 3.0 - s as f64 / 30.0, 1.0),
             run(Method::Spectra, 1e-3, 0, |s| 2.5 - s as f64 / 20.0, 1.0), // 2.0 at step 10
         ];
-        let result = shootout(&faster, |_| None).unwrap();
+        let result = shootout(&faster, |_| None);
         let v = verdicts(&result[0]);
         assert!(
             v[0].finding
@@ -498,24 +626,37 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_runs_are_an_error() {
-        let runs = vec![
-            run(Method::Muon, 0.02, 0, |_| 1.0, 1.0),
-            run(Method::Muon, 0.02, 0, |_| 1.0, 1.0),
-        ];
-        let error = shootout(&runs, |_| None).unwrap_err();
-        assert!(
-            error.contains("same run") && error.contains("the same config"),
-            "{error}"
-        );
-        // Two runs that differ in their length are told apart by that field.
+    fn a_repeated_run_is_left_out_and_named() {
+        let mut again = run(Method::Muon, 0.02, 0, |_| 2.0, 1.0);
+        again.dir = "again".into();
+        let runs = vec![run(Method::Muon, 0.02, 0, |_| 1.0, 1.0), again];
+        let result = shootout(&runs, |_| None);
+        assert_eq!(result.len(), 1);
+        let [repeat] = result[0].repeats.as_slice() else {
+            panic!("{:?}", result[0].repeats)
+        };
+        assert_eq!(repeat.left_out, std::path::Path::new("again"));
+        assert!(repeat.differences.is_empty(), "{repeat:?}");
+        // The grid holds the first run only.
+        let muon = result[0].method(Method::Muon).unwrap();
+        assert_eq!(muon.final_val.unwrap().mean, 1.0);
+        // Two runs that differ in their length are two studies, each named by that field.
         let mut longer = run(Method::Muon, 0.02, 0, |_| 1.0, 1.0);
         longer.config.steps = 60;
         let runs = vec![run(Method::Muon, 0.02, 0, |_| 1.0, 1.0), longer];
-        let error = shootout(&runs, |_| None).unwrap_err();
-        assert!(
-            error.contains("differ in steps: 30 vs 60") && !error.contains("same run"),
-            "{error}"
+        let result = shootout(&runs, |_| None);
+        assert!(result.iter().all(|k| k.repeats.is_empty()));
+        let studies: Vec<&[String]> = result.iter().map(|k| k.study.as_slice()).collect();
+        assert_eq!(
+            studies,
+            [["steps = 30".to_string()], ["steps = 60".to_string()]]
         );
+        // Runs of one config that differ only in how often they log are one run, repeated.
+        let mut quieter = run(Method::Muon, 0.02, 0, |_| 1.0, 1.0);
+        quieter.config.log_interval = 5;
+        let result = shootout(&[run(Method::Muon, 0.02, 0, |_| 1.0, 1.0), quieter], |_| {
+            None
+        });
+        assert_eq!(result[0].repeats[0].differences, ["log_interval: 10 vs 5"]);
     }
 }
