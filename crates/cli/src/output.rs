@@ -47,6 +47,23 @@ impl Console {
     }
 }
 
+/// Checks, before any work, that each output file's directory exists (`-`, stdout, needs
+/// none): a typo in `--json DIR/FILE` would otherwise be found only when the results are
+/// written, minutes later.
+pub fn check_output_dirs(outputs: &[Option<&Path>]) -> Result<()> {
+    for path in outputs.iter().flatten().filter(|path| !is_stdout(path)) {
+        let dir = path.parent().filter(|dir| !dir.as_os_str().is_empty());
+        if let Some(dir) = dir.filter(|dir| !dir.is_dir()) {
+            anyhow::bail!(
+                "{}: the directory {} does not exist (create it first)",
+                path.display(),
+                dir.display()
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Refuses binary data for a terminal: `--out -` with an npy or f64 format needs a pipe or a
 /// redirect.
 pub fn check_binary_stdout(out: &Path, binary: bool) -> Result<()> {

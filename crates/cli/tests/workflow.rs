@@ -91,6 +91,16 @@ fn a_checkpoint_finds_its_data_from_anywhere_and_notices_a_changed_file() {
     std::fs::write(&absolute, bytes).unwrap();
     let line = error_line(spectral(&eval, elsewhere.path()));
     assert!(line.contains("has changed since the run read it"), "{line}");
+
+    // A --json into a directory that is not there is refused before the model is loaded
+    // (the data check above would fail otherwise, so the error is the directory's).
+    let mut json = eval.to_vec();
+    json.extend(["--json", "missing/eval.json"]);
+    let line = error_line(spectral(&json, elsewhere.path()));
+    assert!(
+        line.contains("missing/eval.json: the directory missing does not exist"),
+        "{line}"
+    );
 }
 
 #[test]
@@ -124,6 +134,25 @@ fn long_work_reports_progress_in_plain_lines_when_stderr_is_not_a_terminal() {
     assert!(
         !stderr.contains('\r') && !stderr.contains('\u{1b}'),
         "{stderr:?}"
+    );
+
+    // A malformed interval is named once and the default used.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_spectral"))
+        .args([
+            "zeros", "--start", "1", "--count", "100", "--out", "z100.f64",
+        ])
+        .env("SPECTRAL_PROGRESS_SECONDS", "ten")
+        .current_dir(d)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    ok(output);
+    assert_eq!(
+        stderr
+            .matches("SPECTRAL_PROGRESS_SECONDS=\"ten\" is not a positive number of seconds")
+            .count(),
+        1,
+        "{stderr}"
     );
 }
 

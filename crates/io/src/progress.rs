@@ -137,11 +137,25 @@ fn plain_lines(bar: ProgressBar, what: String, unit: String) -> (Sender<Stop>, J
 }
 
 fn plain_interval() -> Duration {
-    std::env::var("SPECTRAL_PROGRESS_SECONDS")
-        .ok()
-        .and_then(|s| s.parse::<f64>().ok())
-        .filter(|s| s.is_finite())
-        .map_or(PLAIN_INTERVAL, |s| Duration::from_secs_f64(s.max(0.01)))
+    let Ok(text) = std::env::var("SPECTRAL_PROGRESS_SECONDS") else {
+        return PLAIN_INTERVAL;
+    };
+    match text.trim().parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() && seconds > 0.0 => {
+            Duration::from_secs_f64(seconds.max(0.01))
+        }
+        _ => {
+            static WARNED: std::sync::Once = std::sync::Once::new();
+            WARNED.call_once(|| {
+                eprintln!(
+                    "note: SPECTRAL_PROGRESS_SECONDS={text:?} is not a positive number of seconds; \
+                     progress lines every {} s",
+                    PLAIN_INTERVAL.as_secs()
+                )
+            });
+            PLAIN_INTERVAL
+        }
+    }
 }
 
 /// `zeros: 340000/2000000 zeros (17%) in 12 s, about 59 s left; MESSAGE`.

@@ -108,6 +108,7 @@ pub fn run(args: Args) -> Result<()> {
         _ => bail!("give exactly one of --energy, --rank, --params"),
     };
     rule.validate()?;
+    crate::output::check_output_dirs(&[args.json.as_deref(), Some(&args.out)])?;
     if args.whiten && args.calib == 0 {
         bail!("--calib must be at least 1 with --whiten");
     }

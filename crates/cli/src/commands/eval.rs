@@ -57,6 +57,7 @@ impl CkptArgs {
         spectral_train::data::SpacingDataset,
         EvalSettings,
     )> {
+        crate::output::check_output_dirs(&[self.json.as_deref()])?;
         let loaded = load_spacing_mdn::<B>(&self.ckpt, device)?;
         if let Some(what) = memory_for {
             loaded.require_memory(what)?;

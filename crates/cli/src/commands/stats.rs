@@ -60,6 +60,7 @@ pub fn print_summary(report: &StatsReport, console: Console) {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    crate::output::check_output_dirs(&[args.json.as_deref()])?;
     let report = zeta_stats::run(&zeta_stats::Config {
         spacings: args.spacings,
         out: args.out.clone(),
