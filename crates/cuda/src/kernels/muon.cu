@@ -1,9 +1,13 @@
-// Muon's element-wise steps over one group of same-shape matrices (optim/muon.rs runs the
-// Newton–Schulz products between them on cuBLAS). Matrix i of the group lives at element
-// offsets[i] of the flat parameter, gradient and momentum buffers (f32), and at i·len of the
-// group's own contiguous scratch (`d` f32 [count, len], `x` ACT [count, len]).
+// Muon's (and TEON's) element-wise steps over one group of same-shape matrices (optim/muon.rs
+// runs the Newton–Schulz products between them on cuBLAS). Matrix i of the group lives at
+// element offsets[i] of the flat parameter, gradient and momentum buffers (f32), and at i·len
+// of the group's own contiguous scratch (`d` f32 [count, len], `x` ACT [count, len]). TEON's
+// stacks of K row-major [rows, cols] matrices are K consecutive matrices of the scratch, i.e.
+// one row-major [K·rows, cols] matrix: muon_frobenius and muon_normalize run on the stacks
+// (count / K of them, len K·rows·cols), muon_momentum and muon_update on the matrices.
 //
-// Grid: (blocks over one matrix's len elements, count); blockIdx.y is the matrix.
+// Grid: (blocks over one matrix's (or stack's) len elements, count); blockIdx.y is the
+// matrix (or stack).
 
 // B ← μB + clip·G;  D = clip·G + μB (Nesterov) or B.
 extern "C" __global__ void muon_momentum(const float* __restrict__ grad, float* __restrict__ buf,
@@ -22,8 +26,8 @@ extern "C" __global__ void muon_momentum(const float* __restrict__ grad, float* 
     }
 }
 
-// norms[i] = ‖D_i‖_F, one block per matrix (fixed order: deterministic). Grid (count), any
-// blockDim that is a multiple of 32.
+// norms[i] = ‖D_i‖_F, one block per matrix or stack (fixed order: deterministic). Grid (count),
+// any blockDim that is a multiple of 32.
 extern "C" __global__ void muon_frobenius(const float* __restrict__ d, float* __restrict__ norms,
                                           long long len) {
     __shared__ float scratch[32];

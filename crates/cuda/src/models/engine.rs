@@ -107,9 +107,9 @@ pub enum Batch<'a> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Moments {
     pub name: String,
-    /// AdamW's first moment m; for Muon's matrices the momentum buffer.
+    /// AdamW's first moment m; for Muon's (TEON's) matrices the momentum buffer.
     pub first: Vec<f32>,
-    /// AdamW's second moment v; zeros for Muon's matrices.
+    /// AdamW's second moment v; zeros for Muon's (TEON's) matrices.
     pub second: Vec<f32>,
 }
 
@@ -120,12 +120,35 @@ pub enum EngineOptimizer {
     AdamW(Hyper),
     /// Muon on the hidden matrices, AdamW on the rest.
     Muon { muon: MuonSettings, adamw: Hyper },
+    /// TEON on the hidden matrices, AdamW on the rest: Muon's steps on `stacks`, each K
+    /// same-shape matrices named in stack order and orthogonalized as one `[K·d_in, d_out]`
+    /// (`spectral::optim::teon::teon_groups` picks them), every other matrix Muon's.
+    Teon {
+        muon: MuonSettings,
+        stacks: Vec<Vec<String>>,
+        adamw: Hyper,
+    },
+}
+
+impl EngineOptimizer {
+    /// AdamW's settings (every tensor's, or those of the tensors that are not hidden matrices).
+    pub fn adamw(&self) -> &Hyper {
+        match self {
+            Self::AdamW(adamw) | Self::Muon { adamw, .. } | Self::Teon { adamw, .. } => adamw,
+        }
+    }
+
+    /// Whether the hidden matrices keep a momentum buffer (Muon, TEON) rather than AdamW's
+    /// moments.
+    pub fn orthogonalizes(&self) -> bool {
+        !matches!(self, Self::AdamW(_))
+    }
 }
 
 /// The learning rates and step number of one optimizer step.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct StepValues {
-    /// The hidden matrices' learning rate (Muon's, or AdamW's main one).
+    /// The hidden matrices' learning rate (Muon's or TEON's, or AdamW's main one).
     pub matrix_lr: f32,
     /// Every other tensor's AdamW learning rate.
     pub other_lr: f32,
@@ -282,6 +305,9 @@ impl Engine {
         };
         let muon_plan = match &optimizer {
             EngineOptimizer::Muon { .. } => Some(MuonPlan::new(&table, act, &mut layout)),
+            EngineOptimizer::Teon { stacks, .. } => {
+                Some(MuonPlan::stacked(&table, stacks, act, &mut layout)?)
+            }
             EngineOptimizer::AdamW(_) => None,
         };
         let flash = act == DType::BF16 && FlashAttention::supports(dims).is_ok();
@@ -348,9 +374,10 @@ impl Engine {
             }
         };
         let muon = match (&optimizer, muon_plan) {
-            (EngineOptimizer::Muon { muon, .. }, Some(plan)) => {
-                Some(Muon::new(&mut gpu, plan, muon.clone(), &arena)?)
-            }
+            (
+                EngineOptimizer::Muon { muon, .. } | EngineOptimizer::Teon { muon, .. },
+                Some(plan),
+            ) => Some(Muon::new(&mut gpu, plan, muon.clone(), &arena)?),
             _ => None,
         };
         let ops = Ops {
@@ -1277,10 +1304,7 @@ impl Engine {
             step: self.ptr(flat.step),
             clip: self.ptr(flat.clip),
         };
-        let adamw = match &self.optimizer {
-            EngineOptimizer::AdamW(hyper) => *hyper,
-            EngineOptimizer::Muon { adamw, .. } => *adamw,
-        };
+        let adamw = *self.optimizer.adamw();
         match &self.ops.muon {
             Some(muon) => muon.step(
                 gpu,

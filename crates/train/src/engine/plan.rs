@@ -2,17 +2,19 @@
 //!
 //! The engine runs the char-GPT (biases, learned positions, tied head, no dropout) and the
 //! SpacingMDN (RoPE, biases, a memory bank of slots and slot IDs without readouts, no
-//! dropout) on one GPU, with NLL or cross-entropy as the whole objective, under AdamW or
-//! Muon (quintic Newton–Schulz, Keller Jordan's scaling) with the default parameter groups.
-//! Everything else (the memory readouts, auxiliary losses and regularizers, the other four
-//! optimizers, several devices) trains on burn.
+//! dropout) on one GPU, with NLL or cross-entropy as the whole objective, under AdamW, Muon or
+//! TEON (quintic Newton–Schulz, Keller Jordan's scaling) with the default parameter groups.
+//! Everything else (the memory readouts, auxiliary losses and regularizers, Spectra,
+//! Spectra-TEON and Manifold Muon, several devices) trains on burn.
 
 use crate::config::{EngineChoice, ModelConfig, TrainConfig};
 use crate::error::TrainError;
+use burn::module::ParamId;
 use spectral::DeviceKind;
 use spectral::linalg::MsignMethod;
 use spectral::optim::muon::MuonScaling;
-use spectral::optim::{Method, OptimizerConfig, transformer_rules};
+use spectral::optim::teon::{TeonConfig, teon_groups};
+use spectral::optim::{Method, OptimizerConfig, ParamSlot, Role, transformer_rules};
 use spectral_cuda::DType;
 use spectral_cuda::gemm::F32Products;
 use spectral_cuda::models::engine::{EngineModel, EngineOptimizer};
@@ -20,6 +22,7 @@ use spectral_cuda::models::gpt::GptShape;
 use spectral_cuda::models::spacing_mdn::MdnShape;
 use spectral_cuda::ops::adamw::Hyper;
 use spectral_cuda::optim::muon::MuonSettings;
+use spectral_cuda::params::{Group, ParamTable};
 
 /// A config as the engine runs it.
 #[derive(Clone, Debug, PartialEq)]
@@ -104,7 +107,7 @@ impl EnginePlan {
         model.validate().map_err(|e| e.to_string())?;
         Ok(Self {
             model,
-            optimizer: optimizer(&config.optimizer)?,
+            optimizer: optimizer(&config.optimizer, &model.params())?,
             max_grad_norm: config.grad_clip as f32,
             matrix_lr: config.optimizer.lr,
             other_lr: config.optimizer.adamw.lr,
@@ -122,9 +125,10 @@ fn refuse(features: &[(bool, &str)]) -> Result<(), String> {
     }
 }
 
-/// The engine's optimizer for `config`: AdamW, or Muon with AdamW on the rest, with the
-/// default parameter groups (`spectral::optim::transformer_rules`, no per-role overrides).
-fn optimizer(config: &OptimizerConfig) -> Result<EngineOptimizer, String> {
+/// The engine's optimizer for `config` on the parameters `table`: AdamW, or Muon or TEON with
+/// AdamW on the rest, with the default parameter groups (`spectral::optim::transformer_rules`,
+/// no per-role overrides).
+fn optimizer(config: &OptimizerConfig, table: &ParamTable) -> Result<EngineOptimizer, String> {
     refuse(&[
         (
             config.rules != transformer_rules(),
@@ -141,39 +145,72 @@ fn optimizer(config: &OptimizerConfig) -> Result<EngineOptimizer, String> {
     };
     match config.method {
         Method::AdamW => Ok(EngineOptimizer::AdamW(adamw)),
-        Method::Muon => {
-            let m = &config.muon;
-            refuse(&[
-                (
-                    matches!(m.msign, MsignMethod::PolarExpress { .. }),
-                    "Muon with Polar Express (it runs the quintic Newton–Schulz)",
-                ),
-                (
-                    m.scaling != MuonScaling::KellerJordan,
-                    "Muon's Moonlight scaling",
-                ),
-            ])?;
-            let coefficients = m
-                .msign
-                .coefficients()
-                .into_iter()
-                .map(|(a, b, c)| (a as f32, b as f32, c as f32))
-                .collect();
-            Ok(EngineOptimizer::Muon {
-                muon: MuonSettings {
-                    momentum: m.momentum as f32,
-                    nesterov: m.nesterov,
-                    weight_decay: m.weight_decay as f32,
-                    coefficients,
-                },
-                adamw,
-            })
-        }
+        Method::Muon => Ok(EngineOptimizer::Muon {
+            muon: muon_settings(config)?,
+            adamw,
+        }),
+        Method::Teon => Ok(EngineOptimizer::Teon {
+            muon: muon_settings(config)?,
+            stacks: teon_stacks(table, &config.teon),
+            adamw,
+        }),
         other => Err(format!(
-            "the CUDA engine does not run the {} optimizer (it runs adamw and muon)",
+            "the CUDA engine does not run the {} optimizer (it runs adamw, muon and teon)",
             other.name()
         )),
     }
+}
+
+/// `config.muon` as the engine runs it (Muon's, and TEON's on its stacks).
+fn muon_settings(config: &OptimizerConfig) -> Result<MuonSettings, String> {
+    let m = &config.muon;
+    let method = config.method.name();
+    refuse(&[
+        (
+            matches!(m.msign, MsignMethod::PolarExpress { .. }),
+            &format!("{method} with Polar Express (it runs the quintic Newton–Schulz)"),
+        ),
+        (
+            m.scaling != MuonScaling::KellerJordan,
+            &format!("{method} with Muon's Moonlight scaling"),
+        ),
+    ])?;
+    let coefficients = m
+        .msign
+        .coefficients()
+        .into_iter()
+        .map(|(a, b, c)| (a as f32, b as f32, c as f32))
+        .collect();
+    Ok(MuonSettings {
+        momentum: m.momentum as f32,
+        nesterov: m.nesterov,
+        weight_decay: m.weight_decay as f32,
+        coefficients,
+    })
+}
+
+/// TEON's stacks of the engine's hidden matrices, each K names in stack order: burn's
+/// grouping ([`teon_groups`]) of the table's [`Group::Matrix`] tensors, which are burn's
+/// `Role::Matrix` slots under the default rules, with the same paths, `[d_in, d_out]` shapes and
+/// visiting order. Groups of one matrix (the odd layer out, every non-target) are left out:
+/// the engine runs Muon on every matrix in no stack.
+fn teon_stacks(table: &ParamTable, teon: &TeonConfig) -> Vec<Vec<String>> {
+    let slots: Vec<ParamSlot> = table
+        .params()
+        .iter()
+        .filter(|p| p.group == Group::Matrix)
+        .map(|p| ParamSlot {
+            id: ParamId::new(),
+            path: p.name.clone(),
+            shape: p.shape.clone(),
+            role: Role::Matrix,
+        })
+        .collect();
+    teon_groups(&slots, teon)
+        .into_iter()
+        .filter(|group| group.len() > 1)
+        .map(|group| group.iter().map(|&i| slots[i].path.clone()).collect())
+        .collect()
 }
 
 /// What trains a run.
@@ -299,12 +336,27 @@ mod tests {
         let error = choose(&readout).unwrap_err().to_string();
         assert!(error.contains("readouts"), "{error}");
 
-        let mut teon = gpt();
-        teon.optimizer.method = Method::Teon;
-        let Choice::Burn { why: Some(why) } = choose(&teon).unwrap() else {
+        for method in [Method::Spectra, Method::SpectraTeon, Method::ManifoldMuon] {
+            let mut other = gpt();
+            other.optimizer.method = method;
+            let Choice::Burn { why: Some(why) } = choose(&other).unwrap() else {
+                panic!("auto falls back to burn")
+            };
+            assert!(
+                why.contains(&format!("the {} optimizer", method.name())),
+                "{why}"
+            );
+            other.engine = EngineChoice::Engine;
+            let error = choose(&other).unwrap_err().to_string();
+            assert!(error.contains(method.name()), "{error}");
+        }
+        let mut moonlight = gpt();
+        moonlight.optimizer.method = Method::Teon;
+        moonlight.optimizer.muon.scaling = MuonScaling::Moonlight;
+        let Choice::Burn { why: Some(why) } = choose(&moonlight).unwrap() else {
             panic!("auto falls back to burn")
         };
-        assert!(why.contains("teon"), "{why}");
+        assert!(why.contains("teon with Muon's Moonlight scaling"), "{why}");
 
         let mut heads = gpt();
         if let ModelConfig::Gpt(m) = &mut heads.model {
@@ -328,6 +380,76 @@ mod tests {
             choose(&polar).unwrap(),
             Choice::Burn { why: Some(_) }
         ));
+    }
+
+    /// The engine's TEON stacks are burn's: `teon_groups` on the slots of burn's own model
+    /// (three layers: layers 0 and 1 paired, layer 2's Q, K, V and every other matrix alone).
+    #[test]
+    fn teon_stacks_the_matrices_burn_stacks() {
+        use burn::backend::Autodiff;
+        use spectral::CpuBackend;
+        use spectral::optim::SpectralOptimizer;
+        type B = Autodiff<CpuBackend>;
+        let device = Default::default();
+        let gpt_model = GptConfig::new()
+            .with_n_layer(3)
+            .with_n_embd(64)
+            .with_n_head(2);
+        let mdn_model = SpacingMdnConfig::new()
+            .with_n_layer(3)
+            .with_n_embd(64)
+            .with_n_head(2)
+            .with_memory(Some(MemoryConfig::new().with_n_slots(4)));
+        let mut configs = vec![gpt(), mdn(None)];
+        configs[0].model = ModelConfig::Gpt(gpt_model.clone());
+        configs[1].model = ModelConfig::SpacingMdn(mdn_model.clone());
+        for mut config in configs {
+            config.optimizer.method = Method::Teon;
+            let EngineOptimizer::Teon { muon, stacks, .. } =
+                EnginePlan::of(&config).unwrap().optimizer
+            else {
+                panic!("TEON runs on the engine")
+            };
+            assert_eq!(muon.coefficients, vec![(3.4445, -4.7750, 2.0315); 5]);
+            let want: Vec<Vec<String>> = ["q", "k", "v"]
+                .iter()
+                .map(|x| {
+                    (0..2)
+                        .map(|l| format!("blocks.{l}.attn.{x}.weight"))
+                        .collect()
+                })
+                .collect();
+            assert_eq!(stacks, want);
+            let optimizer = SpectralOptimizer::<CpuBackend>::new(config.optimizer.clone());
+            let slots = match &config.model {
+                ModelConfig::Gpt(m) => optimizer.plan::<B, _>(&m.init::<B>(&device).unwrap()),
+                ModelConfig::SpacingMdn(m) => {
+                    optimizer.plan::<B, _>(&m.init::<B>(&device).unwrap())
+                }
+            }
+            .unwrap();
+            let matrices: Vec<ParamSlot> = slots
+                .into_iter()
+                .filter(|s| s.role == Role::Matrix)
+                .collect();
+            let burn: Vec<Vec<String>> = teon_groups(&matrices, &config.optimizer.teon)
+                .into_iter()
+                .filter(|g| g.len() > 1)
+                .map(|g| g.iter().map(|&i| matrices[i].path.clone()).collect())
+                .collect();
+            assert_eq!(stacks, burn);
+        }
+        // K = 3 on three layers: one stack of each.
+        let mut config = gpt();
+        config.model = ModelConfig::Gpt(gpt_model);
+        config.optimizer.method = Method::Teon;
+        config.optimizer.teon.k = 3;
+        let EngineOptimizer::Teon { stacks, .. } = EnginePlan::of(&config).unwrap().optimizer
+        else {
+            panic!("TEON runs on the engine")
+        };
+        assert_eq!(stacks.len(), 3);
+        assert!(stacks.iter().all(|s| s.len() == 3), "{stacks:?}");
     }
 
     #[test]

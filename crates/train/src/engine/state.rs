@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! model/<name>          each parameter, burn's shape
-//! optim/momentum/<name>  Muon's momentum buffer of a hidden matrix, [d_in, d_out]
+//! optim/momentum/<name>  Muon's (TEON's) momentum buffer of a hidden matrix, [d_in, d_out]
 //! optim/adamw_m1/<name>  AdamW's first moment, flattened [len]; adamw_m2/<name> the second
 //! metadata: optim/method, optim/step, optim/adamw_time/<name> (AdamW's steps: the run's)
 //! ```
@@ -39,9 +39,11 @@ pub fn model_values(dict: &StateDict) -> Vec<(String, Vec<f32>)> {
         .collect()
 }
 
-/// Whether `optimizer` trains parameters of `group` with Muon's momentum (and not AdamW).
+/// Whether `optimizer` trains parameters of `group` with Muon's (TEON's) momentum, and not
+/// AdamW. TEON keeps one buffer per matrix as Muon does (burn splits its stacks when it
+/// saves them), so the two write the same entries.
 fn muon_trained(optimizer: &EngineOptimizer, group: Group) -> bool {
-    matches!(optimizer, EngineOptimizer::Muon { .. }) && group == Group::Matrix
+    optimizer.orthogonalizes() && group == Group::Matrix
 }
 
 /// The name of `optimizer`'s method in checkpoints.
@@ -49,6 +51,7 @@ fn method_name(optimizer: &EngineOptimizer) -> &'static str {
     match optimizer {
         EngineOptimizer::AdamW(_) => Method::AdamW,
         EngineOptimizer::Muon { .. } => Method::Muon,
+        EngineOptimizer::Teon { .. } => Method::Teon,
     }
     .name()
 }
@@ -226,10 +229,10 @@ mod tests {
     /// A burn checkpoint's model and optimizer state, read into the engine's tables and
     /// written back, is the same file's content: same names, shapes, values and metadata.
     /// This pins the engine's parameter groups to burn's routing (Muon's matrices, AdamW's
-    /// rest) for both models and both optimizers.
+    /// rest) for both models and the three optimizers.
     #[test]
     fn a_burn_checkpoint_round_trips_through_the_engine_s_tables() {
-        for method in [Method::Muon, Method::AdamW] {
+        for method in [Method::Muon, Method::Teon, Method::AdamW] {
             for config in configs(method) {
                 let plan = EnginePlan::of(&config).unwrap();
                 let table = plan.model.params();
@@ -267,5 +270,9 @@ mod tests {
         let adamw = EnginePlan::of(&configs(Method::AdamW)[0]).unwrap();
         let error = moments(&optim, &table, &adamw.optimizer, 1).unwrap_err();
         assert!(error.contains("muon"), "{error}");
+        // Same entries, other method: refused, as burn refuses it.
+        let teon = EnginePlan::of(&configs(Method::Teon)[0]).unwrap();
+        let error = moments(&optim, &table, &teon.optimizer, 1).unwrap_err();
+        assert!(error.contains("engine runs teon"), "{error}");
     }
 }
